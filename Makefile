@@ -1,0 +1,93 @@
+# eks.irsa — development entry points.
+#
+#   make test         every layer: sanity, units, integration (sandbox), lint, changelog lint
+#   make demo         create -> annotate -> verify on the local EKS sandbox
+#   make sanity | units | integration | lint | changelog-lint   one layer
+#   make sandbox      run the local EKS sandbox in the foreground (state in .sandbox/)
+#
+# Every target installs what it needs: a virtualenv in .venv (reused while
+# tests/requirements-dev.txt is unchanged) and the collection exposed as
+# ansible_collections/eks/irsa under .build/.
+
+SHELL := /bin/bash
+.SHELLFLAGS := -eu -o pipefail -c
+.DEFAULT_GOAL := help
+
+PYTHON ?= python3
+VENV := .venv
+BIN := $(CURDIR)/$(VENV)/bin
+STAMP := $(VENV)/.installed
+BUILD := $(CURDIR)/.build
+# ansible-playbook and friends load the collection through this symlink.
+COLLECTIONS := $(BUILD)/collections
+COLLECTION_LINK := $(COLLECTIONS)/ansible_collections/eks/irsa
+# ansible-test needs a real directory named ansible_collections/eks/irsa; it gets a copy.
+SANITY_TREE := $(BUILD)/sanity/ansible_collections/eks/irsa
+
+export ANSIBLE_COLLECTIONS_PATH := $(COLLECTIONS)
+export ANSIBLE_COLLECTIONS_SCAN_SYS_PATH := true
+export PATH := $(BIN):$(PATH)
+
+PYTEST_WORKERS ?= 2
+
+.PHONY: help venv collection test sanity units integration lint changelog-lint sandbox demo bench clean
+
+help:
+	@sed -n '2,9p' Makefile | sed 's/^# \{0,1\}//'
+
+$(STAMP): tests/requirements-dev.txt
+	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --disable-pip-version-check -r tests/requirements-dev.txt
+	@touch $@
+
+venv: $(STAMP)
+
+collection: $(STAMP)
+	@mkdir -p $(dir $(COLLECTION_LINK))
+	@ln -sfn $(CURDIR) $(COLLECTION_LINK)
+
+test: collection
+	@$(MAKE) --no-print-directory sanity
+	@$(MAKE) --no-print-directory units
+	@$(MAKE) --no-print-directory integration
+	@$(MAKE) --no-print-directory lint
+	@$(MAKE) --no-print-directory changelog-lint
+
+sanity: collection
+	$(BIN)/python tests/sanity/offline_get_pip.py
+	@rm -rf $(SANITY_TREE) && mkdir -p $(SANITY_TREE)
+	@git ls-files -z --cached --others --exclude-standard | \
+		tar --null --files-from=- --ignore-failed-read -cf - 2>/dev/null | tar -C $(SANITY_TREE) -xf -
+	@# A repository of its own, so ansible-test lists exactly these files (not the enclosing checkout's).
+	@cd $(SANITY_TREE) && git init -q && git add -A
+	@# The collections this one depends on, where ansible-test's import test looks for them.
+	@site=$$($(BIN)/python -c 'import ansible_collections.amazon.aws as m, os; print(os.path.dirname(os.path.dirname(os.path.dirname(m.__path__[0]))))'); \
+		for dep in amazon/aws kubernetes/core; do \
+			mkdir -p $(BUILD)/sanity/ansible_collections/$$(dirname $$dep); \
+			ln -sfn $$site/ansible_collections/$$dep $(BUILD)/sanity/ansible_collections/$$dep; \
+		done
+	cd $(SANITY_TREE) && $(BIN)/ansible-test sanity --venv --python 3.11 --color no
+
+units: collection
+	$(BIN)/python -m pytest -n $(PYTEST_WORKERS) tests/unit
+
+integration: collection
+	$(BIN)/python -m pytest -n $(PYTEST_WORKERS) tests/sandbox/tests tests/integration
+
+LINT_PATHS = $(wildcard roles playbooks)
+
+lint: collection
+	@if [ -z "$(LINT_PATHS)" ]; then echo "ansible-lint: no roles/ or playbooks/ yet"; else \
+		$(BIN)/ansible-lint --offline --profile production $(LINT_PATHS); fi
+
+changelog-lint: collection
+	$(BIN)/antsibull-changelog lint
+
+sandbox: collection
+	$(BIN)/python tests/sandbox/eks-sandbox --state-dir .sandbox
+
+demo: collection
+	@echo "make demo arrives with the eks.irsa.irsa role." >&2; exit 1
+
+clean:
+	rm -rf $(VENV) $(BUILD) tests/output
