@@ -66,7 +66,7 @@ sanity: collection
 			mkdir -p $(BUILD)/sanity/ansible_collections/$$(dirname $$dep); \
 			ln -sfn $$site/ansible_collections/$$dep $(BUILD)/sanity/ansible_collections/$$dep; \
 		done
-	cd $(SANITY_TREE) && $(BIN)/ansible-test sanity --venv --python 3.11 --color no
+	cd $(SANITY_TREE) && $(BIN)/ansible-test sanity --venv --python 3.11 --color no $(SANITY_ARGS)
 
 units: collection
 	$(BIN)/python -m pytest -n $(PYTEST_WORKERS) tests/unit
@@ -87,7 +87,7 @@ sandbox: collection
 	$(BIN)/python tests/sandbox/eks-sandbox --state-dir .sandbox
 
 demo: collection
-	@echo "make demo arrives with the eks.irsa.irsa role." >&2; exit 1
+	tests/sandbox/demo
 
 clean:
 	rm -rf $(VENV) $(BUILD) tests/output

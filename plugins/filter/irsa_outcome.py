@@ -1,0 +1,177 @@
+# -*- coding: utf-8 -*-
+
+# Copyright: eks.irsa contributors
+# GNU General Public License v3.0+ (see COPYING or https://www.gnu.org/licenses/gpl-3.0.txt)
+
+from __future__ import annotations
+
+DOCUMENTATION = r"""
+name: irsa_outcome
+short_description: What each IRSA binding came to, from the registered results of the eks.irsa.irsa role
+version_added: 0.1.0
+author:
+  - eks.irsa contributors (@eks-irsa)
+description:
+  - Joins the bindings of the C(eks.irsa.irsa) role with the registered results of its M(eks.irsa.irsa_role),
+    M(eks.irsa.irsa_service_account) and M(eks.irsa.irsa_verify) tasks, and returns one entry per binding.
+  - With O(stage=verify), returns instead the C(service_accounts) list to verify, the bindings whose role and
+    ServiceAccount are in place (in check mode, only those that the run would not change, since the others do
+    not exist yet).
+  - Used by the role. The registered results must come from loops over the bindings, and for roles over the
+    output of the P(eks.irsa.irsa_roles#filter) filter.
+options:
+  _input:
+    description: The bindings (the role's C(irsa_bindings), with defaults applied).
+    type: list
+    elements: dict
+    required: true
+  roles:
+    description: The registered result of the looped M(eks.irsa.irsa_role) task.
+    type: dict
+    required: true
+  service_accounts:
+    description: The registered result of the looped M(eks.irsa.irsa_service_account) task.
+    type: dict
+    required: true
+  verify:
+    description: The registered result of the M(eks.irsa.irsa_verify) task (may be skipped).
+    type: dict
+    default: {}
+  stage:
+    description: C(summary) for the per-binding outcome, C(verify) for the list of ServiceAccounts to verify.
+    type: str
+    default: summary
+    choices: [summary, verify]
+  check_mode:
+    description: Whether the run is in check mode.
+    type: bool
+    default: false
+"""
+
+EXAMPLES = r"""
+- name: Show what every binding came to
+  ansible.builtin.debug:
+    msg: "{{ irsa_bindings | eks.irsa.irsa_outcome(roles=__irsa_roles, service_accounts=__irsa_service_accounts, verify=__irsa_verify) }}"
+"""
+
+RETURN = r"""
+_value:
+  description:
+    - With O(stage=summary), one entry per binding.
+    - With O(stage=verify), a list of C({namespace, name, role_arn}).
+  type: list
+  elements: dict
+  contains:
+    binding:
+      description: C(namespace/service_account).
+      type: str
+    role_name:
+      description: The IAM role's name.
+      type: str
+    role_arn:
+      description: The IAM role's ARN, when the role is in place.
+      type: str
+    changed:
+      description: Whether the role or the ServiceAccount changed (would change, in check mode).
+      type: bool
+    verified:
+      description: True or false when verified; null when verification did not run for this binding.
+      type: bool
+    pods_to_restart:
+      description: Running pods of the ServiceAccount that keep their old identity until recreated (C(namespace/name)).
+      type: list
+      elements: str
+    caller_arn:
+      description: The identity the verification saw, C(arn:aws:sts::<account>:assumed-role/<role>/<session>), or an empty string.
+      type: str
+    error:
+      description: Why the binding failed, or an empty string.
+      type: str
+"""
+
+from ansible.errors import AnsibleFilterError
+
+
+def _loop_item(result):
+    return result.get(result.get("ansible_loop_var", "item"), {})
+
+
+def _failed(result, success_key):
+    return success_key not in result and not result.get("skipped")
+
+
+def _label(binding):
+    return "{0}/{1}".format(binding.get("namespace") or "default", binding.get("service_account"))
+
+
+def _index(results, key):
+    if not isinstance(results, dict):
+        raise AnsibleFilterError("irsa_outcome expects registered task results (dicts), got {0}".format(type(results).__name__))
+    index = {}
+    for result in results.get("results", []):
+        item = _loop_item(result)
+        index[key(item)] = result
+    return index
+
+
+def _check_message(check):
+    text = check.get("message", "")
+    if check.get("remediation"):
+        text += " Fix: " + check["remediation"]
+    return text
+
+
+def irsa_outcome(bindings, roles, service_accounts, verify=None, stage="summary", check_mode=False):
+    role_results = _index(roles, lambda item: item.get("role_name"))
+    sa_results = _index(service_accounts, _label)
+    verified = {}
+    for entry in (verify or {}).get("results", []) or []:
+        verified["{0}/{1}".format(entry.get("namespace"), entry.get("service_account"))] = entry
+
+    targets = []
+    outcome = []
+    for binding in bindings:
+        label = _label(binding)
+        role_result = role_results.get(binding.get("role_name"), {})
+        sa_result = sa_results.get(label, {})
+        role_ok = "role" in role_result
+        sa_ok = "service_account" in sa_result
+        role_arn = role_result["role"]["arn"] if role_ok else ""
+        changed = bool(role_result.get("changed")) or bool(sa_result.get("changed"))
+        if role_ok and sa_ok and not (check_mode and changed):
+            targets.append({"namespace": binding.get("namespace") or "default", "name": binding["service_account"], "role_arn": role_arn})
+
+        error = ""
+        if not role_ok:
+            error = "role {0}: {1}".format(binding.get("role_name"), role_result.get("msg", "not created"))
+        elif not sa_ok:
+            error = "ServiceAccount {0}: {1}".format(label, sa_result.get("msg", "not annotated"))
+        check = verified.get(label)
+        is_verified = None
+        if check is not None:
+            is_verified = bool(check.get("verified"))
+            if not is_verified and not error:
+                failed = [c for c in check.get("checks", []) if not c.get("passed") and c.get("severity", "error") == "error"]
+                error = "verification: " + (
+                    " ".join(_check_message(c) for c in failed) if failed else "the ServiceAccount did not assume the role"
+                )
+        outcome.append(
+            {
+                "binding": label,
+                "role_name": binding.get("role_name"),
+                "role_arn": role_arn,
+                "changed": changed,
+                "verified": is_verified,
+                "pods_to_restart": [
+                    "{0}/{1}".format(pod.get("namespace"), pod.get("name")) for pod in sa_result.get("pods_to_restart", []) or []
+                ],
+                "caller_arn": ((check or {}).get("caller_identity") or {}).get("arn", ""),
+                "error": error,
+            }
+        )
+    return targets if stage == "verify" else outcome
+
+
+class FilterModule:
+    def filters(self):
+        return {"irsa_outcome": irsa_outcome}

@@ -1,0 +1,150 @@
+# -*- coding: utf-8 -*-
+
+# Copyright: eks.irsa contributors
+# GNU General Public License v3.0+ (see COPYING or https://www.gnu.org/licenses/gpl-3.0.txt)
+
+from __future__ import annotations
+
+DOCUMENTATION = r"""
+name: irsa_roles
+short_description: Group IRSA bindings into the IAM roles they need
+version_added: 0.1.0
+author:
+  - eks.irsa contributors (@eks-irsa)
+description:
+  - Takes the bindings of the C(eks.irsa.irsa) role (one ServiceAccount each) and returns one entry per
+    IAM role, with the ServiceAccounts of every binding that names that role, so that two bindings sharing
+    a role end up in one trust policy.
+  - Managed policies of a shared role are the union of the bindings' lists; inline policies, tags and the
+    single-valued options (path, permissions boundary, audience) must not contradict each other.
+    A contradiction, or the same ServiceAccount bound twice, is an error that names both bindings.
+options:
+  _input:
+    description: The bindings, as in the C(irsa_bindings) variable of the C(eks.irsa.irsa) role.
+    type: list
+    elements: dict
+    required: true
+"""
+
+EXAMPLES = r"""
+- name: One role per distinct role_name
+  ansible.builtin.debug:
+    msg: "{{ irsa_bindings | eks.irsa.irsa_roles }}"
+  vars:
+    irsa_bindings:
+      - {service_account: app, namespace: shop, role_name: shop-reader}
+      - {service_account: worker, namespace: shop, role_name: shop-reader}
+"""
+
+RETURN = r"""
+_value:
+  description: One entry per IAM role.
+  type: list
+  elements: dict
+  contains:
+    role_name:
+      description: The role's name.
+      type: str
+    service_accounts:
+      description: The C(namespace:name) of every ServiceAccount the role must trust.
+      type: list
+      elements: str
+    managed_policies:
+      description: Union of the bindings' managed policies; null when no binding names any.
+      type: list
+    inline_policies:
+      description: The bindings' inline policies merged; null when no binding has any.
+      type: dict
+    permissions_boundary:
+      description: The permissions boundary, or null.
+      type: str
+    path:
+      description: The role's path, or null.
+      type: str
+    audience:
+      description: The audience, or null.
+      type: str
+    tags:
+      description: The bindings' tags merged, or null.
+      type: dict
+"""
+
+from ansible.errors import AnsibleFilterError
+
+_SINGLE = ("permissions_boundary", "path", "audience")
+
+
+def _label(binding):
+    return "{0}/{1}".format(binding.get("namespace") or "default", binding.get("service_account"))
+
+
+def irsa_roles(bindings):
+    if not isinstance(bindings, list):
+        raise AnsibleFilterError("irsa_roles expects the list of bindings, got {0}".format(type(bindings).__name__))
+    roles = {}
+    owners = {}
+    seen = {}
+    for binding in bindings:
+        if not isinstance(binding, dict) or not binding.get("role_name") or not binding.get("service_account"):
+            raise AnsibleFilterError(
+                "every binding needs service_account and role_name; got {0!r}".format(binding)
+            )
+        label = _label(binding)
+        if label in seen:
+            raise AnsibleFilterError(
+                "ServiceAccount {0} is bound twice (to roles {1} and {2}): a ServiceAccount carries one "
+                "eks.amazonaws.com/role-arn annotation; keep one binding".format(label, seen[label], binding["role_name"])
+            )
+        seen[label] = binding["role_name"]
+        name = binding["role_name"]
+        role = roles.setdefault(
+            name,
+            {
+                "role_name": name,
+                "service_accounts": [],
+                "managed_policies": None,
+                "inline_policies": None,
+                "permissions_boundary": None,
+                "path": None,
+                "audience": None,
+                "tags": None,
+            },
+        )
+        role["service_accounts"].append("{0}:{1}".format(binding.get("namespace") or "default", binding["service_account"]))
+        for key in _SINGLE:
+            value = binding.get(key)
+            if value is None:
+                continue
+            if role[key] is not None and role[key] != value:
+                raise AnsibleFilterError(
+                    "bindings {0} and {1} share role {2} but set different {3} ({4!r} and {5!r}): "
+                    "give them the same {3}, or set it on one of them only".format(
+                        owners[(name, key)], label, name, key, role[key], value
+                    )
+                )
+            role[key] = value
+            owners[(name, key)] = label
+        if binding.get("managed_policies") is not None:
+            merged = role["managed_policies"] or []
+            role["managed_policies"] = merged + [p for p in binding["managed_policies"] if p not in merged]
+        for key in ("inline_policies", "tags"):
+            if binding.get(key) is None:
+                continue
+            merged = role[key] if role[key] is not None else {}
+            for item, value in binding[key].items():
+                if item in merged and merged[item] != value:
+                    raise AnsibleFilterError(
+                        "bindings {0} and {1} share role {2} but give {3} {4!r} different values: "
+                        "make them equal, or set it on one of them only".format(
+                            owners[(name, key, item)], label, name, key[:-1] if key == "tags" else "inline policy", item
+                        )
+                    )
+                merged[item] = value
+                owners[(name, key, item)] = label
+            role[key] = merged
+    return list(roles.values())
+
+
+class FilterModule:
+    def filters(self):
+        return {"irsa_roles": irsa_roles}
