@@ -1,0 +1,314 @@
+"""The sandbox process: the AWS gateway on one loopback port, one Kubernetes API emulator per
+cluster, and the files (kubeconfig, env, vars.yml, ready) through which clients find them.
+
+Start order matters: the AWS port first (each Kubernetes emulator validates EKS bearer tokens
+against it), then the emulators, then the EKS clusters in moto (they carry each emulator's URL and
+CA), and the ``ready`` file last.
+"""
+
+import base64
+import json
+import os
+import shlex
+import threading
+import time
+from dataclasses import dataclass
+
+import yaml
+from werkzeug.serving import WSGIRequestHandler, make_server
+from werkzeug.wrappers import Request, Response
+
+from .aws import AwsGateway
+from .core import FaultInjector, Issuer, RequestLog
+
+DEFAULT_ACCOUNT = "123456789012"
+# The sandbox's static credentials (owned by the IAM user ``sandbox-admin``). Not secrets: they
+# only open this loopback sandbox.
+ACCESS_KEY = "AKIASANDBOXADMIN0001"
+SECRET_KEY = "sandbox/secret/key/for/the/local/eks/sandbox"
+# The thumbprint AWS documents for EKS OIDC issuers (root CA of oidc.eks.<region>.amazonaws.com).
+EKS_OIDC_THUMBPRINT = "9e99a48a9960b14926bb7f3b02e22da2b0ab7280"
+EKS_VERSION = "1.32"
+EKS_PLATFORM_VERSION = "eks.8"
+
+
+class _QuietHandler(WSGIRequestHandler):
+    """Werkzeug's handler without one stderr line per request."""
+
+    def log_request(self, *args, **kwargs):
+        pass
+
+
+@dataclass
+class ClusterFacts:
+    name: str
+    issuer: Issuer
+    kube: object
+    arn: str
+
+    def facts(self, account_id):
+        return {
+            "name": self.name,
+            "context": self.name,
+            "arn": self.arn,
+            "issuer_url": self.issuer.url,
+            "provider": self.issuer.provider,
+            "provider_arn": f"arn:aws:iam::{account_id}:oidc-provider/{self.issuer.provider}",
+            "endpoint": self.kube.url,
+        }
+
+
+class Sandbox:
+    def __init__(self, state_dir, clusters=("sandbox",), region="us-east-1", account_id=DEFAULT_ACCOUNT,
+                 create_oidc_provider=False, propagation_delay=0.0, faults=None, seed=0,
+                 kube_factory=None):
+        self.state_dir = os.path.abspath(state_dir)
+        self.cluster_names = list(clusters)
+        self.region = region
+        self.account_id = account_id
+        self.create_oidc_provider = create_oidc_provider
+        self.log = RequestLog()
+        self.faults = FaultInjector(seed)
+        rules, fault_seed = _fault_config(faults)
+        if rules:
+            self.faults.configure(rules, fault_seed if fault_seed is not None else seed)
+        self.gateway = AwsGateway(account_id, region, ACCESS_KEY, SECRET_KEY, self.log, self.faults,
+                                  control=self._control)
+        self.gateway.trust.delay = float(propagation_delay)
+        self._kube_factory = kube_factory
+        self.clusters = {}  # name -> ClusterFacts
+        self._server = None
+        self._thread = None
+        self.url = None
+
+    # ----- lifecycle ----------------------------------------------------------------------------
+
+    def start(self):
+        os.makedirs(self.state_dir, exist_ok=True)
+        _remove(os.path.join(self.state_dir, "ready"))
+        from . import moto_extras
+
+        moto_extras.install()
+        self.gateway.seed_admin()
+
+        self._server = make_server("127.0.0.1", 0, self.gateway, threaded=True, request_handler=_QuietHandler)
+        self.url = f"http://127.0.0.1:{self._server.server_port}"
+        self._thread = threading.Thread(target=lambda: self._server.serve_forever(poll_interval=0.1), name="aws", daemon=True)
+        self._thread.start()
+
+        kube_factory = self._kube_factory
+        if kube_factory is None:
+            from .k8s import KubeCluster as kube_factory
+        for name in self.cluster_names:
+            issuer = Issuer(name, self.region, self.account_id)
+            workdir = os.path.join(self.state_dir, "clusters", name)
+            os.makedirs(workdir, exist_ok=True)
+            kube = kube_factory(name=name, region=self.region, account_id=self.account_id, issuer=issuer,
+                                aws_endpoint_url=self.url, log=self.log, faults=self.faults, workdir=workdir)
+            kube.start()
+            arn = self._seed_eks_cluster(name, issuer, kube)
+            self.gateway.issuers[issuer.url] = issuer
+            self.clusters[name] = ClusterFacts(name, issuer, kube, arn)
+            if self.create_oidc_provider:
+                self.gateway.moto(self.gateway.iam.create_open_id_connect_provider,
+                                  url=issuer.url, thumbprint_list=[EKS_OIDC_THUMBPRINT],
+                                  client_id_list=["sts.amazonaws.com"], tags=[])
+        self._write_files()
+
+    def stop(self):
+        _remove(os.path.join(self.state_dir, "ready"))
+        for facts in self.clusters.values():
+            try:
+                facts.kube.stop()
+            except Exception:  # stopping must go on for the others
+                pass
+        if self._server is not None:
+            self._server.shutdown()
+            self._server.server_close()
+            self._server = None
+
+    def _seed_eks_cluster(self, name, issuer, kube):
+        """An ACTIVE EKS cluster in moto whose issuer, endpoint and CA are the sandbox's."""
+        from moto.eks.models import eks_backends
+
+        def create():
+            backend = eks_backends[self.account_id][self.region]
+            cluster = backend.create_cluster(
+                name=name,
+                role_arn=f"arn:aws:iam::{self.account_id}:role/{name}-eks-cluster-role",
+                resources_vpc_config={
+                    "subnetIds": ["subnet-0a1b2c3d4e5f60718", "subnet-0f1e2d3c4b5a60789"],
+                    "securityGroupIds": [],
+                    "endpointPublicAccess": True,
+                    "endpointPrivateAccess": False,
+                    "publicAccessCidrs": ["0.0.0.0/0"],
+                },
+                version=EKS_VERSION,
+            )
+            cluster.identity = {"oidc": {"issuer": issuer.url}}
+            cluster.endpoint = kube.url
+            ca = kube.ca_pem.encode() if isinstance(kube.ca_pem, str) else kube.ca_pem
+            cluster.certificate_authority = {"data": base64.b64encode(ca).decode("ascii")}
+            cluster.status = "ACTIVE"
+            cluster.platformVersion = EKS_PLATFORM_VERSION
+            return cluster.arn
+
+        return self.gateway.moto(create)
+
+    # ----- files --------------------------------------------------------------------------------
+
+    def facts(self):
+        return [facts.facts(self.account_id) for facts in self.clusters.values()]
+
+    def _write_files(self):
+        kubeconfig = os.path.join(self.state_dir, "kubeconfig")
+        first = self.cluster_names[0]
+        config = {
+            "apiVersion": "v1",
+            "kind": "Config",
+            "preferences": {},
+            "current-context": first,
+            "clusters": [],
+            "users": [],
+            "contexts": [],
+        }
+        for name, facts in self.clusters.items():
+            ca = facts.kube.ca_pem.encode() if isinstance(facts.kube.ca_pem, str) else facts.kube.ca_pem
+            config["clusters"].append({"name": name, "cluster": {
+                "server": facts.kube.url,
+                "certificate-authority-data": base64.b64encode(ca).decode("ascii"),
+            }})
+            config["users"].append({"name": f"{name}-admin", "user": {"token": facts.kube.admin_token}})
+            config["contexts"].append({"name": name, "context": {"cluster": name, "user": f"{name}-admin"}})
+        _write(kubeconfig, yaml.safe_dump(config, sort_keys=False), mode=0o600)
+
+        env = {
+            "AWS_ENDPOINT_URL": self.url,
+            "AWS_REGION": self.region,
+            "AWS_DEFAULT_REGION": self.region,
+            "AWS_ACCESS_KEY_ID": ACCESS_KEY,
+            "AWS_SECRET_ACCESS_KEY": SECRET_KEY,
+            # Nothing here may wander off to the instance metadata service.
+            "AWS_EC2_METADATA_DISABLED": "true",
+            "KUBECONFIG": kubeconfig,
+            "IRSA_SANDBOX_CLUSTER": first,
+            "IRSA_SANDBOX_URL": self.url,
+        }
+        _write(os.path.join(self.state_dir, "env"),
+               "".join(f"{key}={shlex.quote(value)}\n" for key, value in env.items()), mode=0o600)
+
+        variables = {
+            "aws_endpoint_url": self.url,
+            "aws_region": self.region,
+            "aws_access_key": ACCESS_KEY,
+            "aws_secret_key": SECRET_KEY,
+            "aws_account_id": self.account_id,
+            "kubeconfig": kubeconfig,
+            "irsa_sandbox_url": self.url,
+            "irsa_sandbox_cluster": first,
+            "irsa_sandbox_clusters": self.facts(),
+        }
+        _write(os.path.join(self.state_dir, "vars.yml"),
+               yaml.safe_dump(variables, sort_keys=False), mode=0o600)
+        _write(os.path.join(self.state_dir, "ready"), f"{os.getpid()}\n")
+
+    # ----- control endpoint ---------------------------------------------------------------------
+
+    def _control(self, environ, start_response):
+        request = Request(environ)
+        try:
+            body = request.get_json(force=True, silent=True) if request.method == "POST" else None
+            status, payload = self._control_route(request.method, request.path, body or {})
+        except ValueError as error:
+            status, payload = 400, {"error": str(error)}
+        response = Response(json.dumps(payload, indent=1), status=status, mimetype="application/json")
+        return response(environ, start_response)
+
+    def _cluster(self, name):
+        if name not in self.clusters:
+            raise ValueError(f"unknown cluster {name!r}; clusters: {sorted(self.clusters)}")
+        return self.clusters[name]
+
+    def _control_route(self, method, path, body):
+        route = path[len("/_sandbox/"):].strip("/")
+        if route == "log" and method == "GET":
+            return 200, self.log.summary()
+        if route == "log/reset" and method == "POST":
+            self.log.reset()
+            return 200, {"reset": True}
+        if route == "faults":
+            if method == "POST":
+                self.faults.configure(body.get("rules", []), body.get("seed", 0))
+            return 200, {"rules": self.faults.rules()}
+        if route == "propagation-delay" and method == "POST":
+            self.gateway.trust.delay = float(body.get("seconds", 0))
+            return 200, {"seconds": self.gateway.trust.delay}
+        if route == "webhook" and method == "POST":
+            facts = self._cluster(body.get("cluster") or self.cluster_names[0])
+            facts.kube.webhook_enabled = bool(body.get("enabled", True))
+            return 200, {"cluster": facts.name, "enabled": facts.kube.webhook_enabled}
+        if route == "clusters" and method == "GET":
+            return 200, {"clusters": self.facts(), "account_id": self.account_id, "region": self.region}
+        if route == "gate/decisions" and method == "GET":
+            return 200, {"decisions": list(self.gateway.decisions)}
+        if route == "token" and method == "POST":
+            return 200, {"token": self._token(body)}
+        parts = route.split("/")
+        if len(parts) >= 3 and parts[0] == "oidc" and method == "GET":
+            issuer = self._cluster(parts[1]).issuer
+            rest = "/".join(parts[2:])
+            if rest == ".well-known/openid-configuration":
+                return 200, issuer.discovery()
+            if rest == "keys":
+                return 200, issuer.jwks()
+        return 404, {"error": f"no control route {method} {path}"}
+
+    def _token(self, body):
+        """Test-only: a service-account token as the cluster's TokenRequest would issue it.
+
+        ``claims`` in the body overrides or adds claims (e.g. a foreign ``iss``)."""
+        facts = self._cluster(body.get("cluster") or self.cluster_names[0])
+        namespace = body.get("namespace", "default")
+        service_account = body.get("service_account", "default")
+        now = int(time.time())
+        claims = {
+            "aud": [body.get("audience", "sts.amazonaws.com")],
+            "exp": now + int(body.get("expires_in", 3600)),
+            "iat": now,
+            "nbf": now,
+            "iss": facts.issuer.url,
+            "kubernetes.io": {
+                "namespace": namespace,
+                "serviceaccount": {"name": service_account, "uid": "00000000-0000-4000-8000-000000000000"},
+            },
+            "sub": f"system:serviceaccount:{namespace}:{service_account}",
+        }
+        claims.update(body.get("claims") or {})
+        return facts.issuer.sign(claims)
+
+
+def _fault_config(faults):
+    """``--faults`` accepts a list of rules or ``{"rules": [...], "seed": n}``."""
+    if not faults:
+        return [], None
+    if isinstance(faults, str):
+        faults = json.loads(faults)
+    if isinstance(faults, list):
+        return faults, None
+    return faults.get("rules", []), faults.get("seed")
+
+
+def _write(path, text, mode=0o644):
+    """Write atomically so a reader never sees half a file."""
+    tmp = f"{path}.tmp"
+    with open(tmp, "w", encoding="utf-8") as handle:
+        handle.write(text)
+    os.chmod(tmp, mode)
+    os.replace(tmp, path)
+
+
+def _remove(path):
+    try:
+        os.remove(path)
+    except FileNotFoundError:
+        pass
