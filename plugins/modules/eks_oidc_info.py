@@ -19,7 +19,7 @@ description:
     C(iam:GetOpenIDConnectProvider)); a fourth, C(eks:ListClusters), only to name the clusters
     that exist when O(cluster_name) is not one of them.
 author:
-  - eks.irsa contributors (@eks-irsa)
+  - eks.irsa contributors (!UNKNOWN)
 options:
   cluster_name:
     description:

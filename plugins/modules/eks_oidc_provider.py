@@ -17,7 +17,7 @@ description:
   - Present and unchanged, it makes at most three API calls and no write.
   - Reports how many OIDC providers the account has and warns from 90 of the default quota of 100.
 author:
-  - eks.irsa contributors (@eks-irsa)
+  - eks.irsa contributors (!UNKNOWN)
 options:
   issuer_url:
     description:
