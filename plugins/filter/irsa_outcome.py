@@ -10,7 +10,7 @@ name: irsa_outcome
 short_description: What each IRSA binding came to, from the registered results of the eks.irsa.irsa role
 version_added: 0.1.0
 author:
-  - eks.irsa contributors (@eks-irsa)
+  - eks.irsa contributors (!UNKNOWN)
 description:
   - Joins the bindings of the C(eks.irsa.irsa) role with the registered results of its M(eks.irsa.irsa_role),
     M(eks.irsa.irsa_service_account) and M(eks.irsa.irsa_verify) tasks, and returns one entry per binding.

@@ -10,7 +10,7 @@ name: irsa_roles
 short_description: Group IRSA bindings into the IAM roles they need
 version_added: 0.1.0
 author:
-  - eks.irsa contributors (@eks-irsa)
+  - eks.irsa contributors (!UNKNOWN)
 description:
   - Takes the bindings of the C(eks.irsa.irsa) role (one ServiceAccount each) and returns one entry per
     IAM role, with the ServiceAccounts of every binding that names that role, so that two bindings sharing

@@ -1,0 +1,1035 @@
+#!/usr/bin/python
+# -*- coding: utf-8 -*-
+
+# Copyright: eks.irsa contributors
+# GNU General Public License v3.0+ (see COPYING or https://www.gnu.org/licenses/gpl-3.0.txt)
+
+DOCUMENTATION = r"""
+---
+module: irsa_role
+short_description: Manage an IAM role that Kubernetes ServiceAccounts of EKS clusters assume (IRSA)
+version_added: 0.1.0
+description:
+  - Creates, updates or deletes one IAM role whose trust policy lets the listed ServiceAccounts of
+    one or more EKS clusters assume it with C(sts:AssumeRoleWithWebIdentity) (IAM Roles for Service
+    Accounts, IRSA), together with its managed and inline policies, permissions boundary and tags.
+  - The trust policy gets one statement per OIDC provider (cluster) in the form AWS recommends,
+    C(StringEquals) on C(<provider>:sub) and C(<provider>:aud). A ServiceAccount given with a
+    wildcard (V(*) or V(?)) moves the subjects of that statement under C(StringLike); C(:aud) stays
+    under C(StringEquals).
+  - Statements of the existing trust policy that are not IRSA statements of a provider this task
+    manages (an EC2 service principal, a cross-account principal, other identity providers, explicit
+    C(Deny) statements) are kept as they are, unless O(purge_trust_statements=true).
+  - Policies are compared by meaning, not as text; a second identical run reports no change and
+    makes no write call.
+  - Everything that can be checked before a write is checked first (names, policy JSON, managed
+    policy names, the OIDC providers, the trust policy size), so a bad input does not leave a role
+    half changed.
+author:
+  - eks.irsa contributors (!UNKNOWN)
+options:
+  name:
+    description:
+      - The name of the role, 1 to 64 letters, digits and C(+=,.@_-).
+      - This is the name the assumed-role ARN carries
+        (C(arn:aws:sts::<account>:assumed-role/<name>/<session>)).
+    type: str
+    required: true
+  path:
+    description:
+      - The path of the role; it begins and ends with V(/).
+      - IAM cannot change the path of an existing role; a different path on an existing role is an error.
+    type: str
+    default: /
+  description:
+    description:
+      - A description of the role. Left alone when not given.
+    type: str
+  max_session_duration:
+    description:
+      - The maximum session duration, in seconds, from 3600 to 43200. Left alone when not given
+        (IAM uses 3600 for a new role).
+    type: int
+  permissions_boundary:
+    description:
+      - The ARN or the name of a managed policy to use as permissions boundary.
+      - V("") removes the boundary; left alone when not given.
+    type: str
+  oidc_provider:
+    description:
+      - The cluster's OIDC provider, as M(eks.irsa.eks_oidc_info) returns it, in any of three forms
+        - the issuer URL (C(https://oidc.eks.<region>.amazonaws.com/id/<ID>)), the provider
+        (the issuer without C(https://)) or the IAM OIDC provider ARN.
+      - Mutually exclusive with O(cluster_name) and O(oidc_providers).
+    type: str
+  cluster_name:
+    description:
+      - The name of the EKS cluster whose OIDC provider to trust; its issuer is read with one
+        C(DescribeCluster) call in the module's region.
+      - Mutually exclusive with O(oidc_provider) and O(oidc_providers).
+    type: str
+  service_accounts:
+    description:
+      - The ServiceAccounts of the provider given by O(oidc_provider) or O(cluster_name) that may
+        assume the role, each as C(namespace:name) or as a dict with C(namespace) and C(name).
+      - Namespaces and names are checked against the Kubernetes rules (DNS-1123). V(*) and V(?)
+        are wildcards (for example C(prod:*) or C(team-?:reader)); they make the statement a
+        C(StringLike) match.
+      - Required, and not empty, with O(oidc_provider) or O(cluster_name) when O(state=present).
+    type: list
+    elements: raw
+  audience:
+    description:
+      - The audience of the tokens (C(:aud) condition). The pod identity webhook uses
+        V(sts.amazonaws.com), in every partition, unless the ServiceAccount sets the
+        C(eks.amazonaws.com/audience) annotation.
+      - A statement of the same provider for another audience is not replaced but kept (it is not
+        this task's statement); O(purge_trust_statements=true) removes it.
+    type: str
+    default: sts.amazonaws.com
+  oidc_providers:
+    description:
+      - For a role shared by several clusters, one entry per OIDC provider instead of
+        O(oidc_provider)/O(cluster_name) and O(service_accounts).
+      - Each provider gets its own statement; adding or removing a provider leaves the statements of
+        the others untouched.
+      - A provider that is no longer listed keeps its statement (and access) unless
+        O(purge_trust_statements=true); list it with O(oidc_providers[].state=absent) to remove
+        only its statement.
+    type: list
+    elements: dict
+    suboptions:
+      provider:
+        description:
+          - The OIDC provider, as issuer URL, provider or IAM OIDC provider ARN (see O(oidc_provider)).
+        type: str
+        required: true
+      service_accounts:
+        description:
+          - The ServiceAccounts of this provider, as in O(service_accounts).
+          - Required, and not empty, when O(oidc_providers[].state=present).
+        type: list
+        elements: raw
+      audience:
+        description:
+          - The audience for this provider; defaults to O(audience).
+        type: str
+      state:
+        description:
+          - V(absent) removes this provider's IRSA statement.
+        type: str
+        choices: [present, absent]
+        default: present
+  purge_service_accounts:
+    description:
+      - When V(true), the subjects trusted for each provider this task manages are exactly the ones
+        given. When V(false), the given ones are added to those already trusted.
+    type: bool
+    default: true
+  purge_trust_statements:
+    description:
+      - When V(true), the role's trust policy holds only the IRSA statements of the providers this
+        task manages; every other statement is removed.
+      - When V(false), statements that are not IRSA statements of a provider this task manages are kept.
+    type: bool
+    default: false
+  managed_policies:
+    description:
+      - Managed policies to attach, as ARNs or names. A name is looked up among the policies attached
+        to the role, then among all managed policies of the account; a name that matches none, or more
+        than one, is an error.
+      - Left alone when not given; V([]) with O(purge_managed_policies=true) detaches all.
+    type: list
+    elements: str
+  purge_managed_policies:
+    description:
+      - When V(true) and O(managed_policies) is given, managed policies not listed are detached.
+    type: bool
+    default: true
+  inline_policies:
+    description:
+      - Inline policies, as a dict of policy name to policy document (a dict or a JSON string).
+      - Left alone when not given.
+    type: dict
+  purge_inline_policies:
+    description:
+      - When V(true) and O(inline_policies) is given, inline policies not listed are deleted.
+    type: bool
+    default: true
+  trust_policy_size_limit:
+    description:
+      - The largest trust policy, in characters of the document without white space, that the task
+        will write. IAM's default limit is 2048; raise this only after raising the IAM quota
+        (C(Role trust policy length)).
+      - The size is checked before any write; over it, the task fails and says how to shrink the document.
+    type: int
+    default: 2048
+  state:
+    description:
+      - V(absent) detaches the managed policies, deletes the inline policies, removes the role from
+        its instance profiles and deletes the role.
+    type: str
+    choices: [present, absent]
+    default: present
+  wait:
+    description:
+      - After creating the role, wait until IAM returns it.
+    type: bool
+    default: true
+  wait_timeout:
+    description:
+      - How many seconds to wait when O(wait=true).
+    type: int
+    default: 120
+notes:
+  - IAM is eventually consistent; a new role or a trust change can take a few seconds before
+    C(AssumeRoleWithWebIdentity) accepts it.
+  - The IAM OIDC provider must exist (see M(eks.irsa.eks_oidc_provider)); the task checks it before
+    writing a trust policy that names it.
+  - "Permissions used: C(iam:GetRole), C(iam:ListAttachedRolePolicies), C(iam:ListRolePolicies),
+    C(iam:GetRolePolicy), C(iam:CreateRole), C(iam:UpdateAssumeRolePolicy), C(iam:UpdateRole),
+    C(iam:TagRole), C(iam:UntagRole), C(iam:AttachRolePolicy), C(iam:DetachRolePolicy),
+    C(iam:PutRolePolicy), C(iam:DeleteRolePolicy), C(iam:PutRolePermissionsBoundary),
+    C(iam:DeleteRolePermissionsBoundary), C(iam:GetPolicy), C(iam:ListPolicies) (policy names),
+    C(iam:GetOpenIDConnectProvider), C(iam:ListInstanceProfilesForRole),
+    C(iam:RemoveRoleFromInstanceProfile), C(iam:DeleteRole), C(eks:DescribeCluster) (O(cluster_name)),
+    C(sts:GetCallerIdentity) (to build a provider ARN for a new role)."
+seealso:
+  - module: eks.irsa.eks_oidc_info
+  - module: eks.irsa.eks_oidc_provider
+  - module: eks.irsa.irsa_service_account
+  - module: amazon.aws.iam_role
+attributes:
+  check_mode:
+    description: Can run in check mode and return changed status prediction without modifying target.
+    support: full
+  diff_mode:
+    description: Will return details on what has changed (or possibly needs changing in check_mode), when in diff mode.
+    support: full
+    details:
+      - The diff shows the trust policy, the managed policy ARNs, the inline policies given, the
+        permissions boundary, description, session duration and tags, before and after.
+extends_documentation_fragment:
+  - amazon.aws.common.modules
+  - amazon.aws.region.modules
+  - amazon.aws.tags
+  - amazon.aws.boto3
+"""
+
+EXAMPLES = r"""
+# The role of the AWS guide "Associate IAM Roles With Service Accounts": AWSIRSATestRole, assumed by
+# the ServiceAccount irsa-test of namespace default.
+- name: Find the cluster's OIDC provider
+  eks.irsa.eks_oidc_info:
+    cluster_name: my-cluster
+  register: oidc
+
+- name: Create AWSIRSATestRole for default:irsa-test
+  eks.irsa.irsa_role:
+    name: AWSIRSATestRole
+    oidc_provider: "{{ oidc.provider_arn }}"
+    service_accounts:
+      - default:irsa-test
+    managed_policies:
+      - arn:aws:iam::aws:policy/ReadOnlyAccess
+  register: irsa
+
+- name: Annotate the ServiceAccount with the role
+  eks.irsa.irsa_service_account:
+    name: irsa-test
+    namespace: default
+    role_arn: "{{ irsa.role.arn }}"
+
+# The same, naming the cluster instead of the provider (one DescribeCluster call).
+- name: Trust two ServiceAccounts and every ServiceAccount of namespace batch
+  eks.irsa.irsa_role:
+    name: app-reader
+    cluster_name: my-cluster
+    service_accounts:
+      - prod:api
+      - namespace: prod
+        name: worker
+      - batch:*
+    inline_policies:
+      read-bucket:
+        Version: "2012-10-17"
+        Statement:
+          - Effect: Allow
+            Action: s3:GetObject
+            Resource: arn:aws:s3:::my-bucket/*
+    tags:
+      team: platform
+
+- name: Add a ServiceAccount, keeping those already trusted
+  eks.irsa.irsa_role:
+    name: app-reader
+    cluster_name: my-cluster
+    service_accounts:
+      - prod:reports
+    purge_service_accounts: false
+
+# One role for a blue/green pair of clusters.
+- name: Trust the same ServiceAccount on two clusters
+  eks.irsa.irsa_role:
+    name: payments
+    oidc_providers:
+      - provider: https://oidc.eks.us-west-2.amazonaws.com/id/EXAMPLED539D4633E53DE1B716D3041E
+        service_accounts: [payments:api]
+      - provider: oidc.eks.us-west-2.amazonaws.com/id/B1C2D3E4F5A6B7C8D9E0F1A2B3C4D5E6
+        service_accounts: [payments:api]
+
+- name: Retire the green cluster, keeping blue's statement as it is
+  eks.irsa.irsa_role:
+    name: payments
+    oidc_providers:
+      - provider: https://oidc.eks.us-west-2.amazonaws.com/id/EXAMPLED539D4633E53DE1B716D3041E
+        service_accounts: [payments:api]
+      - provider: oidc.eks.us-west-2.amazonaws.com/id/B1C2D3E4F5A6B7C8D9E0F1A2B3C4D5E6
+        state: absent
+
+- name: Delete the role, its policies and instance profile memberships
+  eks.irsa.irsa_role:
+    name: AWSIRSATestRole
+    state: absent
+"""
+
+RETURN = r"""
+role:
+  description:
+    - The role after the task (in check mode, as it would be). Empty when O(state=absent).
+  returned: always
+  type: dict
+  contains:
+    arn:
+      description: The role ARN, to put in the ServiceAccount's C(eks.amazonaws.com/role-arn) annotation.
+      type: str
+      returned: when state is present
+      sample: arn:aws:iam::111122223333:role/AWSIRSATestRole
+    name:
+      description: The role name.
+      type: str
+      returned: when state is present
+      sample: AWSIRSATestRole
+    path:
+      description: The role path.
+      type: str
+      returned: when state is present
+      sample: /
+    role_id:
+      description: The stable ID of the role; V(null) in check mode when the role would be created.
+      type: str
+      returned: when state is present
+      sample: AROAEXAMPLEID1234567
+    create_date:
+      description: When the role was created (ISO 8601); V(null) in check mode when the role would be created.
+      type: str
+      returned: when state is present
+      sample: "2025-01-01T12:00:00+00:00"
+    description:
+      description: The role description.
+      type: str
+      returned: when state is present
+      sample: Read access for default/irsa-test
+    trust_policy:
+      description: The trust policy document.
+      type: dict
+      returned: when state is present
+      sample:
+        Version: "2012-10-17"
+        Statement:
+          - Effect: Allow
+            Principal:
+              Federated: arn:aws:iam::111122223333:oidc-provider/oidc.eks.us-west-2.amazonaws.com/id/EXAMPLED539D4633E53DE1B716D3041E
+            Action: sts:AssumeRoleWithWebIdentity
+            Condition:
+              StringEquals:
+                oidc.eks.us-west-2.amazonaws.com/id/EXAMPLED539D4633E53DE1B716D3041E:aud: sts.amazonaws.com
+                oidc.eks.us-west-2.amazonaws.com/id/EXAMPLED539D4633E53DE1B716D3041E:sub: system:serviceaccount:default:irsa-test
+    managed_policies:
+      description: The ARNs of the attached managed policies, sorted.
+      type: list
+      elements: str
+      returned: when state is present
+      sample: [arn:aws:iam::aws:policy/ReadOnlyAccess]
+    inline_policies:
+      description: The names of the inline policies, sorted.
+      type: list
+      elements: str
+      returned: when state is present
+      sample: [read-bucket]
+    tags:
+      description: The role tags.
+      type: dict
+      returned: when state is present
+      sample: {team: platform}
+    max_session_duration:
+      description: The maximum session duration in seconds.
+      type: int
+      returned: when state is present
+      sample: 3600
+    permissions_boundary:
+      description: The ARN of the permissions boundary, V(null) when none.
+      type: str
+      returned: when state is present
+      sample: arn:aws:iam::111122223333:policy/boundary
+"""
+
+import json
+from urllib.parse import unquote
+
+from ansible_collections.amazon.aws.plugins.module_utils.exceptions import AnsibleAWSError
+from ansible_collections.amazon.aws.plugins.module_utils.iam import get_iam_role
+from ansible_collections.amazon.aws.plugins.module_utils.iam import list_iam_instance_profiles
+from ansible_collections.amazon.aws.plugins.module_utils.iam import list_iam_managed_policies
+from ansible_collections.amazon.aws.plugins.module_utils.iam import list_iam_role_attached_policies
+from ansible_collections.amazon.aws.plugins.module_utils.iam import list_iam_role_policies
+from ansible_collections.amazon.aws.plugins.module_utils.iam import remove_role_from_iam_instance_profile
+from ansible_collections.amazon.aws.plugins.module_utils.iam import validate_iam_identifiers
+from ansible_collections.amazon.aws.plugins.module_utils.modules import AnsibleAWSModule
+from ansible_collections.amazon.aws.plugins.module_utils.policy import compare_policies
+from ansible_collections.amazon.aws.plugins.module_utils.tagging import boto3_tag_list_to_ansible_dict
+from ansible_collections.amazon.aws.plugins.module_utils.tagging import compare_aws_tags
+
+from ansible_collections.eks.irsa.plugins.module_utils import aws as irsa_aws
+from ansible_collections.eks.irsa.plugins.module_utils import iam as irsa_iam
+from ansible_collections.eks.irsa.plugins.module_utils import trust
+from ansible_collections.eks.irsa.plugins.module_utils.constants import DEFAULT_AUDIENCE
+from ansible_collections.eks.irsa.plugins.module_utils.constants import TRUST_POLICY_SIZE_LIMIT
+from ansible_collections.eks.irsa.plugins.module_utils.naming import NamingError
+from ansible_collections.eks.irsa.plugins.module_utils.naming import parse_arn
+from ansible_collections.eks.irsa.plugins.module_utils.naming import parse_issuer
+from ansible_collections.eks.irsa.plugins.module_utils.naming import parse_oidc_provider
+from ansible_collections.eks.irsa.plugins.module_utils.naming import provider_arn
+
+_NAME_RULE = "1 to 64 characters: letters, digits and + = , . @ _ -"
+_POLICY_NAME_RULE = "1 to 128 characters: letters, digits and + = , . @ _ -"
+
+
+class IrsaRoleError(Exception):
+    """A problem the user can fix; the message says what, why and how."""
+
+
+# ---------------------------------------------------------------------------------------------
+# validation (no I/O)
+
+
+def _check_identifiers(name, path):
+    if not name.isascii() or validate_iam_identifiers("role", name=name):
+        raise IrsaRoleError(
+            "name {0!r} is not a valid IAM role name ({1} characters): use {2}".format(name, len(name), _NAME_RULE)
+        )
+    problem = validate_iam_identifiers("role", path=path)
+    if problem or not path.isascii():
+        raise IrsaRoleError(
+            "path {0!r} is not a valid IAM path: it must begin and end with '/' and contain only letters, digits "
+            "and + = , . @ _ - between the slashes (e.g. / or /irsa/)".format(path)
+        )
+
+
+def _parse_policy_document(name, document):
+    where = "inline policy {0!r}".format(name)
+    if isinstance(document, str):
+        try:
+            document = json.loads(document)
+        except ValueError as e:
+            raise IrsaRoleError(
+                "{0} is not valid JSON ({1}): give the document as a dict or as a JSON string".format(where, e)
+            ) from None
+    if not isinstance(document, dict) or "Statement" not in document:
+        raise IrsaRoleError(
+            "{0} is not a policy document: it must be an object with a Statement (and usually Version "
+            "\"2012-10-17\")".format(where)
+        )
+    return document
+
+
+def _parse_inline_policies(inline_policies):
+    if inline_policies is None:
+        return None
+    documents = {}
+    for name, document in inline_policies.items():
+        if not isinstance(name, str) or not name or len(name) > 128 or not name.isascii() or \
+                validate_iam_identifiers("policy", name=name):
+            raise IrsaRoleError("inline policy name {0!r} is not valid: use {1}".format(name, _POLICY_NAME_RULE))
+        documents[name] = _parse_policy_document(name, document)
+    return documents
+
+
+def _parse_policy_reference(value, option):
+    """``(arn, None)`` for an ARN, ``(None, name)`` for a policy name."""
+    if not isinstance(value, str) or not value:
+        raise IrsaRoleError("{0}: {1!r} is neither a managed policy ARN nor a policy name".format(option, value))
+    if value.startswith("arn:"):
+        try:
+            parse_arn(value, service="iam", resource_type="policy")
+        except NamingError as e:
+            raise IrsaRoleError(
+                "{0}: {1!r} is not a managed policy ARN (arn:<partition>:iam::<account or aws>:policy/<path><name>): "
+                "{2}".format(option, value, e)
+            ) from None
+        return value, None
+    if len(value) > 128 or not value.isascii() or validate_iam_identifiers("policy", name=value):
+        raise IrsaRoleError(
+            "{0}: {1!r} is not a valid managed policy name ({2}); give the policy name or its ARN".format(
+                option, value, _POLICY_NAME_RULE
+            )
+        )
+    return None, value
+
+
+def _trust_requests(params):
+    """The providers the task manages, as ``[(provider value, subjects, audience, state, label)]``."""
+    audience = params["audience"] or DEFAULT_AUDIENCE
+    if params["oidc_providers"] is not None:
+        if params["service_accounts"] is not None:
+            raise IrsaRoleError(
+                "service_accounts and oidc_providers are mutually exclusive: with oidc_providers, give "
+                "service_accounts in each entry"
+            )
+        requests = []
+        for index, entry in enumerate(params["oidc_providers"]):
+            label = "oidc_providers[{0}]".format(index)
+            state = entry.get("state") or "present"
+            service_accounts = entry.get("service_accounts")
+            if state == "present" and not service_accounts:
+                raise IrsaRoleError(
+                    "{0} ({1}) has no service_accounts: list the ServiceAccounts it trusts as namespace:name, "
+                    "or set state: absent to remove its statement".format(label, entry.get("provider"))
+                )
+            subjects = _subjects(service_accounts, label) if state == "present" else []
+            requests.append((entry["provider"], subjects, entry.get("audience") or audience, state, label))
+        if params["state"] == "present" and not any(request[3] == "present" for request in requests):
+            raise IrsaRoleError("oidc_providers has no provider with state present: a role needs one to be trusted")
+        return requests
+    source = params["oidc_provider"] if params["oidc_provider"] is not None else params["cluster_name"]
+    option = "oidc_provider" if params["oidc_provider"] is not None else "cluster_name"
+    if source is None:
+        raise IrsaRoleError(
+            "state is present but no trust is given: set oidc_provider (or cluster_name) with service_accounts, "
+            "or oidc_providers for a role trusted by several clusters"
+        )
+    if not params["service_accounts"]:
+        raise IrsaRoleError(
+            "service_accounts is empty: list the ServiceAccounts that may assume the role, as namespace:name "
+            "(e.g. default:my-app); to delete the role use state: absent"
+        )
+    return [(source, _subjects(params["service_accounts"], "service_accounts"), audience, "present", option)]
+
+
+def _subjects(service_accounts, option):
+    try:
+        return trust.subjects(service_accounts)
+    except trust.TrustError as e:
+        raise IrsaRoleError("{0}: {1}".format(option, e)) from None
+
+
+def validate(params):
+    """Check every input that needs no AWS call; return the parsed request."""
+    _check_identifiers(params["name"], params["path"])
+    duration = params["max_session_duration"]
+    if duration is not None and not 3600 <= duration <= 43200:
+        raise IrsaRoleError(
+            "max_session_duration {0} is out of range: IAM accepts 3600 to 43200 seconds (1 to 12 hours)".format(duration)
+        )
+    if params["trust_policy_size_limit"] < 1:
+        raise IrsaRoleError("trust_policy_size_limit must be a positive number of characters (IAM's default is 2048)")
+    request = {"name": params["name"], "path": params["path"]}
+    if params["state"] == "absent":
+        return request
+    request["trust"] = _trust_requests(params)
+    for value, _subjects_, _audience, _state, label in request["trust"]:
+        if label == "cluster_name":
+            continue
+        try:
+            parse_oidc_provider(value)
+        except NamingError as e:
+            raise IrsaRoleError("{0}: {1}".format(label, e)) from None
+    if params["managed_policies"] is not None:
+        request["managed_policies"] = [_parse_policy_reference(item, "managed_policies") for item in params["managed_policies"]]
+    boundary = params["permissions_boundary"]
+    if boundary:
+        request["permissions_boundary"] = _parse_policy_reference(boundary, "permissions_boundary")
+    request["inline_policies"] = _parse_inline_policies(params["inline_policies"])
+    return request
+
+
+# ---------------------------------------------------------------------------------------------
+# reading
+
+
+def _trust_document(role):
+    document = role.get("AssumeRolePolicyDocument")
+    if isinstance(document, str):
+        document = json.loads(unquote(document))
+    return document or {}
+
+
+def read_role(client, name):
+    """The role with its attached and inline policy names, or None. Three reads."""
+    role = get_iam_role(client, name)
+    if role is None:
+        return None
+    attached = list_iam_role_attached_policies(client, name)
+    return {
+        "role": role,
+        "trust_policy": _trust_document(role),
+        "attached": {item["PolicyArn"]: item["PolicyName"] for item in attached},
+        "inline_names": sorted(list_iam_role_policies(client, name)),
+        "tags": boto3_tag_list_to_ansible_dict(role.get("Tags") or []),
+        "permissions_boundary": (role.get("PermissionsBoundary") or {}).get("PermissionsBoundaryArn"),
+    }
+
+
+def _account_of_arn(arn):
+    details = parse_arn(arn)
+    return details["account_id"], details["partition"]
+
+
+class Resolver:
+    """Turns names (clusters, providers, policies) into ARNs, each AWS read made at most once."""
+
+    def __init__(self, module, iam_client, current):
+        self.module = module
+        self.iam = iam_client
+        self.current = current
+        self._account = None
+        self._all_policies = None
+
+    def account(self):
+        if self._account is None:
+            if self.current is not None:
+                self._account = _account_of_arn(self.current["role"]["Arn"])
+            else:
+                identity = irsa_aws.caller_identity(self.module.client("sts"))
+                self._account = _account_of_arn(identity["arn"])
+        return self._account
+
+    def cluster_provider(self, cluster_name):
+        cluster = irsa_aws.lookup_cluster(self.module.client("eks"), cluster_name, self.module.region)
+        try:
+            issuer = parse_issuer(irsa_aws.cluster_issuer_url(cluster))
+        except NamingError as e:
+            raise IrsaRoleError("cluster_name: {0}".format(e)) from None
+        if self._account is None:
+            self._account = _account_of_arn(cluster["arn"])
+        return provider_arn(issuer.provider, self._account[0], issuer.partition)
+
+    def provider(self, value, label):
+        if label == "cluster_name":
+            return self.cluster_provider(value)
+        issuer, arn = parse_oidc_provider(value)
+        if arn is not None:
+            return arn
+        return provider_arn(issuer.provider, self.account()[0], issuer.partition)
+
+    def _policies_named(self, name):
+        if self._all_policies is None:
+            self._all_policies = {}
+            for policy in list_iam_managed_policies(self.iam):
+                self._all_policies.setdefault(policy["PolicyName"], []).append(policy["Arn"])
+        return sorted(self._all_policies.get(name, []))
+
+    def policy_arn(self, reference, option, known=()):
+        """ARN of a policy reference; ``known`` are ARNs the role already uses (no read needed)."""
+        arn, name = reference
+        if arn is not None:
+            return arn
+        matches = sorted({item for item in known if item.rsplit("/", 1)[-1] == name})
+        if len(matches) != 1:
+            matches = self._policies_named(name)
+        if not matches:
+            raise IrsaRoleError(
+                "{0}: no managed policy named {1!r} exists in this account or among the AWS managed policies: "
+                "check the spelling, create the policy first (amazon.aws.iam_managed_policy), or give its ARN".format(option, name)
+            )
+        if len(matches) > 1:
+            raise IrsaRoleError(
+                "{0}: the policy name {1!r} is ambiguous ({2}): give the ARN of the one you mean".format(
+                    option, name, ", ".join(matches)
+                )
+            )
+        return matches[0]
+
+
+# ---------------------------------------------------------------------------------------------
+# planning
+
+
+def _snapshot(current, inline_documents=None):
+    """What the diff shows of a role."""
+    if current is None:
+        return {}
+    role = current["role"]
+    view = {
+        "name": role["RoleName"],
+        "path": role["Path"],
+        "description": role.get("Description"),
+        "max_session_duration": role.get("MaxSessionDuration"),
+        "permissions_boundary": current["permissions_boundary"],
+        "tags": current["tags"],
+        "trust_policy": current["trust_policy"],
+        "managed_policies": sorted(current["attached"]),
+    }
+    if inline_documents is not None:
+        view["inline_policies"] = inline_documents
+    return view
+
+
+def _warn_about_trust(module, current_trust, desired_trust, managed_arns):
+    for index, key, value in trust.stringequals_wildcards(current_trust):
+        module.warn(
+            "the trust policy's statement {0} compares {1!r} with {2!r} under StringEquals, which takes '*' and '?' "
+            "literally, so it never matches a token: use StringLike for patterns".format(index, key, value)
+        )
+    for index, stmt in enumerate(trust.statements_of(desired_trust)):
+        if stmt.get("Effect") != "Allow" or any(
+            trust.irsa_statement_parts(stmt, arn, spec.get("audience")) is not None for arn, spec in managed_arns.items()
+        ):
+            continue
+        principal = stmt.get("Principal")
+        federated = principal.get("Federated") if isinstance(principal, dict) else None
+        named = [arn for arn in managed_arns if arn in (federated if isinstance(federated, list) else [federated])]
+        if named:
+            module.warn(
+                "the trust policy's statement {0} also allows provider {1} but is not in the form this task manages, "
+                "so it was kept as it is and may trust more than service_accounts; set purge_trust_statements: true "
+                "to remove it".format(index, named[0])
+            )
+
+
+def _oidc_provider_exists(module, iam_client, arn):
+    try:
+        return irsa_aws.get_oidc_provider(iam_client, arn) is not None
+    except irsa_aws.IrsaAWSError as e:
+        if irsa_aws.error_code(e.exception) not in irsa_aws.ACCESS_DENIED_CODES:
+            raise
+    module.warn(
+        "could not check that the IAM OIDC provider {0} exists (iam:GetOpenIDConnectProvider is not allowed); "
+        "IAM will refuse the trust policy if it does not".format(arn)
+    )
+    return True
+
+
+def _size_advice(size, limit):
+    return (
+        "the trust policy would be {0} characters without white space, over the limit of {1}: IAM would reject it. "
+        "Shrink it: merge ServiceAccounts under a wildcard (e.g. prod:* or prod:app-*, a StringLike match), "
+        "drop statements that are no longer needed (purge_trust_statements), split the ServiceAccounts across a "
+        "second role, or ask for a higher 'Role trust policy length' quota (up to 4096) and raise "
+        "trust_policy_size_limit to match".format(size, limit)
+    )
+
+
+def plan_present(module, iam_client, request, current):
+    """Compute the desired role and the changes; every check that can fail happens here, before any write."""
+    params = module.params
+    resolver = Resolver(module, iam_client, current)
+    name = request["name"]
+
+    if current is not None and current["role"]["Path"] != request["path"]:
+        raise IrsaRoleError(
+            "role {0!r} exists with path {1!r}, not {2!r}: IAM cannot change the path of a role; set path: {1} "
+            "or delete the role (state: absent) and create it again".format(name, current["role"]["Path"], request["path"])
+        )
+
+    # trust
+    providers = {}
+    for value, subjects, audience, state, label in request["trust"]:
+        try:
+            arn = resolver.provider(value, label)
+        except NamingError as e:
+            raise IrsaRoleError("{0}: {1}".format(label, e)) from None
+        if arn in providers:
+            raise IrsaRoleError(
+                "{0}: provider {1} is listed twice: give each provider once, with all its service_accounts".format(label, arn)
+            )
+        providers[arn] = {"subjects": subjects, "audience": audience, "state": state}
+    current_trust = current["trust_policy"] if current else None
+    desired_trust = trust.merge_trust_policy(
+        current_trust, providers, purge_subjects=params["purge_service_accounts"],
+        purge_statements=params["purge_trust_statements"],
+    )
+    size = trust.minified_size(desired_trust)
+    if size > params["trust_policy_size_limit"]:
+        raise IrsaRoleError(_size_advice(size, params["trust_policy_size_limit"]))
+    trust_changed = current is None or compare_policies(current_trust, desired_trust)
+
+    # managed policies
+    attached = sorted(current["attached"]) if current else []
+    if "managed_policies" in request:
+        wanted = sorted({resolver.policy_arn(ref, "managed_policies", attached) for ref in request["managed_policies"]})
+        desired_managed = wanted if params["purge_managed_policies"] else sorted(set(wanted) | set(attached))
+    else:
+        desired_managed = attached
+    to_attach = [arn for arn in desired_managed if arn not in attached]
+    to_detach = [arn for arn in attached if arn not in desired_managed]
+
+    # permissions boundary
+    current_boundary = current["permissions_boundary"] if current else None
+    desired_boundary = current_boundary
+    if params["permissions_boundary"] == "":
+        desired_boundary = None
+    elif "permissions_boundary" in request:
+        desired_boundary = resolver.policy_arn(
+            request["permissions_boundary"], "permissions_boundary", [current_boundary] if current_boundary else []
+        )
+
+    # inline policies (documents are read only for the names given)
+    inline_given = request["inline_policies"]
+    current_inline = current["inline_names"] if current else []
+    inline_before = inline_after = None
+    to_put, to_delete = [], []
+    if inline_given is not None:
+        inline_before = {}
+        for policy_name in inline_given:
+            if policy_name in current_inline:
+                document = irsa_iam.get_role_policy(iam_client, name, policy_name)
+                if document is not None:
+                    inline_before[policy_name] = document
+        to_put = sorted(
+            policy_name for policy_name, document in inline_given.items()
+            if policy_name not in inline_before or compare_policies(inline_before[policy_name], document)
+        )
+        if params["purge_inline_policies"]:
+            to_delete = sorted(policy_name for policy_name in current_inline if policy_name not in inline_given)
+        inline_after = dict(inline_given)
+        for policy_name in to_delete:
+            inline_before[policy_name] = irsa_iam.get_role_policy(iam_client, name, policy_name)
+    desired_inline = sorted((set(current_inline) - set(to_delete)) | set(inline_given or {}))
+
+    # plain attributes
+    role = current["role"] if current else {}
+    description = params["description"]
+    current_description = role.get("Description") if current else None
+    desired_description = description if description is not None else current_description
+    description_changed = current is not None and description is not None and description != (current_description or "")
+    duration = params["max_session_duration"]
+    current_duration = role.get("MaxSessionDuration") if current else None
+    desired_duration = duration if duration is not None else (current_duration if current else 3600)
+    duration_changed = current is not None and duration is not None and duration != current_duration
+
+    current_tags = current["tags"] if current else {}
+    tags_to_set, tags_to_unset = {}, []
+    if params["tags"] is not None:
+        tags_to_set, tags_to_unset = compare_aws_tags(current_tags, params["tags"], purge_tags=params["purge_tags"])
+    desired_tags = {key: value for key, value in current_tags.items() if key not in tags_to_unset}
+    desired_tags.update({key: str(value) for key, value in tags_to_set.items()})
+
+    changes = {
+        "create": current is None,
+        "trust": trust_changed and current is not None,
+        "update_role": {},
+        "boundary": desired_boundary != current_boundary and current is not None,
+        "tags_to_set": tags_to_set if current is not None else {},
+        "tags_to_unset": tags_to_unset if current is not None else [],
+        "attach": to_attach,
+        "detach": to_detach,
+        "put_inline": {policy_name: inline_given[policy_name] for policy_name in to_put},
+        "delete_inline": to_delete,
+    }
+    if description_changed:
+        changes["update_role"]["Description"] = description
+    if duration_changed:
+        changes["update_role"]["MaxSessionDuration"] = duration
+    changed = bool(
+        changes["create"] or changes["trust"] or changes["update_role"] or changes["boundary"]
+        or changes["tags_to_set"] or changes["tags_to_unset"] or to_attach or to_detach or to_put or to_delete
+    )
+
+    # existence checks, only when something will be written that depends on them
+    if trust_changed:
+        for arn, spec in providers.items():
+            if spec["state"] == "present" and not _oidc_provider_exists(module, iam_client, arn):
+                raise IrsaRoleError(
+                    "the IAM OIDC provider {0} does not exist, so IAM would refuse a trust policy naming it: create it "
+                    "first (eks.irsa.eks_oidc_provider with the cluster's issuer) or check the account".format(arn)
+                )
+    resolved_by_name = set()
+    if "managed_policies" in request:
+        resolved_by_name = {arn for arn in to_attach if (arn, None) not in request["managed_policies"]}
+    for arn in to_attach:
+        if arn not in resolved_by_name and irsa_iam.get_managed_policy(iam_client, arn) is None:
+            raise IrsaRoleError(
+                "managed_policies: the managed policy {0} does not exist: check the ARN (account, path, name) or "
+                "create the policy first".format(arn)
+            )
+    boundary_by_arn = "permissions_boundary" in request and request["permissions_boundary"][0] is not None
+    if desired_boundary and desired_boundary != current_boundary and boundary_by_arn:
+        if irsa_iam.get_managed_policy(iam_client, desired_boundary) is None:
+            raise IrsaRoleError(
+                "permissions_boundary: the managed policy {0} does not exist: check the ARN or create the policy "
+                "first".format(desired_boundary)
+            )
+
+    _warn_about_trust(module, current_trust, desired_trust, {a: s for a, s in providers.items() if s["state"] == "present"})
+
+    partition_account = resolver.account() if current is None else _account_of_arn(role["Arn"])
+    desired = {
+        "arn": role.get("Arn") or "arn:{0}:iam::{1}:role{2}{3}".format(
+            partition_account[1], partition_account[0], request["path"], name
+        ),
+        "name": name,
+        "path": request["path"],
+        "role_id": role.get("RoleId"),
+        "create_date": _iso(role.get("CreateDate")),
+        "description": desired_description,
+        "trust_policy": desired_trust,
+        "managed_policies": desired_managed,
+        "inline_policies": desired_inline,
+        "tags": desired_tags,
+        "max_session_duration": desired_duration,
+        "permissions_boundary": desired_boundary,
+    }
+    before = _snapshot(current, inline_before)
+    after = {key: desired[key] for key in (
+        "name", "path", "description", "max_session_duration", "permissions_boundary", "tags", "trust_policy",
+        "managed_policies")}
+    if inline_after is not None:
+        after["inline_policies"] = inline_after
+    return changed, changes, desired, {"before": before, "after": after}
+
+
+def _iso(value):
+    if value is None:
+        return None
+    return value.isoformat() if hasattr(value, "isoformat") else str(value)
+
+
+# ---------------------------------------------------------------------------------------------
+# applying
+
+
+def apply_present(module, iam_client, name, changes, desired):
+    params = module.params
+    if changes["create"]:
+        irsa_iam.create_role(
+            iam_client, name, desired["path"], desired["trust_policy"],
+            description=params["description"], max_session_duration=params["max_session_duration"],
+            permissions_boundary=desired["permissions_boundary"], tags=desired["tags"],
+        )
+        if params["wait"]:
+            irsa_iam.wait_for_role(iam_client, name, params["wait_timeout"])
+    if changes["trust"]:
+        irsa_iam.update_trust_policy(iam_client, name, desired["trust_policy"])
+    if changes["update_role"]:
+        irsa_iam.update_role(iam_client, name, **changes["update_role"])
+    if changes["boundary"]:
+        if desired["permissions_boundary"]:
+            irsa_iam.put_permissions_boundary(iam_client, name, desired["permissions_boundary"])
+        else:
+            irsa_iam.delete_permissions_boundary(iam_client, name)
+    if changes["tags_to_unset"]:
+        irsa_iam.untag_role(iam_client, name, changes["tags_to_unset"])
+    if changes["tags_to_set"]:
+        irsa_iam.tag_role(iam_client, name, changes["tags_to_set"])
+    for arn in changes["detach"]:
+        irsa_iam.detach_policy(iam_client, name, arn)
+    for arn in changes["attach"]:
+        irsa_iam.attach_policy(iam_client, name, arn)
+    for policy_name in changes["delete_inline"]:
+        irsa_iam.delete_role_policy(iam_client, name, policy_name)
+    for policy_name, document in sorted(changes["put_inline"].items()):
+        irsa_iam.put_role_policy(iam_client, name, policy_name, document)
+
+
+def role_result(current):
+    role = current["role"]
+    return {
+        "arn": role["Arn"],
+        "name": role["RoleName"],
+        "path": role["Path"],
+        "role_id": role.get("RoleId"),
+        "create_date": _iso(role.get("CreateDate")),
+        "description": role.get("Description"),
+        "trust_policy": current["trust_policy"],
+        "managed_policies": sorted(current["attached"]),
+        "inline_policies": current["inline_names"],
+        "tags": current["tags"],
+        "max_session_duration": role.get("MaxSessionDuration"),
+        "permissions_boundary": current["permissions_boundary"],
+    }
+
+
+def ensure_present(module, iam_client, request):
+    name = request["name"]
+    current = read_role(iam_client, name)
+    changed, changes, desired, diff = plan_present(module, iam_client, request, current)
+    if not changed:
+        return {"changed": False, "role": role_result(current), "diff": diff}
+    if module.check_mode:
+        return {"changed": True, "role": desired, "diff": diff}
+    apply_present(module, iam_client, name, changes, desired)
+    updated = read_role(iam_client, name)
+    return {"changed": True, "role": role_result(updated) if updated else desired, "diff": diff}
+
+
+def ensure_absent(module, iam_client, request):
+    name = request["name"]
+    current = read_role(iam_client, name)
+    if current is None:
+        return {"changed": False, "role": {}, "diff": {"before": {}, "after": {}}}
+    diff = {"before": _snapshot(current), "after": {}}
+    if module.check_mode:
+        return {"changed": True, "role": {}, "diff": diff}
+    for profile in list_iam_instance_profiles(iam_client, role=name):
+        remove_role_from_iam_instance_profile(iam_client, profile["InstanceProfileName"], name)
+    for arn in sorted(current["attached"]):
+        irsa_iam.detach_policy(iam_client, name, arn)
+    for policy_name in current["inline_names"]:
+        irsa_iam.delete_role_policy(iam_client, name, policy_name)
+    irsa_iam.delete_role(iam_client, name)
+    return {"changed": True, "role": {}, "diff": diff}
+
+
+def main():
+    provider_options = dict(
+        provider=dict(type="str", required=True),
+        service_accounts=dict(type="list", elements="raw"),
+        audience=dict(type="str"),
+        state=dict(type="str", choices=["present", "absent"], default="present"),
+    )
+    argument_spec = dict(
+        name=dict(type="str", required=True),
+        path=dict(type="str", default="/"),
+        description=dict(type="str"),
+        max_session_duration=dict(type="int"),
+        permissions_boundary=dict(type="str"),
+        oidc_provider=dict(type="str"),
+        cluster_name=dict(type="str"),
+        service_accounts=dict(type="list", elements="raw"),
+        audience=dict(type="str", default=DEFAULT_AUDIENCE),
+        oidc_providers=dict(type="list", elements="dict", options=provider_options),
+        purge_service_accounts=dict(type="bool", default=True),
+        purge_trust_statements=dict(type="bool", default=False),
+        managed_policies=dict(type="list", elements="str"),
+        purge_managed_policies=dict(type="bool", default=True),
+        inline_policies=dict(type="dict"),
+        purge_inline_policies=dict(type="bool", default=True),
+        trust_policy_size_limit=dict(type="int", default=TRUST_POLICY_SIZE_LIMIT),
+        tags=dict(type="dict", aliases=["resource_tags"]),
+        purge_tags=dict(type="bool", default=True),
+        state=dict(type="str", choices=["present", "absent"], default="present"),
+        wait=dict(type="bool", default=True),
+        wait_timeout=dict(type="int", default=120),
+    )
+    module = AnsibleAWSModule(
+        argument_spec=argument_spec,
+        mutually_exclusive=[("oidc_provider", "cluster_name", "oidc_providers")],
+        supports_check_mode=True,
+    )
+    try:
+        request = validate(module.params)
+        iam_client = module.client("iam")
+        if module.params["state"] == "absent":
+            result = ensure_absent(module, iam_client, request)
+        else:
+            result = ensure_present(module, iam_client, request)
+    except IrsaRoleError as e:
+        module.fail_json(msg=str(e))
+    except AnsibleAWSError as e:
+        module.fail_json_aws_error(e)
+    module.exit_json(**result)
+
+
+if __name__ == "__main__":
+    main()

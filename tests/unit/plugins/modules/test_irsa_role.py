@@ -1,0 +1,422 @@
+# -*- coding: utf-8 -*-
+
+# Copyright: eks.irsa contributors
+# GNU General Public License v3.0+ (see COPYING or https://www.gnu.org/licenses/gpl-3.0.txt)
+
+"""irsa_role run end to end (main()) against moto's in-memory IAM/STS, every AWS call recorded."""
+
+import json
+from unittest import mock
+
+import boto3
+import pytest
+from moto import mock_aws
+
+from ansible.module_utils import basic
+from ansible.module_utils.testing import patch_module_args
+from ansible_collections.amazon.aws.plugins.module_utils.modules import AnsibleAWSModule
+from ansible_collections.eks.irsa.plugins.modules import irsa_role
+
+ACCOUNT = "123456789012"  # moto's account
+REGION = "us-west-2"
+BLUE = "oidc.eks.us-west-2.amazonaws.com/id/EXAMPLED539D4633E53DE1B716D3041E"
+GREEN = "oidc.eks.us-west-2.amazonaws.com/id/B1C2D3E4F5A6B7C8D9E0F1A2B3C4D5E6"
+BLUE_ARN = "arn:aws:iam::%s:oidc-provider/%s" % (ACCOUNT, BLUE)
+GREEN_ARN = "arn:aws:iam::%s:oidc-provider/%s" % (ACCOUNT, GREEN)
+SA = "system:serviceaccount:"
+READ_PREFIXES = ("Get", "List", "Describe")
+EC2_STATEMENT = {"Effect": "Allow", "Principal": {"Service": "ec2.amazonaws.com"}, "Action": "sts:AssumeRole"}
+S3_READ = {"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": "s3:GetObject", "Resource": "*"}]}
+
+
+class Exit(Exception):
+    def __init__(self, result, failed):
+        super().__init__(result)
+        self.result = result
+        self.failed = failed
+
+
+class AWS:
+    """moto with the two providers registered; records every call irsa_role makes."""
+
+    def __init__(self):
+        self.calls = []
+        self.iam = boto3.client("iam", region_name=REGION)
+        for host in (BLUE, GREEN):
+            self.iam.create_open_id_connect_provider(
+                Url="https://" + host, ClientIDList=["sts.amazonaws.com"], ThumbprintList=["a" * 40]
+            )
+
+    def record(self, model, **_kwargs):
+        self.calls.append(model.name)
+
+    def reads(self):
+        return [name for name in self.calls if name.startswith(READ_PREFIXES)]
+
+    def writes(self):
+        return [name for name in self.calls if not name.startswith(READ_PREFIXES)]
+
+    def run(self, check_mode=False, diff=True, **args):
+        """Run the module; return its result dict (with 'failed' when it failed)."""
+        self.calls = []
+        args.setdefault("region", REGION)
+        args.setdefault("access_key", "AKIDEXAMPLE")
+        args.setdefault("secret_key", "example")
+        args["_ansible_check_mode"] = check_mode
+        args["_ansible_diff"] = diff
+        original_client = AnsibleAWSModule.client
+        aws = self
+
+        def client(module, service, retry_decorator=None, **extra):
+            made = original_client(module, service, retry_decorator=retry_decorator, **extra)
+            made.meta.events.register("before-call.*.*", aws.record)
+            return made
+
+        def exit_json(_module, **kwargs):
+            raise Exit(kwargs, False)
+
+        def fail_json(_module, **kwargs):
+            kwargs["failed"] = True
+            raise Exit(kwargs, True)
+
+        with patch_module_args(args), mock.patch.object(AnsibleAWSModule, "client", client), \
+                mock.patch.object(basic.AnsibleModule, "exit_json", exit_json), \
+                mock.patch.object(basic.AnsibleModule, "fail_json", fail_json):
+            with pytest.raises(Exit) as caught:
+                irsa_role.main()
+        return caught.value.result
+
+
+@pytest.fixture
+def aws(monkeypatch):
+    for key in ("AWS_PROFILE", "AWS_ENDPOINT_URL", "AWS_DEFAULT_PROFILE"):
+        monkeypatch.delenv(key, raising=False)
+    monkeypatch.setenv("AWS_ACCESS_KEY_ID", "AKIDEXAMPLE")
+    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "example")
+    with mock_aws():
+        yield AWS()
+
+
+def base(**extra):
+    args = {"name": "AWSIRSATestRole", "oidc_provider": BLUE_ARN, "service_accounts": ["default:irsa-test"]}
+    args.update(extra)
+    return args
+
+
+def irsa_statement(provider, provider_arn, subs, like=False):
+    sub = subs[0] if len(subs) == 1 else subs
+    condition = {"StringEquals": {provider + ":aud": "sts.amazonaws.com"}}
+    condition["StringLike" if like else "StringEquals"][provider + ":sub"] = sub
+    return {
+        "Effect": "Allow",
+        "Principal": {"Federated": provider_arn},
+        "Action": "sts:AssumeRoleWithWebIdentity",
+        "Condition": condition,
+    }
+
+
+def stored_trust(aws, name="AWSIRSATestRole"):
+    return aws.iam.get_role(RoleName=name)["Role"]["AssumeRolePolicyDocument"]
+
+
+# --------------------------------------------------------------------------------------------
+# the create / modify / delete cycle
+
+
+def test_create_check_mode_predicts_the_real_run(aws):
+    predicted = aws.run(check_mode=True, **base())
+    assert predicted["changed"] is True
+    assert aws.writes() == []
+    with pytest.raises(aws.iam.exceptions.NoSuchEntityException):
+        aws.iam.get_role(RoleName="AWSIRSATestRole")
+
+    real = aws.run(**base())
+    assert real["changed"] is True
+    assert real["diff"] == predicted["diff"]
+    assert aws.writes() == ["CreateRole"]
+    expected = {"Version": "2012-10-17", "Statement": [irsa_statement(BLUE, BLUE_ARN, [SA + "default:irsa-test"])]}
+    assert stored_trust(aws) == expected
+    assert real["role"]["trust_policy"] == expected
+    assert real["role"]["arn"] == predicted["role"]["arn"] == "arn:aws:iam::%s:role/AWSIRSATestRole" % ACCOUNT
+    assert real["role"]["role_id"] and real["role"]["create_date"]
+    assert predicted["role"]["role_id"] is None
+    for key in ("trust_policy", "managed_policies", "inline_policies", "tags", "path", "max_session_duration"):
+        assert real["role"][key] == predicted["role"][key], key
+
+
+def test_noop_makes_no_write_and_at_most_three_reads(aws):
+    aws.run(**base(tags={"team": "a"}, description="d", max_session_duration=7200))
+    again = aws.run(**base(tags={"team": "a"}, description="d", max_session_duration=7200))
+    assert again["changed"] is False
+    assert aws.writes() == []
+    assert sorted(aws.reads()) == ["GetRole", "ListAttachedRolePolicies", "ListRolePolicies"]
+    assert again["role"]["tags"] == {"team": "a"}
+    assert again["role"]["max_session_duration"] == 7200
+
+
+def test_noop_with_inline_policies_reads_one_document_each(aws):
+    args = base(inline_policies={"read": S3_READ, "read-json": json.dumps(S3_READ)})
+    assert aws.run(**args)["changed"] is True
+    again = aws.run(**args)
+    assert again["changed"] is False
+    assert aws.writes() == []
+    assert len(aws.reads()) == 3 + 2
+    assert again["role"]["inline_policies"] == ["read", "read-json"]
+
+
+def test_modify_cycle_check_mode_equals_real(aws):
+    aws.run(**base())
+    modify = base(service_accounts=["default:irsa-test", "prod:*"], description="new", tags={"k": "v"})
+    predicted = aws.run(check_mode=True, **modify)
+    assert predicted["changed"] is True and aws.writes() == []
+    real = aws.run(**modify)
+    assert real["changed"] is True
+    assert real["diff"] == predicted["diff"]
+    assert real["diff"]["before"]["trust_policy"]["Statement"][0]["Condition"]["StringEquals"][BLUE + ":sub"] == (
+        SA + "default:irsa-test"
+    )
+    condition = stored_trust(aws)["Statement"][0]["Condition"]
+    # a wildcard moves the subjects under StringLike, :aud stays StringEquals
+    assert condition == {
+        "StringEquals": {BLUE + ":aud": "sts.amazonaws.com"},
+        "StringLike": {BLUE + ":sub": [SA + "default:irsa-test", SA + "prod:*"]},
+    }
+    assert aws.run(**modify)["changed"] is False
+
+
+def test_delete_cycle(aws):
+    policy_arn = aws.iam.create_policy(PolicyName="reader", PolicyDocument=json.dumps(S3_READ))["Policy"]["Arn"]
+    aws.run(**base(managed_policies=["reader"], inline_policies={"inline": S3_READ}))
+    aws.iam.create_instance_profile(InstanceProfileName="profile")
+    aws.iam.add_role_to_instance_profile(InstanceProfileName="profile", RoleName="AWSIRSATestRole")
+
+    predicted = aws.run(check_mode=True, name="AWSIRSATestRole", state="absent")
+    assert predicted["changed"] is True and aws.writes() == []
+    assert predicted["diff"]["before"]["managed_policies"] == [policy_arn]
+    real = aws.run(name="AWSIRSATestRole", state="absent")
+    assert real["changed"] is True and real["diff"] == predicted["diff"]
+    assert sorted(aws.writes()) == ["DeleteRole", "DeleteRolePolicy", "DetachRolePolicy", "RemoveRoleFromInstanceProfile"]
+    with pytest.raises(aws.iam.exceptions.NoSuchEntityException):
+        aws.iam.get_role(RoleName="AWSIRSATestRole")
+    again = aws.run(name="AWSIRSATestRole", state="absent")
+    assert again["changed"] is False and aws.writes() == []
+    assert aws.run(check_mode=True, name="AWSIRSATestRole", state="absent")["changed"] is False
+
+
+# --------------------------------------------------------------------------------------------
+# trust merging on a real role
+
+
+def test_foreign_statements_are_preserved(aws):
+    foreign = [
+        EC2_STATEMENT,
+        {"Effect": "Allow", "Principal": {"AWS": "arn:aws:iam::444455556666:root"}, "Action": "sts:AssumeRole"},
+        {
+            "Effect": "Deny",
+            "Principal": {"Federated": BLUE_ARN},
+            "Action": "sts:AssumeRoleWithWebIdentity",
+            "Condition": {"StringLike": {BLUE + ":sub": SA + "kube-system:*"}},
+        },
+    ]
+    aws.iam.create_role(RoleName="AWSIRSATestRole", AssumeRolePolicyDocument=json.dumps({"Version": "2012-10-17", "Statement": foreign}))
+    result = aws.run(**base())
+    assert result["changed"] is True
+    assert stored_trust(aws)["Statement"] == foreign + [irsa_statement(BLUE, BLUE_ARN, [SA + "default:irsa-test"])]
+    assert aws.run(**base())["changed"] is False
+
+    exclusive = aws.run(**base(purge_trust_statements=True))
+    assert exclusive["changed"] is True
+    assert stored_trust(aws)["Statement"] == [irsa_statement(BLUE, BLUE_ARN, [SA + "default:irsa-test"])]
+
+
+def test_purge_service_accounts_false_adds(aws):
+    aws.run(**base())
+    result = aws.run(**base(service_accounts=["other:app"], purge_service_accounts=False))
+    assert result["changed"] is True
+    assert stored_trust(aws)["Statement"][0]["Condition"]["StringEquals"][BLUE + ":sub"] == [
+        SA + "default:irsa-test",
+        SA + "other:app",
+    ]
+    assert aws.run(**base(service_accounts=["other:app"], purge_service_accounts=False))["changed"] is False
+
+
+def test_warns_about_star_under_stringequals(aws):
+    broken = irsa_statement(BLUE, BLUE_ARN, [SA + "default:*"])
+    aws.iam.create_role(RoleName="AWSIRSATestRole", AssumeRolePolicyDocument=json.dumps({"Version": "2012-10-17", "Statement": [broken]}))
+    result = aws.run(**base())
+    assert any("StringEquals" in warning and "never matches" in warning for warning in result.get("warnings", []))
+
+
+def test_two_providers_then_one_absent(aws):
+    both = [
+        {"provider": BLUE_ARN, "service_accounts": ["pay:api"]},
+        {"provider": "https://" + GREEN, "service_accounts": ["pay:api"]},
+    ]
+    result = aws.run(name="shared", oidc_providers=both)
+    assert result["changed"] is True
+    assert stored_trust(aws, "shared")["Statement"] == [
+        irsa_statement(BLUE, BLUE_ARN, [SA + "pay:api"]),
+        irsa_statement(GREEN, GREEN_ARN, [SA + "pay:api"]),
+    ]
+    assert aws.run(name="shared", oidc_providers=both)["changed"] is False
+
+    # dropping green from the list keeps its statement (not ours any more) ...
+    assert aws.run(name="shared", oidc_providers=both[:1])["changed"] is False
+    # ... state: absent removes only green's
+    retire = [both[0], {"provider": GREEN, "state": "absent"}]
+    assert aws.run(name="shared", oidc_providers=retire, check_mode=True)["changed"] is True
+    assert aws.run(name="shared", oidc_providers=retire)["changed"] is True
+    assert stored_trust(aws, "shared")["Statement"] == [irsa_statement(BLUE, BLUE_ARN, [SA + "pay:api"])]
+    assert aws.run(name="shared", oidc_providers=retire)["changed"] is False
+
+
+def test_provider_host_path_uses_caller_account(aws):
+    result = aws.run(**base(oidc_provider=BLUE))
+    assert result["changed"] is True
+    assert stored_trust(aws)["Statement"][0]["Principal"]["Federated"] == BLUE_ARN
+
+
+def test_cluster_name_resolves_with_one_describe_cluster(aws):
+    cluster = {
+        "name": "blue",
+        "arn": "arn:aws:eks:%s:%s:cluster/blue" % (REGION, ACCOUNT),
+        "identity": {"oidc": {"issuer": "https://" + BLUE}},
+        "status": "ACTIVE",
+    }
+    with mock.patch.object(irsa_role.irsa_aws, "lookup_cluster", return_value=cluster) as lookup:
+        args = base(cluster_name="blue")
+        del args["oidc_provider"]
+        assert aws.run(**args)["changed"] is True
+        assert aws.run(**args)["changed"] is False
+        assert len(aws.reads()) <= 3
+        assert lookup.call_count == 2
+    assert stored_trust(aws)["Statement"][0]["Principal"]["Federated"] == BLUE_ARN
+
+
+def test_missing_oidc_provider_fails_before_create(aws):
+    missing = "arn:aws:iam::%s:oidc-provider/oidc.eks.us-west-2.amazonaws.com/id/0000000000000000000000000000DEAD" % ACCOUNT
+    result = aws.run(**base(oidc_provider=missing))
+    assert result["failed"] and "does not exist" in result["msg"] and "eks_oidc_provider" in result["msg"]
+    assert aws.writes() == []
+
+
+# --------------------------------------------------------------------------------------------
+# policies, boundary, tags
+
+
+def test_managed_policies_by_name_and_purge(aws):
+    reader = aws.iam.create_policy(PolicyName="reader", PolicyDocument=json.dumps(S3_READ))["Policy"]["Arn"]
+    writer = aws.iam.create_policy(PolicyName="writer", PolicyDocument=json.dumps(S3_READ), Path="/team/")["Policy"]["Arn"]
+    result = aws.run(**base(managed_policies=["reader", writer]))
+    assert result["role"]["managed_policies"] == sorted([reader, writer])
+    # names of attached policies resolve without ListPolicies
+    again = aws.run(**base(managed_policies=["reader", "writer"]))
+    assert again["changed"] is False and "ListPolicies" not in aws.calls
+    # not given: left alone
+    assert aws.run(**base())["changed"] is False
+    # purge false keeps; [] with purge detaches all
+    assert aws.run(**base(managed_policies=[], purge_managed_policies=False))["changed"] is False
+    detached = aws.run(**base(managed_policies=[]))
+    assert detached["changed"] is True and detached["role"]["managed_policies"] == []
+    assert aws.writes() == ["DetachRolePolicy", "DetachRolePolicy"]
+
+
+def test_permissions_boundary_by_name_then_removed(aws):
+    boundary = aws.iam.create_policy(PolicyName="boundary", PolicyDocument=json.dumps(S3_READ))["Policy"]["Arn"]
+    assert aws.run(**base(permissions_boundary="boundary"))["role"]["permissions_boundary"] == boundary
+    assert aws.run(**base(permissions_boundary="boundary"))["changed"] is False
+    assert aws.run(**base(permissions_boundary=boundary))["changed"] is False
+    removed = aws.run(**base(permissions_boundary=""))
+    assert removed["changed"] is True and removed["role"]["permissions_boundary"] is None
+
+
+def test_inline_policies_update_and_purge(aws):
+    aws.run(**base(inline_policies={"a": S3_READ, "b": S3_READ}))
+    changed_doc = {"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": "s3:PutObject", "Resource": "*"}]}
+    predicted = aws.run(check_mode=True, **base(inline_policies={"a": changed_doc}))
+    real = aws.run(**base(inline_policies={"a": changed_doc}))
+    assert predicted["diff"] == real["diff"]
+    assert real["diff"]["before"]["inline_policies"] == {"a": S3_READ, "b": S3_READ}
+    assert real["diff"]["after"]["inline_policies"] == {"a": changed_doc}
+    assert sorted(aws.writes()) == ["DeleteRolePolicy", "PutRolePolicy"]
+    assert aws.iam.list_role_policies(RoleName="AWSIRSATestRole")["PolicyNames"] == ["a"]
+    assert aws.run(**base(inline_policies={"c": S3_READ}, purge_inline_policies=False))["role"]["inline_policies"] == ["a", "c"]
+
+
+def test_tags_purge(aws):
+    aws.run(**base(tags={"a": "1", "b": "2"}))
+    result = aws.run(**base(tags={"a": "1"}, purge_tags=False))
+    assert result["changed"] is False
+    result = aws.run(**base(tags={"a": "3"}))
+    assert result["changed"] is True and result["role"]["tags"] == {"a": "3"}
+
+
+# --------------------------------------------------------------------------------------------
+# errors: all before any write
+
+
+BAD_INPUTS = [
+    ("name-characters", base(name="bad name!"), "not a valid IAM role name"),
+    ("name-too-long", base(name="r" * 65), "65 characters"),
+    ("path-not-slashed", base(path="irsa"), "must begin and end with '/'"),
+    ("inline-json", base(inline_policies={"p": "{not json"}), "is not valid JSON"),
+    ("inline-not-policy", base(inline_policies={"p": {"Effect": "Allow"}}), "not a policy document"),
+    ("namespace-dns1123", base(service_accounts=["Default:app"]), "not a valid Kubernetes namespace"),
+    ("name-dns1123", base(service_accounts=["default:App_1"]), "not a valid Kubernetes name"),
+    ("not-namespace-name", base(service_accounts=["app"]), "namespace:name"),
+    ("empty-service-accounts", base(service_accounts=[]), "service_accounts is empty"),
+    ("no-trust", {"name": "r"}, "no trust is given"),
+    ("both-provider-forms", base(oidc_providers=[{"provider": BLUE_ARN, "service_accounts": ["a:b"]}]), "mutually exclusive"),
+    ("session-duration", base(max_session_duration=60), "3600 to 43200"),
+    ("issuer-http", base(oidc_provider="http://" + BLUE), "https"),
+    ("provider-entry-without-sa", {"name": "r", "oidc_providers": [{"provider": BLUE_ARN}]}, "has no service_accounts"),
+    (
+        "provider-listed-twice",
+        {"name": "r", "oidc_providers": [{"provider": BLUE_ARN, "service_accounts": ["a:b"]}, {"provider": BLUE, "service_accounts": ["a:c"]}]},
+        "listed twice",
+    ),
+    ("unknown-managed-policy", base(managed_policies=["NoSuchPolicy"]), "no managed policy named 'NoSuchPolicy'"),
+    ("unknown-managed-arn", base(managed_policies=["arn:aws:iam::%s:policy/nope" % ACCOUNT]), "does not exist"),
+    ("bad-managed-arn", base(managed_policies=["arn:aws:s3:::bucket"]), "is not a managed policy ARN"),
+    ("unknown-boundary", base(permissions_boundary="nope"), "no managed policy named 'nope'"),
+]
+
+
+@pytest.mark.parametrize("args, message", [case[1:] for case in BAD_INPUTS], ids=[case[0] for case in BAD_INPUTS])
+def test_bad_input_fails_before_any_write(aws, args, message):
+    result = aws.run(**args)
+    assert result.get("failed"), result
+    assert message in result["msg"]
+    assert "Traceback" not in result["msg"]
+    assert aws.writes() == []
+
+
+def test_path_of_existing_role_cannot_change(aws):
+    aws.run(**base())
+    result = aws.run(**base(path="/irsa/"))
+    assert result["failed"] and "cannot change the path" in result["msg"] and "path: /" in result["msg"]
+    assert aws.writes() == []
+
+
+def test_unknown_policy_name_leaves_no_role_behind(aws):
+    aws.run(**base(managed_policies=["missing"]))
+    with pytest.raises(aws.iam.exceptions.NoSuchEntityException):
+        aws.iam.get_role(RoleName="AWSIRSATestRole")
+
+
+def test_trust_size_limit(aws):
+    many = ["namespace-%03d:service-account-%03d" % (i, i) for i in range(40)]
+    result = aws.run(**base(service_accounts=many))
+    assert result["failed"]
+    for advice in ("over the limit of 2048", "wildcard", "second role", "quota"):
+        assert advice in result["msg"]
+    assert aws.writes() == []
+    # a raised limit (after a quota increase) lets it through
+    assert aws.run(**base(service_accounts=many, trust_policy_size_limit=4096))["changed"] is True
+
+
+def test_size_checked_before_update(aws):
+    aws.run(**base())
+    result = aws.run(**base(service_accounts=["default:irsa-test"], trust_policy_size_limit=100))
+    assert result["failed"] and "over the limit of 100" in result["msg"]
+    assert aws.writes() == []
