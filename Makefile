@@ -46,12 +46,18 @@ collection: $(STAMP)
 	@mkdir -p $(dir $(COLLECTION_LINK))
 	@ln -sfn $(CURDIR) $(COLLECTION_LINK)
 
+# Every layer runs even when an earlier one fails, so one run shows every problem; the exit status
+# is non-zero when any layer failed.
+LAYERS := sanity units integration lint changelog-lint
+
 test: collection
-	@$(MAKE) --no-print-directory sanity
-	@$(MAKE) --no-print-directory units
-	@$(MAKE) --no-print-directory integration
-	@$(MAKE) --no-print-directory lint
-	@$(MAKE) --no-print-directory changelog-lint
+	@failed=""; \
+	for layer in $(LAYERS); do \
+		echo "===== make $$layer"; \
+		$(MAKE) --no-print-directory $$layer || failed="$$failed $$layer"; \
+	done; \
+	if [ -n "$$failed" ]; then echo "===== make test: FAILED:$$failed"; exit 1; fi; \
+	echo "===== make test: every layer passed ($(LAYERS))"
 
 sanity: collection
 	$(BIN)/python tests/sanity/offline_get_pip.py

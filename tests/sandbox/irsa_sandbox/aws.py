@@ -92,7 +92,7 @@ def _eks_routes():
         pattern = re.sub(r"\\\{[^}]+?\\\}", "[^/]+", pattern)  # {name}
         routes.append((literal, http["method"], re.compile(pattern + "/?"), name))
     routes.sort(key=lambda route: -route[0])
-    return [(method, regex, name) for _, method, regex, name in routes]
+    return [(method, regex, name) for _unused, method, regex, name in routes]
 
 
 class TrustView:
@@ -379,7 +379,7 @@ class AwsGateway:
             raise AwsError(400, "IncompleteSignature",
                            "Credential must have exactly 5 slash-delimited elements, e.g. "
                            "keyid/date/region/service/term")
-        key_id, scope_date, scope_region, scope_service, _ = credential
+        key_id, scope_date, scope_region, scope_service, _unused = credential
         try:
             signed_at = datetime.datetime.strptime(params.get("X-Amz-Date", ""), ISO8601).replace(
                 tzinfo=datetime.timezone.utc)

@@ -104,7 +104,7 @@ def _value_matches(kind, pattern, value):
 
 def provider_of(provider_arn):
     """``arn:aws:iam::123:oidc-provider/oidc.eks.../id/X`` -> ``oidc.eks.../id/X``."""
-    _, _, rest = provider_arn.partition(":oidc-provider/")
+    _unused, _unused, rest = provider_arn.partition(":oidc-provider/")
     return rest
 
 
@@ -113,7 +113,7 @@ def _condition_holds(operator, block, context):
     name = operator
     set_op = None
     if ":" in name:
-        prefix, _, name = name.partition(":")
+        prefix, _unused, name = name.partition(":")
         set_op = prefix.lower()
         if set_op not in ("forallvalues", "foranyvalue"):
             raise _UnknownOperator(operator)

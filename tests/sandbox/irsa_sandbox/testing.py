@@ -40,7 +40,7 @@ def parse_env_file(path):
             line = line.strip()
             if not line or line.startswith("#"):
                 continue
-            key, _, value = line.partition("=")
+            key, _unused, value = line.partition("=")
             env[key] = shlex.split(value)[0] if value else ""
     return env
 

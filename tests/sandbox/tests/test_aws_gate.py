@@ -34,9 +34,12 @@ def test_happy_path_assumed_role_arn(sandbox, cluster):
     assert answer["Audience"] == "sts.amazonaws.com"
     assert answer["Provider"] == cluster["provider"]
     credentials = answer["Credentials"]
-    sts = sandbox.client("sts", aws_access_key_id=credentials["AccessKeyId"],
-                     aws_secret_access_key=credentials["SecretAccessKey"],
-                     aws_session_token=credentials["SessionToken"])
+    sts = sandbox.client(
+        "sts",
+        aws_access_key_id=credentials["AccessKeyId"],
+        aws_secret_access_key=credentials["SecretAccessKey"],
+        aws_session_token=credentials["SessionToken"],
+    )
     assert sts.get_caller_identity()["Arn"] == f"arn:aws:sts::123456789012:assumed-role/{name}/pod-1"
 
 
@@ -56,7 +59,7 @@ def test_registered_provider_without_reachable_keys(sandbox, cluster):
                                         ThumbprintList=["9e99a48a9960b14926bb7f3b02e22da2b0ab7280"])
     arn = sandbox.create_role(unique("app"), irsa_trust(cluster, "default", "app"))
     token = sandbox.token(service_account="app", claims={"iss": url})
-    code, message, _ = error_of(lambda: assume(sandbox, arn, token))
+    code, message, _unused = error_of(lambda: assume(sandbox, arn, token))
     assert code == "InvalidIdentityToken" and "verification key" in message
 
 

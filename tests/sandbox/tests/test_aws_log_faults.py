@@ -14,7 +14,7 @@ def test_request_log_counts_calls_exactly(sandbox):
     sandbox.reset_log()
     name = unique("logged")
     sandbox.create_role(name, TRUST)
-    for _ in range(3):
+    for _unused in range(3):
         iam.get_role(RoleName=name)
     iam.tag_role(RoleName=name, Tags=[{"Key": "k", "Value": "v"}])
     iam.delete_role(RoleName=name)
@@ -42,7 +42,7 @@ def test_throttling_hits_the_configured_fraction(sandbox):
     sandbox.set_faults([{"service": "iam", "action": "GetRole", "kind": "throttle", "fraction": fraction}], seed=seed)
     throttled = 0
     try:
-        for _ in range(calls):
+        for _unused in range(calls):
             try:
                 iam.get_role(RoleName=name)
             except ClientError as error:
@@ -54,7 +54,7 @@ def test_throttling_hits_the_configured_fraction(sandbox):
     finally:
         sandbox.set_faults([])
     expected_rng = random.Random(seed)
-    expected = sum(expected_rng.random() < fraction for _ in range(calls))
+    expected = sum(expected_rng.random() < fraction for _unused in range(calls))
     log = sandbox.log()
     faulted = [call for call in log["calls"] if call["fault"]]
     assert throttled == expected == len(faulted)

@@ -42,6 +42,6 @@ def test_sigint_also_stops_cleanly(tmp_path):
 
 def test_bad_arguments_fail_before_ready(tmp_path):
     result = subprocess.run([sys.executable, SCRIPT, "--state-dir", str(tmp_path), "--clusters", "a,a"],
-                            capture_output=True, text=True, timeout=30)
+                            capture_output=True, text=True, timeout=30, check=False)
     assert result.returncode != 0 and "distinct" in result.stderr
     assert not os.path.exists(tmp_path / "ready")
