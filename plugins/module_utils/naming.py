@@ -61,6 +61,12 @@ def parse_arn(arn, service=None, resource_type=None):
         raise NamingError(
             "{0!r} is not an {1}: the partition must be one of {2}".format(arn, what, ", ".join(PARTITIONS))
         )
+    if details["service"] == "iam" and not (_ACCOUNT_ID.match(details["account_id"]) or details["account_id"] == "aws"):
+        raise NamingError(
+            "{0!r} is not an {1}: the account {2!r} must be 12 digits (or 'aws' for AWS managed policies)".format(
+                arn, what, details["account_id"]
+            )
+        )
     if service and details["service"] != service:
         raise NamingError("{0!r} is not an {1}: its service is {2!r}, not {3!r}".format(arn, what, details["service"], service))
     if resource_type and details["resource_type"] != resource_type:

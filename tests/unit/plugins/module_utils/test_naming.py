@@ -199,12 +199,18 @@ def test_role_name_from_arn(arn, name):
         ("arn:aws:sts::123456789012:assumed-role/x/y", "service is 'sts'"),
         ("AWSIRSATestRole", "an ARN looks like"),
         ("arn:aws-iso:iam::123456789012:role/x", "partition must be one of"),
+        ("arn:aws:iam::123:role/x", "must be 12 digits"),
+        ("arn:aws:iam:::role/x", "must be 12 digits"),
     ],
 )
 def test_role_name_from_arn_rejects(arn, phrase):
     with pytest.raises(NamingError) as raised:
         role_name_from_arn(arn)
     assert phrase in str(raised.value)
+
+
+def test_aws_managed_policy_arn_is_an_iam_arn():
+    assert parse_arn("arn:aws:iam::aws:policy/ReadOnlyAccess", service="iam", resource_type="policy")["account_id"] == "aws"
 
 
 def test_parse_arn_parts():
