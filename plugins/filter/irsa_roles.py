@@ -89,6 +89,15 @@ def irsa_roles(bindings):
             raise AnsibleFilterError(
                 "every binding needs service_account and role_name; got {0!r}".format(binding)
             )
+        for key in ("service_account", "namespace", "role_name"):
+            value = binding.get(key)
+            if value is not None and not isinstance(value, str):
+                raise AnsibleFilterError(
+                    "binding {0!r}: {1} is {2} {3!r}, not a name; YAML read an unquoted value as a {2} "
+                    "(yes/no/on/off are booleans, digits are numbers): put it in quotes".format(
+                        binding, key, "a boolean" if isinstance(value, bool) else "a number", value
+                    )
+                )
         label = _label(binding)
         if label in seen:
             raise AnsibleFilterError(

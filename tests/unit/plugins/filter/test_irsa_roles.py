@@ -60,6 +60,8 @@ def test_inline_policies_and_tags_merge():
             "ServiceAccount default/a is bound twice (to roles r1 and r2)",
         ),
         ([{"service_account": "a"}], "every binding needs service_account and role_name"),
+        ([{"service_account": "a", "role_name": True}], "role_name is a boolean True, not a name"),
+        ([{"service_account": "a", "namespace": 123, "role_name": "r"}], "namespace is a number 123, not a name"),
         ("not a list", "expects the list of bindings"),
     ],
 )
