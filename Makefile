@@ -4,6 +4,7 @@
 #   make demo         create -> annotate -> verify on the local EKS sandbox
 #   make sanity | units | integration | lint | changelog-lint   one layer
 #   make sandbox      run the local EKS sandbox in the foreground (state in .sandbox/)
+#   make bench        the role against the amazon.aws + kubernetes.core composition (benchmarks/)
 #
 # Every target installs what it needs: a virtualenv in .venv (reused while
 # tests/requirements-dev.txt is unchanged) and the collection exposed as
@@ -33,7 +34,7 @@ PYTEST_WORKERS ?= 2
 .PHONY: help venv collection test sanity units integration lint changelog-lint sandbox demo bench clean
 
 help:
-	@sed -n '2,9p' Makefile | sed 's/^# \{0,1\}//'
+	@sed -n '2,10p' Makefile | sed 's/^# \{0,1\}//'
 
 $(STAMP): tests/requirements-dev.txt
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -94,6 +95,15 @@ sandbox: collection
 
 demo: collection
 	tests/sandbox/demo
+
+BENCH_STAMP := $(VENV)/.bench-installed
+
+$(BENCH_STAMP): benchmarks/requirements.txt $(STAMP)
+	$(BIN)/python -m pip install --quiet --disable-pip-version-check -r benchmarks/requirements.txt
+	@touch $@
+
+bench: collection $(BENCH_STAMP)
+	$(BIN)/python benchmarks/run.py $(BENCH_ARGS)
 
 clean:
 	rm -rf $(VENV) $(BUILD) tests/output

@@ -34,12 +34,15 @@ def write_inventory(directory):
     return path
 
 
-def run_playbook(sandbox, playbook, workdir, extra_vars=(), args=(), env=None, timeout=900):
-    """Run ``playbook`` with the sandbox's vars.yml; return the CompletedProcess (stdout+stderr merged)."""
+def run_playbook(sandbox, playbook, workdir, extra_vars=(), args=(), env=None, timeout=900, inventory=None):
+    """Run ``playbook`` with the sandbox's vars.yml; return the CompletedProcess (stdout+stderr merged).
+
+    ``inventory`` defaults to localhost with the virtualenv's Python.
+    """
     command = [
         os.path.join(os.path.dirname(sys.executable), "ansible-playbook"),
         "-i",
-        write_inventory(workdir),
+        inventory or write_inventory(workdir),
         playbook,
         "-e",
         "@" + os.path.join(sandbox.state_dir, "vars.yml"),
