@@ -1,0 +1,80 @@
+# -*- coding: utf-8 -*-
+
+# Copyright: eks.irsa contributors
+# GNU General Public License v3.0+ (see COPYING or https://www.gnu.org/licenses/gpl-3.0.txt)
+
+"""The Kubernetes connection options of eks.irsa's modules (kubernetes.core's names plus EKS mode)."""
+
+from __future__ import annotations
+
+
+class ModuleDocFragment:
+    DOCUMENTATION = r"""
+options:
+  cluster_name:
+    description:
+      - Name of the EKS cluster. Without O(host), O(kubeconfig) and O(context), this is B(EKS mode): the module reads the
+        cluster's endpoint and CA with C(eks:DescribeCluster) and authenticates with a token it makes itself from the AWS
+        credentials, as C(aws eks get-token) does (no kubeconfig, no AWS CLI needed). The AWS identity must be allowed into
+        the cluster (an EKS access entry or the C(aws-auth) ConfigMap).
+    type: str
+  kubeconfig:
+    description:
+      - Path of a kubeconfig, or the kubeconfig itself as a dict. Users may authenticate with a token, a token file, client
+        certificates or an exec plugin.
+      - Without any connection option, C(K8S_AUTH_KUBECONFIG), then C(KUBECONFIG), then C(~/.kube/config) is used.
+    type: raw
+  context:
+    description:
+      - The kubeconfig context to use; its current context when not given (C(K8S_AUTH_CONTEXT) when no connection option is given).
+    type: str
+  host:
+    description:
+      - URL of the Kubernetes API server. Takes precedence over every other way of connecting (C(K8S_AUTH_HOST) when no
+        connection option is given).
+    type: str
+  api_key:
+    description:
+      - Bearer token for O(host) (C(K8S_AUTH_API_KEY) when no connection option is given). Never logged or returned.
+    type: str
+  ca_cert:
+    description:
+      - Path of the CA certificate of O(host) (C(K8S_AUTH_SSL_CA_CERT)).
+    type: path
+    aliases: [ssl_ca_cert]
+  client_cert:
+    description:
+      - Path of a client certificate for O(host) (C(K8S_AUTH_CERT_FILE)).
+    type: path
+    aliases: [cert_file]
+  client_key:
+    description:
+      - Path of the key of O(client_cert) (C(K8S_AUTH_KEY_FILE)).
+    type: path
+    aliases: [key_file]
+  proxy:
+    description:
+      - HTTP proxy URL for the Kubernetes API.
+    type: str
+  k8s_validate_certs:
+    description:
+      - Whether to check the Kubernetes API server's TLS certificate. Defaults to the kubeconfig's setting, else true
+        (C(K8S_AUTH_VERIFY_SSL) with C(K8S_AUTH_HOST)).
+      - This is the Kubernetes check only. The AWS option O(validate_certs) controls the TLS checks of AWS calls; neither
+        changes the other.
+    type: bool
+    aliases: [k8s_verify_ssl]
+  impersonate_user:
+    description:
+      - Kubernetes user to impersonate.
+    type: str
+  impersonate_groups:
+    description:
+      - Kubernetes groups to impersonate.
+    type: list
+    elements: str
+notes:
+  - "Where the Kubernetes connection comes from, first match wins: O(host) (with O(api_key) or client certificates);
+    O(kubeconfig)/O(context); EKS mode with O(cluster_name); the C(K8S_AUTH_*) environment variables; the default
+    kubeconfig; the pod's own ServiceAccount when running in a cluster."
+"""

@@ -1,0 +1,151 @@
+# -*- coding: utf-8 -*-
+
+# Copyright: eks.irsa contributors
+# GNU General Public License v3.0+ (see COPYING or https://www.gnu.org/licenses/gpl-3.0.txt)
+
+"""The IRSA annotations of a ServiceAccount: what they should be, the patch that gets there, the pods left behind.
+
+The module owns only the keys it manages (the ``eks.amazonaws.com/*`` IRSA annotations and the extra
+annotations and labels it is given); every other key (Helm's, operators') is left as it is, so the patch
+names only owned keys.
+
+Pure functions, no I/O. Private to the eks.irsa collection; not a public API.
+"""
+
+from __future__ import annotations
+
+import re
+
+from ansible_collections.eks.irsa.plugins.module_utils.constants import AUDIENCE_ANNOTATION
+from ansible_collections.eks.irsa.plugins.module_utils.constants import DEFAULT_AUDIENCE
+from ansible_collections.eks.irsa.plugins.module_utils.constants import IRSA_ANNOTATIONS
+from ansible_collections.eks.irsa.plugins.module_utils.constants import ROLE_ARN_ANNOTATION
+from ansible_collections.eks.irsa.plugins.module_utils.constants import STS_REGIONAL_ENDPOINTS_ANNOTATION
+from ansible_collections.eks.irsa.plugins.module_utils.constants import TOKEN_EXPIRATION_ANNOTATION
+from ansible_collections.eks.irsa.plugins.module_utils.constants import TOKEN_EXPIRATION_MAX
+from ansible_collections.eks.irsa.plugins.module_utils.constants import TOKEN_EXPIRATION_MIN
+from ansible_collections.eks.irsa.plugins.module_utils.naming import NamingError
+from ansible_collections.eks.irsa.plugins.module_utils.naming import parse_arn
+from ansible_collections.eks.irsa.plugins.module_utils.verify import mutation_problems
+
+_DNS1123_LABEL = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$")
+_DNS1123_SUBDOMAIN = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$")
+
+
+def check_names(namespace, name):
+    """Kubernetes' rules: a namespace is a DNS-1123 label, a ServiceAccount name a DNS-1123 subdomain."""
+    if not isinstance(namespace, str) or len(namespace) > 63 or not _DNS1123_LABEL.match(namespace):
+        raise NamingError(
+            "namespace {0!r} is not a valid Kubernetes namespace: at most 63 lower-case letters, digits and '-', "
+            "starting and ending with a letter or digit".format(namespace)
+        )
+    if not isinstance(name, str) or len(name) > 253 or not _DNS1123_SUBDOMAIN.match(name):
+        raise NamingError(
+            "name {0!r} is not a valid ServiceAccount name: at most 253 lower-case letters, digits, '-' and '.', "
+            "starting and ending with a letter or digit".format(name)
+        )
+
+
+def check_role_arn(role_arn):
+    try:
+        parse_arn(role_arn, service="iam", resource_type="role")
+    except NamingError as e:
+        raise NamingError(
+            "role_arn {0!r} is not an IAM role ARN (arn:aws:iam::<account>:role/<name>): {1}".format(role_arn, e)
+        ) from None
+
+
+def check_token_expiration(seconds):
+    if seconds is not None and not TOKEN_EXPIRATION_MIN <= seconds <= TOKEN_EXPIRATION_MAX:
+        raise NamingError(
+            "token_expiration {0} is out of range: the pod identity webhook accepts {1} to {2} seconds".format(
+                seconds, TOKEN_EXPIRATION_MIN, TOKEN_EXPIRATION_MAX
+            )
+        )
+
+
+def desired_annotations(role_arn, audience=None, sts_regional_endpoints=None, token_expiration=None, extra=None):
+    """``(set, remove)``: the annotations to have, and the owned ones to remove.
+
+    ``None`` options are left alone; the default audience is expressed by the annotation's absence.
+    """
+    wanted = dict(extra or {})
+    remove = []
+    wanted[ROLE_ARN_ANNOTATION] = role_arn
+    if audience is not None:
+        if audience == DEFAULT_AUDIENCE:
+            remove.append(AUDIENCE_ANNOTATION)
+        else:
+            wanted[AUDIENCE_ANNOTATION] = audience
+    if sts_regional_endpoints is not None:
+        wanted[STS_REGIONAL_ENDPOINTS_ANNOTATION] = "true" if sts_regional_endpoints else "false"
+    if token_expiration is not None:
+        wanted[TOKEN_EXPIRATION_ANNOTATION] = str(token_expiration)
+    return {key: str(value) for key, value in wanted.items()}, remove
+
+
+def metadata_patch(current, annotations=None, remove_annotations=(), labels=None):
+    """The merge patch that brings ``current`` metadata to the wanted keys, or ``{}`` when nothing changes.
+
+    Only the keys named are touched: ``None`` in a merge patch removes a key, absence leaves it.
+    """
+    current = current or {}
+    patch = {}
+    for field, wanted, remove in (("annotations", annotations or {}, remove_annotations), ("labels", labels or {}, ())):
+        existing = current.get(field) or {}
+        changes = {key: value for key, value in wanted.items() if existing.get(key) != value}
+        changes.update({key: None for key in remove if key in existing})
+        if changes:
+            patch[field] = changes
+    return {"metadata": patch} if patch else {}
+
+
+def apply_patch(metadata, patch):
+    """What ``metadata`` becomes under a merge ``patch`` (for check mode and diff)."""
+    result = {"annotations": dict(metadata.get("annotations") or {}), "labels": dict(metadata.get("labels") or {})}
+    for field, changes in (patch.get("metadata") or {}).items():
+        for key, value in changes.items():
+            if value is None:
+                result[field].pop(key, None)
+            else:
+                result[field][key] = value
+    return result
+
+
+def irsa_removal(metadata):
+    """The owned IRSA annotations present on ``metadata`` (removed by ``state=absent``)."""
+    annotations = (metadata or {}).get("annotations") or {}
+    return [key for key in IRSA_ANNOTATIONS if key in annotations]
+
+
+def pods_to_restart(pods, role_arn):
+    """Running (or pending) pods that keep an old identity: not mutated for ``role_arn`` (or for none, when removing)."""
+    found = []
+    for pod in pods or []:
+        metadata = pod.get("metadata") or {}
+        phase = (pod.get("status") or {}).get("phase")
+        if phase in ("Succeeded", "Failed") or metadata.get("deletionTimestamp"):
+            continue
+        if role_arn is None:
+            stale = any(
+                item.get("name") == "AWS_ROLE_ARN"
+                for container in (pod.get("spec") or {}).get("containers") or []
+                for item in container.get("env") or []
+            )
+            reason = "still has the removed role's credentials"
+        else:
+            problems = mutation_problems(pod, role_arn)
+            stale = bool(problems)
+            reason = "; ".join(problems)
+        if stale:
+            owner = (metadata.get("ownerReferences") or [{}])[0]
+            found.append(
+                {
+                    "name": metadata.get("name"),
+                    "namespace": metadata.get("namespace"),
+                    "owner_kind": owner.get("kind", ""),
+                    "owner_name": owner.get("name", ""),
+                    "reason": reason,
+                }
+            )
+    return found

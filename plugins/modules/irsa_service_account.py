@@ -1,0 +1,404 @@
+#!/usr/bin/python
+# -*- coding: utf-8 -*-
+
+# Copyright: eks.irsa contributors
+# GNU General Public License v3.0+ (see COPYING or https://www.gnu.org/licenses/gpl-3.0.txt)
+
+DOCUMENTATION = r"""
+---
+module: irsa_service_account
+short_description: Annotate a Kubernetes ServiceAccount with the IAM role it assumes (IRSA)
+version_added: 0.1.0
+description:
+  - Sets the C(eks.amazonaws.com/role-arn) annotation (and, when asked, C(eks.amazonaws.com/audience),
+    C(eks.amazonaws.com/sts-regional-endpoints) and C(eks.amazonaws.com/token-expiration)) on one ServiceAccount,
+    creating the ServiceAccount when it does not exist.
+  - Changes only the keys it owns, with a merge patch; annotations and labels of others (Helm's, operators') stay.
+    A concurrent change between the read and the write (HTTP 409) is re-read and retried.
+  - Reports the running pods of the ServiceAccount that predate the change (RV(pods_to_restart)): the pod identity
+    webhook mutates pods only when they are created, so they keep their old identity until recreated.
+  - Reaches the cluster with a kubeconfig, or in EKS mode with AWS credentials only (O(cluster_name)).
+  - Unchanged, it makes two Kubernetes calls (read the ServiceAccount, list its pods) and no write, plus
+    C(eks:DescribeCluster) in EKS mode.
+author:
+  - eks.irsa contributors (!UNKNOWN)
+options:
+  name:
+    description: Name of the ServiceAccount.
+    type: str
+    required: true
+  namespace:
+    description: Namespace of the ServiceAccount.
+    type: str
+    default: default
+  role_arn:
+    description:
+      - ARN of the IAM role pods of this ServiceAccount assume, the value of C(eks.amazonaws.com/role-arn).
+      - Required with O(state=present).
+    type: str
+  audience:
+    description:
+      - Audience of the projected token (C(eks.amazonaws.com/audience)). V(sts.amazonaws.com), the webhook's default,
+        removes the annotation; any other value sets it. Left alone when not given.
+    type: str
+  sts_regional_endpoints:
+    description:
+      - Make pods use the regional STS endpoint (C(eks.amazonaws.com/sts-regional-endpoints)). Left alone when not given.
+    type: bool
+  token_expiration:
+    description:
+      - Lifetime in seconds of the projected token, 600 to 86400 (C(eks.amazonaws.com/token-expiration)). Left alone
+        when not given.
+    type: int
+  annotations:
+    description:
+      - Further annotations to set (merged with the existing ones). With O(state=absent) these keys are removed too.
+      - Keys that look like C(eks.amazonaws.com/role-arn) but are not it (such as C(eks.amazon.com/role-arn)) are
+        warned about, since the webhook ignores them.
+    type: dict
+    default: {}
+  labels:
+    description:
+      - Labels to set (merged with the existing ones).
+    type: dict
+    default: {}
+  create:
+    description:
+      - Create the ServiceAccount when it does not exist (labelled C(app.kubernetes.io/managed-by=eks.irsa)).
+        When false, a missing ServiceAccount is an error.
+    type: bool
+    default: true
+  create_namespace:
+    description:
+      - Create the namespace when it does not exist. When false, a missing namespace is an error.
+    type: bool
+    default: false
+  state:
+    description:
+      - C(present) sets the annotations; C(absent) removes the IRSA annotations (and O(annotations) keys).
+    type: str
+    choices: [present, absent]
+    default: present
+  delete:
+    description:
+      - With O(state=absent), also delete the ServiceAccount, but only one this collection created (labelled
+        C(app.kubernetes.io/managed-by=eks.irsa)); any other is refused.
+    type: bool
+    default: false
+extends_documentation_fragment:
+  - eks.irsa.k8s_auth
+  - amazon.aws.common.modules
+  - amazon.aws.region.modules
+  - amazon.aws.boto3
+attributes:
+  check_mode:
+    support: full
+    description: Predicts exactly what a real run changes and changes nothing.
+  diff_mode:
+    support: full
+    description: Shows the ServiceAccount's annotations and labels before and after.
+notes:
+  - The AWS options are used in EKS mode only.
+  - "Kubernetes RBAC needed: get, create and patch on serviceaccounts; list on pods; get (and create, with
+    O(create_namespace)) on namespaces; delete on serviceaccounts with O(delete)."
+seealso:
+  - module: eks.irsa.irsa_role
+  - module: eks.irsa.irsa_verify
+"""
+
+EXAMPLES = r"""
+# Step 2 of the IRSA procedure: annotate the ServiceAccount with the role
+#   eks.amazonaws.com/role-arn: "arn:aws:iam::<AWS_ACCOUNT_ID>:role/<IAM_ROLE_NAME>"
+- name: Annotate irsa-test with AWSIRSATestRole (kubeconfig)
+  eks.irsa.irsa_service_account:
+    name: irsa-test
+    namespace: default
+    role_arn: arn:aws:iam::123456789012:role/AWSIRSATestRole
+    kubeconfig: ~/.kube/config
+  register: annotated
+
+- name: Say which pods keep their old identity
+  ansible.builtin.debug:
+    msg: "Restart {{ annotated.pods_to_restart | map(attribute='name') | join(', ') }}"
+  when: annotated.pods_to_restart | length > 0
+
+- name: The same with AWS credentials only (EKS mode, no kubeconfig), regional STS and a 1 hour token
+  eks.irsa.irsa_service_account:
+    name: irsa-test
+    namespace: default
+    role_arn: arn:aws:iam::123456789012:role/AWSIRSATestRole
+    sts_regional_endpoints: true
+    token_expiration: 3600
+    cluster_name: my-cluster
+    region: us-west-2
+
+- name: Remove the IRSA annotations
+  eks.irsa.irsa_service_account:
+    name: irsa-test
+    namespace: default
+    state: absent
+    cluster_name: my-cluster
+    region: us-west-2
+"""
+
+RETURN = r"""
+service_account:
+  description: The ServiceAccount after the run (predicted in check mode); empty when it does not exist.
+  returned: always
+  type: dict
+  contains:
+    name:
+      description: Its name.
+      type: str
+      sample: irsa-test
+    namespace:
+      description: Its namespace.
+      type: str
+      sample: default
+    annotations:
+      description: All its annotations.
+      type: dict
+      sample: {"eks.amazonaws.com/role-arn": "arn:aws:iam::123456789012:role/AWSIRSATestRole"}
+    labels:
+      description: All its labels.
+      type: dict
+      sample: {"app.kubernetes.io/managed-by": "eks.irsa"}
+    uid:
+      description: Its UID (empty in check mode before creation).
+      type: str
+      sample: 1b9e9c41-5c1e-4c6c-9e57-2f3c2b8d3a10
+pods_to_restart:
+  description:
+    - Running or pending pods of the ServiceAccount that keep their old identity until recreated (not mutated for
+      O(role_arn); with O(state=absent), still carrying a role).
+  returned: always
+  type: list
+  elements: dict
+  contains:
+    name:
+      description: Pod name.
+      type: str
+      sample: app-7d9c6b5f4-x2x9z
+    namespace:
+      description: Pod namespace.
+      type: str
+      sample: default
+    owner_kind:
+      description: Kind of the pod's first owner (e.g. ReplicaSet), empty for a bare pod.
+      type: str
+      sample: ReplicaSet
+    owner_name:
+      description: Name of that owner.
+      type: str
+      sample: app-7d9c6b5f4
+    reason:
+      description: What the pod lacks.
+      type: str
+      sample: container 'app' has no AWS_ROLE_ARN
+  sample: []
+"""
+
+from ansible_collections.amazon.aws.plugins.module_utils.modules import AnsibleAWSModule
+
+from ansible_collections.eks.irsa.plugins.module_utils import service_account as sa
+from ansible_collections.eks.irsa.plugins.module_utils.constants import MANAGED_BY_LABEL
+from ansible_collections.eks.irsa.plugins.module_utils.constants import MANAGED_BY_VALUE
+from ansible_collections.eks.irsa.plugins.module_utils.constants import ROLE_ARN_ANNOTATION
+from ansible_collections.eks.irsa.plugins.module_utils.k8s import KubernetesError
+from ansible_collections.eks.irsa.plugins.module_utils.k8s import k8s_argument_spec
+from ansible_collections.eks.irsa.plugins.module_utils.k8s import kubernetes_services
+from ansible_collections.eks.irsa.plugins.module_utils.naming import NamingError
+from ansible_collections.eks.irsa.plugins.module_utils.verify import near_miss_role_keys
+
+CONFLICT_RETRIES = 5
+
+
+def view(obj):
+    if not obj:
+        return {}
+    metadata = obj.get("metadata") or {}
+    return {
+        "name": metadata.get("name", ""),
+        "namespace": metadata.get("namespace", ""),
+        "annotations": dict(metadata.get("annotations") or {}),
+        "labels": dict(metadata.get("labels") or {}),
+        "uid": metadata.get("uid", ""),
+    }
+
+
+def validate(module):
+    params = module.params
+    sa.check_names(params["namespace"], params["name"])
+    if params["state"] == "present":
+        if not params["role_arn"]:
+            raise NamingError("role_arn is required with state=present: give the ARN of the IAM role the ServiceAccount assumes")
+        sa.check_role_arn(params["role_arn"])
+    sa.check_token_expiration(params["token_expiration"])
+    near = near_miss_role_keys(params["annotations"])
+    if near:
+        module.warn(
+            "annotations {0} look like {1} but are not it: the pod identity webhook ignores them. Use role_arn to set "
+            "{1}".format(", ".join(repr(key) for key in near), ROLE_ARN_ANNOTATION)
+        )
+
+
+def wanted(params):
+    if params["state"] == "absent":
+        return {}, [], {}
+    annotations, remove = sa.desired_annotations(
+        params["role_arn"], params["audience"], params["sts_regional_endpoints"], params["token_expiration"], params["annotations"]
+    )
+    return annotations, remove, {key: str(value) for key, value in params["labels"].items()}
+
+
+def create(module, kube, annotations, labels):
+    """Create the ServiceAccount (and its namespace when allowed); return (created object, namespace created)."""
+    params = module.params
+    namespace, name = params["namespace"], params["name"]
+    if not params["create"]:
+        raise NamingError(
+            "ServiceAccount {0}/{1} does not exist and create=false: create it first, or set create: true".format(namespace, name)
+        )
+    namespace_missing = kube.get_namespace(namespace) is None
+    if namespace_missing and not params["create_namespace"]:
+        raise NamingError(
+            "namespace {0!r} does not exist: create it, or set create_namespace: true".format(namespace)
+        )
+    body = {
+        "apiVersion": "v1",
+        "kind": "ServiceAccount",
+        "metadata": {
+            "name": name,
+            "namespace": namespace,
+            "annotations": annotations,
+            "labels": dict(labels, **{MANAGED_BY_LABEL: MANAGED_BY_VALUE}),
+        },
+    }
+    if module.check_mode:
+        return body, namespace_missing
+    if namespace_missing:
+        try:
+            kube.create_namespace(namespace, labels={MANAGED_BY_LABEL: MANAGED_BY_VALUE})
+        except KubernetesError as e:
+            if e.status != 409:
+                raise
+    try:
+        return kube.create_service_account(namespace, body), namespace_missing
+    except KubernetesError as e:
+        if e.status != 409:
+            raise
+        return None, namespace_missing  # created meanwhile by someone else: converge on it with a patch
+
+
+def patch_until_applied(module, kube, current, annotations, remove, labels):
+    """Patch the owned keys; on a 409 (the object changed since it was read) re-read and patch again."""
+    params = module.params
+    for _attempt in range(CONFLICT_RETRIES):
+        patch = sa.metadata_patch(current.get("metadata"), annotations, remove, labels)
+        if not patch:
+            return current, False
+        if module.check_mode:
+            predicted = dict(current)
+            predicted["metadata"] = dict(current.get("metadata") or {}, **sa.apply_patch(current.get("metadata") or {}, patch))
+            return predicted, True
+        # The resourceVersion makes the patch conditional: a concurrent writer yields a 409, not a lost update.
+        patch["metadata"]["resourceVersion"] = (current.get("metadata") or {}).get("resourceVersion")
+        try:
+            return kube.patch_service_account(params["namespace"], params["name"], patch), True
+        except KubernetesError as e:
+            if e.status != 409:
+                raise
+        current = kube.get_service_account(params["namespace"], params["name"])
+        if current is None:
+            raise NamingError("ServiceAccount {0}/{1} was deleted while it was being annotated".format(params["namespace"], params["name"]))
+    raise NamingError(
+        "ServiceAccount {0}/{1} kept changing under concurrent writers ({2} conflicts): run again".format(
+            params["namespace"], params["name"], CONFLICT_RETRIES)
+    )
+
+
+def run(module, kube):
+    params = module.params
+    namespace, name = params["namespace"], params["name"]
+    annotations, remove, labels = wanted(params)
+    current = kube.get_service_account(namespace, name)
+    before = view(current)
+
+    if params["state"] == "absent":
+        if current is None:
+            return False, before, {}, []
+        if params["delete"]:
+            owner = (current["metadata"].get("labels") or {}).get(MANAGED_BY_LABEL)
+            if owner != MANAGED_BY_VALUE:
+                raise NamingError(
+                    "ServiceAccount {0}/{1} was not created by eks.irsa (its {2} label is {3!r}), so delete: true leaves it "
+                    "in place: remove delete: true to only drop the IRSA annotations, or delete it yourself".format(
+                        namespace, name, MANAGED_BY_LABEL, owner)
+                )
+            if not module.check_mode:
+                kube.delete_service_account(namespace, name)
+            return True, before, {}, []
+        removal = sa.irsa_removal(current["metadata"]) + [key for key in params["annotations"] if key in (current["metadata"].get("annotations") or {})]
+        after_object, changed = patch_until_applied(module, kube, current, {}, removal, {})
+        pods = kube.list_pods(namespace, service_account=name)
+        return changed, before, view(after_object), sa.pods_to_restart(pods, None)
+
+    changed = False
+    if current is None:
+        created, _namespace_created = create(module, kube, annotations, labels)
+        if created is not None:
+            current, changed = created, True
+        else:
+            current = kube.get_service_account(namespace, name)
+    if not changed:
+        current, changed = patch_until_applied(module, kube, current, annotations, remove, labels)
+    pods = kube.list_pods(namespace, service_account=name)
+    return changed, before, view(current), sa.pods_to_restart(pods, params["role_arn"])
+
+
+def main():
+    argument_spec = dict(
+        name=dict(type="str", required=True),
+        namespace=dict(type="str", default="default"),
+        role_arn=dict(type="str"),
+        audience=dict(type="str"),
+        sts_regional_endpoints=dict(type="bool"),
+        token_expiration=dict(type="int"),
+        annotations=dict(type="dict", default={}),
+        labels=dict(type="dict", default={}),
+        create=dict(type="bool", default=True),
+        create_namespace=dict(type="bool", default=False),
+        state=dict(type="str", choices=["present", "absent"], default="present"),
+        delete=dict(type="bool", default=False),
+    )
+    argument_spec.update(k8s_argument_spec())
+    module = AnsibleAWSModule(argument_spec=argument_spec, supports_check_mode=True)
+    kube = None
+    try:
+        validate(module)
+        kube = kubernetes_services(module)
+        changed, before, after, restart = run(module, kube)
+    except (NamingError, KubernetesError) as e:
+        module.fail_json(msg=str(e))
+    finally:
+        if kube is not None:
+            kube.close()
+    if restart:
+        module.warn(
+            "{0} pod(s) of ServiceAccount {1}/{2} predate this change and keep their old identity until recreated: {3}. "
+            "Restart them (e.g. kubectl rollout restart of their owners)".format(
+                len(restart), module.params["namespace"], module.params["name"],
+                ", ".join("{0}{1}".format(p["name"], " ({0} {1})".format(p["owner_kind"], p["owner_name"]) if p["owner_kind"] else "")
+                          for p in restart[:10]))
+        )
+    result = dict(changed=changed, service_account=after, pods_to_restart=restart)
+    if module._diff:
+        result["diff"] = {
+            "before": {"annotations": before.get("annotations", {}), "labels": before.get("labels", {})} if before else {},
+            "after": {"annotations": after.get("annotations", {}), "labels": after.get("labels", {})} if after else {},
+        }
+    module.exit_json(**result)
+
+
+if __name__ == "__main__":
+    main()
