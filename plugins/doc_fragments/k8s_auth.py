@@ -13,7 +13,7 @@ class ModuleDocFragment:
 options:
   cluster_name:
     description:
-      - Name of the EKS cluster. Without O(host), O(kubeconfig) and O(context), this is B(EKS mode): the module reads the
+      - Name of the EKS cluster. Without O(host), O(kubeconfig) and O(context), this is B(EKS mode), in which the module reads the
         cluster's endpoint and CA with C(eks:DescribeCluster) and authenticates with a token it makes itself from the AWS
         credentials, as C(aws eks get-token) does (no kubeconfig, no AWS CLI needed). The AWS identity must be allowed into
         the cluster (an EKS access entry or the C(aws-auth) ConfigMap).

@@ -18,7 +18,7 @@ Where the connection comes from, first match wins:
 5. the default kubeconfig (``KUBECONFIG`` or ``~/.kube/config``), else the in-cluster ServiceAccount.
 
 The API is spoken with urllib3 (already there for botocore) instead of the kubernetes Python client,
-whose import alone costs about a second per module run. Kubeconfig users may authenticate with a token,
+whose API classes alone take about a second to import on each module run. Kubeconfig users may authenticate with a token,
 a token file, client certificates or an exec plugin (``aws eks get-token`` among them).
 
 Errors are ``KubernetesError`` with a message that says what failed, why and how to fix it: a 401 names
@@ -48,9 +48,9 @@ except ImportError:  # pragma: no cover - urllib3 comes with botocore, which the
     urllib3 = None
 
 EKS_TOKEN_PREFIX = "k8s-aws-v1."
-EKS_TOKEN_LIFETIME = 15 * 60
-# Renew the EKS token well before the 15 minutes the authenticator accepts.
-EKS_TOKEN_RENEW_AFTER = 10 * 60
+# The presigned URL inside an EKS token says X-Amz-Expires=60. The authenticator accepts tokens for up to
+# 15 minutes, but signing one is local and cheap, so a token is renewed before its own 60 seconds run out.
+EKS_TOKEN_RENEW_AFTER = 45
 CLUSTER_ID_HEADER = "x-k8s-aws-id"
 RETRIABLE_STATUSES = (429, 500, 502, 503, 504)
 MAX_ATTEMPTS = 6
@@ -65,6 +65,22 @@ class KubernetesError(Exception):
         super().__init__(message)
         self.status = status
         self.reason = reason
+
+
+def hide_kubeconfig_secrets(module):
+    """Register the secrets of a kubeconfig given as a dict as no_log values, before anything can print them.
+
+    A kubeconfig path is harmless to log; a kubeconfig dict carries tokens and keys (kubernetes.core marks the
+    whole option no_log, which would hide the path too).
+    """
+    config = module.params.get("kubeconfig")
+    if not isinstance(config, dict):
+        return
+    for entry in config.get("users") or []:
+        user = (entry or {}).get("user") or {}
+        for key in ("token", "password", "client-key-data", "client-certificate-data"):
+            if user.get(key):
+                module.no_log_values.add(str(user[key]))
 
 
 def k8s_argument_spec():
@@ -209,8 +225,12 @@ def resolve_connection(module, params=None, environ=None):
     params = module.params if params is None else params
     environ = os.environ if environ is None else environ
     verify = params.get("k8s_validate_certs")
-    common = dict(proxy=params.get("proxy"), impersonate_user=params.get("impersonate_user"),
-                  impersonate_groups=params.get("impersonate_groups"))
+    groups = environ.get("K8S_AUTH_IMPERSONATE_GROUPS")
+    common = dict(
+        proxy=params.get("proxy") or environ.get("K8S_AUTH_PROXY"),
+        impersonate_user=params.get("impersonate_user") or environ.get("K8S_AUTH_IMPERSONATE_USER"),
+        impersonate_groups=params.get("impersonate_groups") or ([g.strip() for g in groups.split(",") if g.strip()] if groups else None),
+    )
     if params.get("host"):
         return _explicit(params.get("host"), params.get("api_key"), params.get("ca_cert"), params.get("client_cert"),
                          params.get("client_key"), verify, common, "the host option")
@@ -265,10 +285,18 @@ def _explicit(host, api_key, ca_cert, client_cert, client_key, verify, common, w
         ca_pem = _read_optional(ca_cert)
         return Connection(host, ca_pem=ca_pem.decode("utf-8") if ca_pem else None, token=api_key,
                           client_cert=_read_optional(client_cert), client_key=_read_optional(client_key),
-                          verify=True if verify is None else verify,
-                          identity="the api_key given" if api_key else "the client certificate given", mode=where, **common)
+                          verify=True if verify is None else verify, identity=_explicit_identity(api_key, client_cert),
+                          mode=where, **common)
     except OSError as e:
         raise KubernetesError("Cannot read {0}: {1}".format(e.filename, e.strerror)) from None
+
+
+def _explicit_identity(api_key, client_cert):
+    if api_key:
+        return "the api_key given"
+    if client_cert:
+        return "the client certificate given"
+    return "an anonymous client (no api_key or client certificate was given; use api_key, a kubeconfig or cluster_name)"
 
 
 def _from_kubeconfig(source, context_name, verify, common):

@@ -15,8 +15,8 @@ description:
     creating the ServiceAccount when it does not exist.
   - Changes only the keys it owns, with a merge patch; annotations and labels of others (Helm's, operators') stay.
     A concurrent change between the read and the write (HTTP 409) is re-read and retried.
-  - Reports the running pods of the ServiceAccount that predate the change (RV(pods_to_restart)): the pod identity
-    webhook mutates pods only when they are created, so they keep their old identity until recreated.
+  - Reports the running pods of the ServiceAccount that predate the change (RV(pods_to_restart)), since the pod
+    identity webhook mutates pods only when they are created; they keep their old identity until recreated.
   - Reaches the cluster with a kubeconfig, or in EKS mode with AWS credentials only (O(cluster_name)).
   - Unchanged, it makes two Kubernetes calls (read the ServiceAccount, list its pods) and no write, plus
     C(eks:DescribeCluster) in EKS mode.
@@ -205,6 +205,7 @@ from ansible_collections.eks.irsa.plugins.module_utils.constants import MANAGED_
 from ansible_collections.eks.irsa.plugins.module_utils.constants import MANAGED_BY_VALUE
 from ansible_collections.eks.irsa.plugins.module_utils.constants import ROLE_ARN_ANNOTATION
 from ansible_collections.eks.irsa.plugins.module_utils.k8s import KubernetesError
+from ansible_collections.eks.irsa.plugins.module_utils.k8s import hide_kubeconfig_secrets
 from ansible_collections.eks.irsa.plugins.module_utils.k8s import k8s_argument_spec
 from ansible_collections.eks.irsa.plugins.module_utils.k8s import kubernetes_services
 from ansible_collections.eks.irsa.plugins.module_utils.naming import NamingError
@@ -228,6 +229,7 @@ def view(obj):
 
 def validate(module):
     params = module.params
+    hide_kubeconfig_secrets(module)
     sa.check_names(params["namespace"], params["name"])
     if params["state"] == "present":
         if not params["role_arn"]:

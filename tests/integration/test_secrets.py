@@ -38,6 +38,9 @@ def test_tokens_never_appear_in_verbose_output(fresh, tmp_path):
             {"name": "Annotate with host and api_key", "eks.irsa.irsa_service_account": {
                 "name": "{{ resource_prefix }}", "role_arn": "{{ role.role.arn }}", "host": cluster["server"],
                 "api_key": admin_token, "ca_cert": str(ca_path)}, "diff": True},
+            {"name": "Annotate with the kubeconfig as a dict", "eks.irsa.irsa_service_account": {
+                "name": "{{ resource_prefix }}", "role_arn": "{{ role.role.arn }}", "kubeconfig": kubeconfig,
+                "labels": {"step": "dict"}}, "diff": True},
             {"name": "Annotate in EKS mode", "eks.irsa.irsa_service_account": {
                 "name": "{{ resource_prefix }}", "role_arn": "{{ role.role.arn }}", "cluster_name": "{{ irsa_sandbox_cluster }}"}},
             {"name": "Verify with token and pod", "eks.irsa.irsa_verify": {
@@ -49,7 +52,7 @@ def test_tokens_never_appear_in_verbose_output(fresh, tmp_path):
             {"name": "Remove the role", "eks.irsa.irsa_role": {"name": "{{ resource_prefix }}", "state": "absent"}},
         ],
     }]), encoding="utf-8")
-    result = run_playbook(sandbox, str(playbook), str(tmp_path), args=["-vvv"])
+    result = run_playbook(sandbox, str(playbook), str(tmp_path), args=["-vvv", "--diff"])
     assert result.returncode == 0, result.stdout[-6000:]
     output = result.stdout
     assert admin_token not in output
