@@ -59,6 +59,7 @@ XML_NAMESPACES = {
 }
 
 # SigV4 allows this much clock difference between signer and service.
+EKS_TOKEN_WINDOW = 15 * 60
 CLOCK_SKEW = datetime.timedelta(minutes=5)
 
 NOT_AUTHORIZED = "Not authorized to perform sts:AssumeRoleWithWebIdentity"
@@ -396,10 +397,14 @@ class AwsGateway:
             raise AwsError(403, "SignatureDoesNotMatch",
                            f"Signature not yet current: {signed_at:%Y%m%dT%H%M%SZ} is still later than "
                            f"{now + CLOCK_SKEW:%Y%m%dT%H%M%SZ} ({now:%Y%m%dT%H%M%SZ} + 5 min.)")
+        if "x-k8s-aws-id" in signed_headers:
+            # EKS bearer tokens ("aws eks get-token") presign GetCallerIdentity with X-Amz-Expires=60, yet
+            # clusters accept them for 15 minutes after X-Amz-Date (the authenticator's own limit, which
+            # kubectl's token cache relies on): STS does not hold these requests to X-Amz-Expires.
+            expires = max(expires, EKS_TOKEN_WINDOW)
         deadline = signed_at + datetime.timedelta(seconds=expires)
         if now > deadline:
-            # Presigned requests carry their own validity window; past it AWS refuses the
-            # signature (the EKS authenticator allows 15 minutes on top of its own check).
+            # Presigned requests carry their own validity window; past it AWS refuses the signature.
             raise AwsError(403, "SignatureDoesNotMatch",
                            f"Signature expired: {signed_at:%Y%m%dT%H%M%SZ} is now earlier than "
                            f"{now - datetime.timedelta(seconds=expires):%Y%m%dT%H%M%SZ} "

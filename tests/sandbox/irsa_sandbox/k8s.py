@@ -37,7 +37,7 @@ import urllib.error
 import urllib.parse
 import urllib.request
 import uuid
-import xml.etree.ElementTree as ElementTree
+from xml.etree import ElementTree
 
 import yaml
 from cryptography import x509
@@ -55,6 +55,8 @@ from .k8s_api import (
     api_group,
     api_group_list,
     api_versions,
+    openapi_v3_documents,
+    prune_unknown_fields,
     resource_list,
     table,
     wants_table,
@@ -79,6 +81,7 @@ from .k8s_store import (
     metadata_errors,
     not_found,
     now_rfc3339,
+    omit_empty,
     parse_field_selector,
     parse_label_selector,
     random_suffix,
@@ -95,7 +98,7 @@ EKS_TOKEN_PARAMETERS = {
     "x-amz-security-token", "x-amz-signature", "x-amz-signedheaders",
 }
 STS_HOST = re.compile(r"^sts(\.[a-z0-9-]+)?\.amazonaws\.com(\.cn)?$")
-TOKEN_CACHE_SECONDS = 60
+TOKEN_CACHE_SECONDS = 120  # kube-apiserver --authentication-token-webhook-cache-ttl default
 PROTECTED_NAMESPACES = ("default", "kube-system", "kube-public", "kube-node-lease")
 ANONYMOUS_PATHS = ("/version", "/healthz", "/livez", "/readyz", "/.well-known/openid-configuration", "/openid/v1/jwks")
 
@@ -114,7 +117,7 @@ def canonical_arn(arn):
     """aws-iam-authenticator's ``arn.Canonicalize``: assumed-role session ARNs become role ARNs."""
     match = re.fullmatch(r"arn:([^:]+):sts::(\d+):assumed-role/([^/]+)/(.+)", arn)
     if match:
-        partition, account, role, _ = match.groups()
+        partition, account, role, _unused = match.groups()
         return f"arn:{partition}:iam::{account}:role/{role}"
     return arn
 
@@ -327,8 +330,8 @@ class KubeCluster:
             return None
         audiences = [audience] if audience else [API_AUDIENCE]
         expiration = min(int(expiration or 3600), MAX_TOKEN_EXPIRATION)
-        token, _ = self.issue_token(namespace, service_account, audiences, expiration,
-                                    pod={"name": pod_name, "uid": pod_uid}, node=node)
+        token, _unused = self.issue_token(namespace, service_account, audiences, expiration,
+                                          pod={"name": pod_name, "uid": pod_uid}, node=node)
         return token
 
     # ------------------------------------------------------------------ authentication
@@ -338,7 +341,7 @@ class KubeCluster:
         header = request.headers.get("Authorization", "")
         if not header:
             return None
-        scheme, _, token = header.partition(" ")
+        scheme, _unused, token = header.partition(" ")
         token = token.strip()
         if scheme.lower() != "bearer" or not token:
             raise UNAUTHORIZED
@@ -419,15 +422,16 @@ class KubeCluster:
         if not identity or not identity.get("Arn"):
             return None, 0
         arn = identity["Arn"]
-        user_id, _, session = identity.get("UserId", "").partition(":")
+        user_id, _unused, session = identity.get("UserId", "").partition(":")
         access_key = params.get("x-amz-credential", "").split("/")[0]
         extra = {
             "arn": [arn],
             "canonicalArn": [canonical_arn(arn)],
-            "sessionName": [session],
+            "sessionName": [session] if session else [],
             "accessKeyId": [access_key],
             "principalId": [user_id],
         }
+        extra = {key: value for key, value in extra.items() if value}
         user = User(arn if ":assumed-role/" in arn else canonical_arn(arn),
                     ["system:authenticated"], uid=f"aws-iam-authenticator:{identity.get('Account', '')}:{user_id}",
                     extra=extra)
@@ -606,6 +610,17 @@ class KubeCluster:
             return self._json(document)
         if path == "/openid/v1/jwks":
             return Response(json.dumps(self.issuer.jwks()), mimetype="application/jwk-set+json")
+        if path == "/openapi/v3":
+            index = {}
+            for key, document in openapi_v3_documents().items():
+                digest = hashlib.sha512(json.dumps(document, sort_keys=True).encode()).hexdigest().upper()
+                index[key] = {"serverRelativeURL": f"/openapi/v3/{key}?hash={digest}"}
+            return self._json({"paths": index})
+        if path.startswith("/openapi/v3/"):
+            document = openapi_v3_documents().get(path[len("/openapi/v3/"):])
+            if document is None:
+                raise _not_found_path()
+            return self._json(document)
         if path == "/api":
             return self._json(api_versions(self.url.split("://", 1)[1] if self.url else ""))
         if path == "/api/v1":
@@ -613,9 +628,9 @@ class KubeCluster:
         if path == "/apis":
             return self._json(api_group_list())
         parts = path.strip("/").split("/")
-        if parts[0] == "apis" and len(parts) == 2 and parts[1] in {g for g, _ in RESOURCES if g}:
+        if parts[0] == "apis" and len(parts) == 2 and parts[1] in {g for g, _unused in RESOURCES if g}:
             return self._json(api_group(parts[1]))
-        if parts[0] == "apis" and len(parts) == 3 and parts[2] == "v1" and parts[1] in {g for g, _ in RESOURCES if g}:
+        if parts[0] == "apis" and len(parts) == 3 and parts[2] == "v1" and parts[1] in {g for g, _unused in RESOURCES if g}:
             return self._json(resource_list(parts[1], "v1"))
         raise _not_found_path()
 
@@ -710,7 +725,8 @@ class KubeCluster:
             try:
                 start = json.loads(base64.b64decode(token))["start"]
             except (ValueError, KeyError, TypeError):
-                raise ApiError(410, "Expired", "The provided continue parameter is too old to display a consistent list result. You can start a new list without the continue parameter.", {})
+                raise ApiError(410, "Expired", "The provided continue parameter is too old to display a consistent list result. "
+                               "You can start a new list without the continue parameter.", {})
         if limit and limit > 0:
             page = items[start:start + limit]
             if start + limit < len(items):
@@ -747,6 +763,8 @@ class KubeCluster:
         if not isinstance(meta, dict):
             meta = obj["metadata"] = {}
         self._check_type(rt, obj)
+        warnings = []
+        self._field_validation(request, rt, obj, warnings)
         if rt.namespaced:
             if meta.get("namespace") and meta["namespace"] != info["namespace"]:
                 raise bad_request("the namespace of the provided object does not match the namespace sent on the request")
@@ -763,13 +781,12 @@ class KubeCluster:
         errors = metadata_errors(meta, self._name_errors(rt), rt.namespaced)
         if errors:
             raise invalid(rt.kind, name, errors, rt.group)
-        warnings = []
         with self.store.lock:
             namespace_obj = self._check_namespace(rt, info["namespace"], name) if rt.namespaced else None
             if self.store.peek(rt.name, info["namespace"], name) is not None:
                 raise already_exists(rt.name, name, rt.group)
             if rt.name == "pods":
-                warnings = self._admit_pod(obj, namespace_obj)
+                warnings += self._admit_pod(obj, namespace_obj)
             elif rt.name == "namespaces":
                 meta.setdefault("labels", {})["kubernetes.io/metadata.name"] = name
                 obj["spec"] = {"finalizers": ["kubernetes"]}
@@ -778,15 +795,30 @@ class KubeCluster:
                 obj.pop("status", None)
             self.store.new_metadata(meta)
             if dry_run:
-                result = obj
+                result = omit_empty(obj)
             elif rt.name == "namespaces":
                 result = self._create_namespace_objects(obj)
             else:
                 result = self.store.put(rt.name, obj, "ADDED")
         if rt.name == "pods" and not dry_run:
             self.kubelet.start(result)
-        headers = {"Warning": ", ".join(f'299 - "{w}"' for w in warnings)} if warnings else None
-        return self._json(self._present(rt, result), 201, headers)
+        return self._json(self._present(rt, result), 201, self._warning_headers(warnings))
+
+    @staticmethod
+    def _field_validation(request, rt, obj, warnings):
+        """Prune unknown fields like the typed decoder; ``fieldValidation`` decides what is said."""
+        unknown = prune_unknown_fields(rt.kind, obj)
+        mode = request.args.get("fieldValidation", "")
+        if not unknown or mode in ("", "Ignore"):
+            return
+        fields = ", ".join(f'unknown field "{path}"' for path in unknown)
+        if mode == "Strict":
+            raise bad_request(f'{rt.kind} in version "{rt.version}" cannot be handled as a {rt.kind}: strict decoding error: {fields}')
+        warnings.extend(f'unknown field "{path}"' for path in unknown)
+
+    @staticmethod
+    def _warning_headers(warnings):
+        return {"Warning": ", ".join('299 - ' + json.dumps(w) for w in warnings)} if warnings else None
 
     @staticmethod
     def _check_type(rt, obj):
@@ -813,12 +845,14 @@ class KubeCluster:
             raise error
         return warnings
 
-    def _update(self, request, info, obj, patched_from=None):
+    def _update(self, request, info, obj):
         rt = info["type"]
         dry_run = self._dry_run(request)
         if not isinstance(obj, dict):
             raise bad_request("the object provided is unrecognized (body is not an object)")
         self._check_type(rt, obj)
+        warnings = []
+        self._field_validation(request, rt, obj, warnings)
         meta = obj.get("metadata")
         if not isinstance(meta, dict):
             meta = obj["metadata"] = {}
@@ -857,11 +891,12 @@ class KubeCluster:
                 raise invalid(rt.kind, info["name"], errors, rt.group)
             obj.pop("apiVersion", None)
             obj.pop("kind", None)
+            omit_empty(obj)
             if strip_for_compare(obj) == strip_for_compare(existing) or dry_run:
                 result = obj if dry_run else existing
             else:
                 result = self.store.put(rt.name, obj, "MODIFIED")
-        return self._json(self._present(rt, result))
+        return self._json(self._present(rt, result), headers=self._warning_headers(warnings))
 
     def _patch(self, request, info):
         rt = info["type"]
@@ -874,9 +909,9 @@ class KubeCluster:
         }
         if content_type not in patchers:
             raise ApiError(415, "UnsupportedMediaType",
-                           f"the body of the request was in an unknown format - accepted media types include: "
-                           f"application/json-patch+json, application/merge-patch+json, application/apply-patch+yaml, "
-                           f"application/strategic-merge-patch+json", {})
+                           "the body of the request was in an unknown format - accepted media types include: "
+                           "application/json-patch+json, application/merge-patch+json, application/apply-patch+yaml, "
+                           "application/strategic-merge-patch+json", {})
         patch = self._body(request)
         is_apply = content_type == "application/apply-patch+yaml"
         if is_apply:
@@ -905,7 +940,7 @@ class KubeCluster:
             patched_meta = patched.get("metadata") or {}
             if patched_meta.get("resourceVersion") and patched_meta["resourceVersion"] != existing["metadata"]["resourceVersion"]:
                 raise conflict(rt.name, info["name"], rt.group)
-            return self._update(request, info, patched, patched_from=existing)
+            return self._update(request, info, patched)
 
     def _create_from_apply(self, request, info, obj):
         rt = info["type"]
@@ -1096,6 +1131,7 @@ class KubeCluster:
             return Response(text, mimetype="text/plain")
 
         def follow():
+            yield b""
             sent = 0
             first = True
             while not self._stopping.is_set():
@@ -1111,7 +1147,8 @@ class KubeCluster:
                 current = self.store.get("pods", info["namespace"], name)
                 if current is None or current["metadata"]["uid"] != uid:
                     return
-                state = next((s for s in (current["status"].get("containerStatuses") or []) + (current["status"].get("initContainerStatuses") or []) if s["name"] == container), {}).get("state", {})
+                statuses = (current["status"].get("containerStatuses") or []) + (current["status"].get("initContainerStatuses") or [])
+                state = next((s for s in statuses if s["name"] == container), {}).get("state", {})
                 if "running" not in state and sent == len(self.kubelet.log_lines(uid, container)):
                     return
                 time.sleep(0.2)
@@ -1158,6 +1195,7 @@ class KubeCluster:
 
         def stream():
             nonlocal last
+            yield b""  # sends the response headers now, as the API server does before any event
             if initial is None:
                 gone = ApiError(410, "Expired", f"too old resource version: {rv_param} ({self.store.resource_version})")
                 yield (json.dumps({"type": "ERROR", "object": gone.status()}) + "\n").encode()
@@ -1206,7 +1244,7 @@ class KubeCluster:
             event = {
                 "apiVersion": "v1",
                 "kind": "Event",
-                "metadata": {"name": f"{pod_name}.{uuid.uuid4().hex[:16]}", "namespace": namespace},
+                "metadata": {"name": f"{pod_name}.{time.time_ns():x}", "namespace": namespace},
                 "involvedObject": involved,
                 "reason": reason,
                 "message": message,

@@ -342,7 +342,8 @@ def pod_security_violations(pod, level):
                 bad_names.append(c["name"])
                 bad_caps.extend(cap for cap in adds if cap not in bad_caps)
         if bad_names:
-            violations.append(("non-default capabilities", f"{_containers_phrase(bad_names)} must not include {_quote_join(bad_caps)} in securityContext.capabilities.add"))
+            violations.append(("non-default capabilities",
+                               f"{_containers_phrase(bad_names)} must not include {_quote_join(bad_caps)} in securityContext.capabilities.add"))
 
     host_path = [v["name"] for v in spec.get("volumes") or [] if "hostPath" in v]
     if host_path:
@@ -388,8 +389,8 @@ def pod_security_violations(pod, level):
         if kinds and kinds[0] not in volume_kinds:
             restricted_volumes.append((v["name"], kinds[0]))
     if restricted_volumes:
-        names = [n for n, _ in restricted_volumes]
-        kinds = sorted({k for _, k in restricted_volumes})
+        names = [n for n, _unused in restricted_volumes]
+        kinds = sorted({k for _unused, k in restricted_volumes})
         violations.append(
             (
                 "restricted volume types",

@@ -136,7 +136,7 @@ def api_group(group):
 
 def resource_list(group, version):
     resources = []
-    for (res_group, _), resource in RESOURCES.items():
+    for (res_group, _unused), resource in RESOURCES.items():
         if res_group == group and resource.version == version:
             resources.extend(resource.discovery_entries())
     return {
@@ -302,7 +302,10 @@ TABLES = {
         lambda o: [o["metadata"]["name"], o.get("status", {}).get("phase", "Active"), _age(o["metadata"].get("creationTimestamp"))],
     ),
     "serviceaccounts": (
-        [NAME_COLUMN, _column("Secrets", "integer", "Secrets is a list of the secrets in the same namespace that pods running using this ServiceAccount are allowed to use."), AGE_COLUMN],
+        [NAME_COLUMN,
+         _column("Secrets", "integer",
+                 "Secrets is a list of the secrets in the same namespace that pods running using this ServiceAccount are allowed to use."),
+         AGE_COLUMN],
         lambda o: [o["metadata"]["name"], len(o.get("secrets") or []), _age(o["metadata"].get("creationTimestamp"))],
     ),
     "pods": (
@@ -310,7 +313,8 @@ TABLES = {
             NAME_COLUMN,
             _column("Ready", description="The aggregate readiness state of this pod for accepting traffic."),
             _column("Status", description="The aggregate status of the containers in this pod."),
-            _column("Restarts", description="The number of times the containers in this pod have been restarted and when the last container in this pod has restarted."),
+            _column("Restarts", description="The number of times the containers in this pod have been restarted and when the last "
+                                            "container in this pod has restarted."),
             AGE_COLUMN,
             _column("IP", description="IP address allocated to the pod. Routable at least within the cluster. Empty if not yet allocated.", priority=1),
             _column("Node", description="NodeName is a request to schedule this pod onto a specific node.", priority=1),
@@ -323,7 +327,8 @@ TABLES = {
         [
             _column("Last Seen", description="The time at which the most recent occurrence of this event was recorded."),
             _column("Type", description="Type of this event (Normal, Warning), new types could be added in the future."),
-            _column("Reason", description="This should be a short, machine understandable string that gives the reason for the transition into the object's current status."),
+            _column("Reason", description="This should be a short, machine understandable string that gives the reason for the "
+                                          "transition into the object's current status."),
             _column("Object", description="The object that this event is about."),
             _column("Subobject", description="An optional field path within the involved object.", priority=1),
             _column("Source", description="The component reporting this event.", priority=1),
@@ -366,3 +371,103 @@ def table(resource, objects, list_meta, include_object="Metadata"):
         "columnDefinitions": columns,
         "rows": rows,
     }
+
+
+# --------------------------------------------------------------------------- schemas
+
+OBJECT_META_FIELDS = {
+    "name", "generateName", "namespace", "selfLink", "uid", "resourceVersion", "generation",
+    "creationTimestamp", "deletionTimestamp", "deletionGracePeriodSeconds", "labels", "annotations",
+    "ownerReferences", "finalizers", "managedFields",
+}
+CONTAINER_FIELDS = {
+    "name", "image", "command", "args", "workingDir", "ports", "envFrom", "env", "resources", "resizePolicy",
+    "restartPolicy", "volumeMounts", "volumeDevices", "livenessProbe", "readinessProbe", "startupProbe",
+    "lifecycle", "terminationMessagePath", "terminationMessagePolicy", "imagePullPolicy", "securityContext",
+    "stdin", "stdinOnce", "tty",
+}
+POD_SPEC_FIELDS = {
+    "volumes", "initContainers", "containers", "ephemeralContainers", "restartPolicy",
+    "terminationGracePeriodSeconds", "activeDeadlineSeconds", "dnsPolicy", "nodeSelector",
+    "serviceAccountName", "serviceAccount", "automountServiceAccountToken", "nodeName", "hostNetwork",
+    "hostPID", "hostIPC", "shareProcessNamespace", "securityContext", "imagePullSecrets", "hostname",
+    "subdomain", "affinity", "schedulerName", "tolerations", "hostAliases", "priorityClassName", "priority",
+    "dnsConfig", "readinessGates", "runtimeClassName", "enableServiceLinks", "preemptionPolicy", "overhead",
+    "topologySpreadConstraints", "setHostnameAsFQDN", "os", "hostUsers", "schedulingGates", "resourceClaims",
+    "resources",
+}
+TOP_LEVEL_FIELDS = {
+    "Namespace": {"apiVersion", "kind", "metadata", "spec", "status"},
+    "ServiceAccount": {"apiVersion", "kind", "metadata", "secrets", "imagePullSecrets", "automountServiceAccountToken"},
+    "Pod": {"apiVersion", "kind", "metadata", "spec", "status"},
+    "Event": None,
+    "MutatingWebhookConfiguration": None,
+}
+
+
+def prune_unknown_fields(kind, obj):
+    """Drop the fields the typed decoder of the real server would not know; return their paths.
+
+    Checked: the top level, ``metadata``, and for pods ``spec`` and each container.
+    """
+    unknown = []
+
+    def prune(node, known, prefix):
+        if not isinstance(node, dict):
+            return
+        for key in list(node):
+            if key not in known:
+                unknown.append(prefix + key)
+                del node[key]
+
+    top = TOP_LEVEL_FIELDS.get(kind)
+    if top is None or not isinstance(obj, dict):
+        return unknown
+    prune(obj, top, "")
+    prune(obj.get("metadata"), OBJECT_META_FIELDS, "metadata.")
+    if kind == "Pod" and isinstance(obj.get("spec"), dict):
+        spec = obj["spec"]
+        prune(spec, POD_SPEC_FIELDS, "spec.")
+        for list_name in ("initContainers", "containers", "ephemeralContainers"):
+            for index, container in enumerate(spec.get(list_name) or []):
+                prune(container, CONTAINER_FIELDS, f"spec.{list_name}[{index}].")
+    return unknown
+
+
+# --------------------------------------------------------------------------- OpenAPI v3
+
+def _openapi_path_item(resource, namespaced):
+    """One item path with the PATCH operation kubectl inspects for ``fieldValidation`` support."""
+    base = f"/apis/{resource.group}/{resource.version}" if resource.group else "/api/v1"
+    path = f"{base}/namespaces/{{namespace}}/{resource.name}/{{name}}" if namespaced else f"{base}/{resource.name}/{{name}}"
+    params = [
+        {"name": name, "in": "query", "schema": {"type": "string", "uniqueItems": True}}
+        for name in ("dryRun", "fieldManager", "fieldValidation", "force")
+    ]
+    operation = {
+        "tags": [f"{resource.group or 'core'}_{resource.version}"],
+        "operationId": f"patch{resource.kind}",
+        "parameters": params,
+        "responses": {"200": {"description": "OK"}},
+        "x-kubernetes-action": "patch",
+        "x-kubernetes-group-version-kind": {"group": resource.group, "version": resource.version, "kind": resource.kind},
+    }
+    return path, {"patch": operation}
+
+
+def openapi_v3_documents():
+    """``{"api/v1": document, "apis/<group>/v1": document}`` for the writable resources."""
+    documents = {}
+    for (group, _unused), resource in RESOURCES.items():
+        if "patch" not in resource.verbs:
+            continue
+        key = f"apis/{group}/{resource.version}" if group else "api/v1"
+        document = documents.setdefault(key, {
+            "openapi": "3.0.0",
+            "info": {"title": "Kubernetes", "version": SERVER_VERSION["gitVersion"]},
+            "paths": {},
+            "components": {"schemas": {}},
+        })
+        path, item = _openapi_path_item(resource, resource.namespaced)
+        document["paths"][path] = item
+    return documents

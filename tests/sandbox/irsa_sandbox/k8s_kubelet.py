@@ -5,14 +5,15 @@ Containers do not run images. What a container's command asks for is interpreted
 - ``aws ...`` runs the real AWS CLI (the ``aws`` executable beside ``sys.executable``) in a
   subprocess whose environment is only the container's environment after admission, plus
   ``PATH``, a private ``HOME``, ``AWS_ENDPOINT_URL`` (the sandbox), empty config and credentials
-  files and ``AWS_EC2_METADATA_DISABLED=true`` (there is no node role to fall back to). When the
+  files and ``AWS_EC2_METADATA_DISABLED=true`` (there is no node role to fall back to), and
+  ``AWS_REGION`` copied to ``AWS_DEFAULT_REGION`` as the CLI v2 of the images reads it. When the
   container mounts a projected ServiceAccount token volume, ``AWS_WEB_IDENTITY_TOKEN_FILE`` is
   pointed at a private file holding a token freshly issued for that volume, as the kubelet would.
 - ``sleep N`` keeps the container running for N seconds (``infinity``: until the pod goes);
   ``echo``, ``true`` and ``exit N`` do what the shell does.
 - ``sh -c '...'`` / ``bash -c '...'`` scripts are split on ``&&``, ``||`` and ``;`` into those.
-- A container without a command keeps running (a server image), except the AWS CLI images, whose
-  entrypoint is ``aws``.
+- A container without a command runs its args (images such as busybox have no entrypoint), or,
+  without args either, keeps running (a server image). The AWS CLI images' entrypoint is ``aws``.
 - Anything else ends the container with exit code 127 and a log line saying the sandbox cannot
   run it.
 
@@ -32,7 +33,6 @@ import threading
 import time
 import uuid
 
-from .k8s_admission import all_containers
 from .k8s_store import now_rfc3339
 
 AWS_CLI_IMAGES = ("aws-cli", "awscli")
@@ -81,8 +81,6 @@ def plan_command(container, env):
             command = ["aws"]
         elif not args:
             return [], True
-        else:
-            return [(";", ["<entrypoint of " + image + ">"] + args)], False
     argv = command + args
     if os.path.basename(argv[0]) in ("sh", "bash", "ash", "dash") and len(argv) >= 3 and argv[1] == "-c":
         return _split_script(_expand_shell_vars(argv[2], env)), False
@@ -99,10 +97,8 @@ def _split_script(script):
             if current:
                 steps.append((connector, current))
             current, connector = [], token
-        elif token in ("|", "&"):
-            current.append(token)
         else:
-            current.append(token)
+            current.append(token)  # "|" and "&" stay in: such steps are refused
     if current:
         steps.append((connector, current))
     return steps
@@ -130,7 +126,7 @@ class Kubelet:
 
     def __init__(self, cluster):
         self.cluster = cluster
-        octets = [random.randint(0, 255) for _ in range(2)]
+        octets = [random.randint(0, 255) for _unused in range(2)]
         self.node_ip = f"192.168.{octets[0]}.{octets[1]}"
         self.node_name = f"ip-192-168-{octets[0]}-{octets[1]}.{cluster.region}.compute.internal"
         self._lock = threading.Lock()
@@ -233,8 +229,10 @@ class PodRun:
             ],
         }
         if "running" in state or "terminated" in state:
-            status["imageID"] = "docker.io/library/" + container.get("image", "").split(":")[0] + "@sha256:" + uuid.uuid5(uuid.NAMESPACE_URL, container.get("image", "")).hex * 2
-            status["containerID"] = "containerd://" + uuid.uuid5(uuid.NAMESPACE_OID, self.uid + container["name"]).hex * 2
+            image = container.get("image", "")
+            status["imageID"] = "docker.io/library/" + image.split(":")[0] + "@sha256:" + uuid.uuid5(uuid.NAMESPACE_URL, image).hex * 2
+            container_uuid = uuid.uuid5(uuid.NAMESPACE_OID, self.uid + container["name"])
+            status["containerID"] = "containerd://" + container_uuid.hex * 2
         return status
 
     def _set_container(self, list_name, container, status):
@@ -395,7 +393,12 @@ class PodRun:
             self.event("Failed", f"Error: {error}", kind="Warning", field_path=field_path)
             return None
         image = container.get("image", "")
-        self.event("Pulled", f'Container image "{image}" already present on machine', field_path=field_path)
+        if container.get("imagePullPolicy") == "Always":
+            self.event("Pulling", f'Pulling image "{image}"', field_path=field_path)
+            self.event("Pulled", f'Successfully pulled image "{image}" in 412ms (412ms including waiting). '
+                       "Image size: 2167089 bytes.", field_path=field_path)
+        else:
+            self.event("Pulled", f'Container image "{image}" already present on machine', field_path=field_path)
         self.event("Created", f"Created container: {name}", field_path=field_path)
         self.event("Started", f"Started container {name}", field_path=field_path)
         started_at = now_rfc3339()
@@ -403,25 +406,18 @@ class PodRun:
             container, {"running": {"startedAt": started_at}}, ready=not init, started=True))
 
         steps, keep_running = plan_command(container, env)
-        code = 0
         if keep_running:
             self.stopped.wait()
             return None
-        last_code = 0
+        code = 0
         for connector, argv in steps:
             if not self._alive():
                 return None
-            if connector == "&&" and last_code != 0:
+            if (connector == "&&" and code != 0) or (connector == "||" and code == 0):
                 continue
-            if connector == "||" and last_code == 0:
-                continue
-            last_code = self._run_step(container, env, argv)
-            if last_code is None:  # "exit N" ends the script
+            code, finished = self._run_step(container, env, argv)
+            if finished:
                 break
-            if isinstance(last_code, tuple):
-                last_code = last_code[1]
-                break
-        code = last_code if isinstance(last_code, int) else 0
         if not self._alive():
             return None
         terminated = {
@@ -448,36 +444,34 @@ class PodRun:
         return code
 
     def _run_step(self, container, env, argv):
-        """Run one simple command; returns its exit code, or ``("exit", N)`` for ``exit``."""
+        """Run one simple command; returns ``(exit code, whether the script ends here)``."""
         name = container["name"]
         program = os.path.basename(argv[0])
         if program == "exec" and len(argv) > 1:
             argv = argv[1:]
             program = os.path.basename(argv[0])
         if program == "aws" and "|" not in argv and "&" not in argv:
-            return self._run_aws(container, env, argv[1:])
+            return self._run_aws(container, env, argv[1:]), False
         if program == "sleep":
             seconds = _sleep_seconds(argv)
             if seconds is not None:
                 self.stopped.wait(None if seconds == float("inf") else seconds)
-                return 0
+                return 0, False
         if program == "echo" and "|" not in argv:
             self.kubelet.append_log(self.uid, name, " ".join(argv[1:]) + "\n")
-            return 0
-        if program == "true" or program == ":":
-            return 0
+            return 0, False
+        if program in ("true", ":", "set"):
+            return 0, False
         if program == "false":
-            return 1
+            return 1, False
         if program == "exit":
             try:
-                return ("exit", int(argv[1]) if len(argv) > 1 else 0)
+                return (int(argv[1]) if len(argv) > 1 else 0), True
             except ValueError:
-                return ("exit", 2)
-        if program == "set":
-            return 0
+                return 2, True
         self.kubelet.append_log(
             self.uid, name, f"eks-sandbox: cannot run {shlex.join(argv)!r}: {SANDBOX_RUNS}\n")
-        return 127
+        return 127, False
 
     def _environment(self, container):
         env = {}
@@ -512,6 +506,10 @@ class PodRun:
         for path in (config, credentials):
             open(path, "w").close()
         process_env = dict(env)
+        if env.get("AWS_REGION"):
+            # Pods run the AWS CLI v2 image, where AWS_REGION wins over AWS_DEFAULT_REGION; the CLI
+            # v1 run here reads only AWS_DEFAULT_REGION.
+            process_env["AWS_DEFAULT_REGION"] = env["AWS_REGION"]
         if "AWS_WEB_IDENTITY_TOKEN_FILE" in env:
             process_env["AWS_WEB_IDENTITY_TOKEN_FILE"] = self._token_file(container, env["AWS_WEB_IDENTITY_TOKEN_FILE"], home)
         bin_dir = os.path.dirname(sys.executable)

@@ -114,7 +114,7 @@ SCHEMAS = {
 def _message(data, schema_name):
     schema = SCHEMAS[schema_name]
     obj = {}
-    for number, _, value in _fields(data):
+    for number, _unused, value in _fields(data):
         if number not in schema:
             continue
         name, kind, repeated = schema[number]
@@ -127,7 +127,7 @@ def _message(data, schema_name):
         elif kind == "bool":
             decoded = bool(value)
         elif kind == "map":
-            entry = {n: v for n, _, v in _fields(value)}
+            entry = {n: v for n, _unused, v in _fields(value)}
             obj.setdefault(name, {})[entry.get(1, b"").decode()] = entry.get(2, b"").decode()
             continue
         else:
@@ -143,8 +143,8 @@ def decode(body):
     """The JSON-shaped object of a protobuf request body; ProtobufError when unknown."""
     if not body.startswith(MAGIC):
         raise ProtobufError("missing the k8s protobuf magic")
-    envelope = {n: v for n, _, v in _fields(body[len(MAGIC):])}
-    type_meta = {n: v.decode() for n, _, v in _fields(envelope.get(1, b""))}
+    envelope = {n: v for n, _unused, v in _fields(body[len(MAGIC):])}
+    type_meta = {n: v.decode() for n, _unused, v in _fields(envelope.get(1, b""))}
     api_version, kind = type_meta.get(1, ""), type_meta.get(2, "")
     if kind not in SCHEMAS or kind.endswith("Meta"):
         raise ProtobufError(f"no protobuf decoding for {api_version}/{kind}")

@@ -13,7 +13,6 @@ import json
 import random
 import re
 import threading
-import time
 import uuid
 
 
@@ -56,7 +55,8 @@ class ApiError(Exception):
 
 def not_found(resource, name, group=""):
     qualified = f"{resource}.{group}" if group else resource
-    return ApiError(404, "NotFound", f'{qualified} "{name}" not found', {"name": name, "group": group, "kind": resource} if group else {"name": name, "kind": resource})
+    details = {"name": name, "group": group, "kind": resource} if group else {"name": name, "kind": resource}
+    return ApiError(404, "NotFound", f'{qualified} "{name}" not found', details)
 
 
 def already_exists(resource, name, group=""):
@@ -299,7 +299,7 @@ def parse_label_selector(text):
             requirements.append((part, "exists", []))
             continue
         raise bad_request(f"unable to parse requirement: found '{part}', expected: identifier")
-    for key, _, _ in requirements:
+    for key, _unused, _unused in requirements:
         if qualified_name_errors("key", key):
             raise bad_request(f'unable to parse requirement: invalid label key "{key}": {QUALIFIED_NAME_MSG}')
     return requirements
@@ -547,8 +547,10 @@ def json_patch(target, operations):
                 raise bad_request(f"Unexpected kind: {op}")
         except (KeyError, IndexError, ValueError, TypeError):
             if op == "remove" or op == "replace":
-                raise ApiError(422, "Invalid", f"the server rejected our request due to an error in our request: {op} operation does not apply: doc is missing path: \"{path}\": missing value")
-            raise ApiError(422, "Invalid", f"the server rejected our request due to an error in our request: {op} operation does not apply: doc is missing path: \"{path}\": missing value")
+                raise ApiError(422, "Invalid", "the server rejected our request due to an error in our request: "
+                               f"{op} operation does not apply: doc is missing path: \"{path}\": missing value")
+            raise ApiError(422, "Invalid", "the server rejected our request due to an error in our request: "
+                           f"{op} operation does not apply: doc is missing path: \"{path}\": missing value")
     return doc
 
 
@@ -571,7 +573,8 @@ def _apply_merge(target, applied):
             merge_key = MERGE_KEYS[key]
             merged = copy.deepcopy(result[key])
             for item in value:
-                index = next((i for i, e in enumerate(merged) if isinstance(e, dict) and isinstance(item, dict) and e.get(merge_key) == item.get(merge_key)), None)
+                index = next((i for i, e in enumerate(merged)
+                              if isinstance(e, dict) and isinstance(item, dict) and e.get(merge_key) == item.get(merge_key)), None)
                 if index is None:
                     merged.append(item)
                 else:
@@ -593,7 +596,7 @@ NAME_CHARS = "bcdfghjklmnpqrstvwxz2456789"
 
 
 def random_suffix(length=5):
-    return "".join(random.choice(NAME_CHARS) for _ in range(length))
+    return "".join(random.choice(NAME_CHARS) for _unused in range(length))
 
 
 class Store:
@@ -616,10 +619,6 @@ class Store:
         with self.lock:
             return str(self._rv)
 
-    def oldest_watchable(self):
-        with self.lock:
-            return self._history[0].rv - 1 if len(self._history) == self.HISTORY else 0
-
     def get(self, resource, namespace, name):
         with self.lock:
             obj = self._objects.get((resource, namespace or "", name))
@@ -633,7 +632,7 @@ class Store:
         with self.lock:
             items = [
                 copy.deepcopy(obj)
-                for (res, ns, _), obj in self._objects.items()
+                for (res, ns, _unused), obj in self._objects.items()
                 if res == resource and (namespace is None or ns == namespace)
             ]
         return sorted(items, key=lambda o: (o["metadata"].get("namespace", ""), o["metadata"]["name"]))
@@ -646,7 +645,7 @@ class Store:
         """Store ``obj`` under a new resourceVersion and record the watch event. Returns a copy."""
         with self.lock:
             self._rv += 1
-            obj = copy.deepcopy(obj)
+            obj = omit_empty(copy.deepcopy(obj))
             obj["metadata"]["resourceVersion"] = str(self._rv)
             key = (resource, obj["metadata"].get("namespace", ""), obj["metadata"]["name"])
             self._objects[key] = obj
@@ -678,6 +677,24 @@ class Store:
             self.changed.wait(timeout)
 
 
+OMIT_EMPTY = {
+    "metadata": ("labels", "annotations", "finalizers", "ownerReferences", "managedFields", "generateName"),
+    "": ("secrets", "imagePullSecrets"),
+}
+
+
+def omit_empty(obj):
+    """Drop the empty fields Go's ``omitempty`` leaves out of a stored object's JSON."""
+    for key in OMIT_EMPTY[""]:
+        if obj.get(key) in ([], {}, None):
+            obj.pop(key, None)
+    meta = obj.get("metadata") or {}
+    for key in OMIT_EMPTY["metadata"]:
+        if meta.get(key) in ([], {}, None, ""):
+            meta.pop(key, None)
+    return obj
+
+
 def strip_for_compare(obj):
     """The object without the fields a write always changes, to detect no-op writes."""
     obj = copy.deepcopy(obj)
@@ -685,7 +702,3 @@ def strip_for_compare(obj):
     for key in ("resourceVersion", "managedFields", "generation"):
         meta.pop(key, None)
     return obj
-
-
-def deadline_clock():
-    return time.monotonic()
