@@ -244,9 +244,30 @@ class PodRun:
                     break
             else:
                 statuses.append(status)
+            if list_name == "containerStatuses":
+                self._settle_phase(pod)
             self._refresh_conditions(pod)
 
         self.update(mutate)
+
+    def _settle_phase(self, pod):
+        """Set the final phase in the same update as the last container's termination.
+
+        The real kubelet computes phase and container statuses in one status sync, so a client never sees
+        every container terminated while the pod is still Running.
+        """
+        policy = self.spec.get("restartPolicy", "Always")
+        containers = self.spec.get("containers") or []
+        terminated = {}
+        for status in pod["status"].get("containerStatuses") or []:
+            state = status.get("state") or {}
+            if "terminated" in state:
+                terminated[status["name"]] = state["terminated"].get("exitCode", 1)
+        if len(terminated) < len(containers) or any(c["name"] not in terminated for c in containers):
+            return
+        codes = list(terminated.values())
+        if policy == "Never" or (policy == "OnFailure" and all(code == 0 for code in codes)):
+            pod["status"]["phase"] = "Succeeded" if all(code == 0 for code in codes) else "Failed"
 
     @staticmethod
     def _condition(pod, kind, value):
