@@ -393,7 +393,8 @@ class KubernetesAPI:
                 with os.fdopen(os.open(path, os.O_WRONLY | os.O_CREAT, 0o600), "wb") as handle:
                     handle.write(data)
             context.load_cert_chain(cert_path, key_path)
-        options = dict(ssl_context=context, retries=False, timeout=urllib3.Timeout(connect=10, read=60))
+        # Keep as many connections as irsa_verify runs bindings concurrently (its max_concurrency default).
+        options = dict(ssl_context=context, retries=False, timeout=urllib3.Timeout(connect=10, read=60), maxsize=10)
         if connection.proxy:
             return urllib3.ProxyManager(connection.proxy, **options)
         return urllib3.PoolManager(**options)
