@@ -87,6 +87,9 @@ _value:
     error:
       description: Why the binding failed, or an empty string.
       type: str
+    summary:
+      description: The entry as one line, C(namespace/name -> role ARN, changed, verified as <caller>), with the error if any.
+      type: str
 """
 
 from ansible.errors import AnsibleFilterError
@@ -119,6 +122,21 @@ def _check_message(check):
     if check.get("remediation"):
         text += " Fix: " + check["remediation"]
     return text
+
+
+def _summary_line(entry):
+    """``ns/sa -> role: changed, verified as <caller>`` with the pods to restart and the error, if any."""
+    verified = {True: "verified", False: "NOT verified", None: "not verified"}[entry["verified"]]
+    line = "{0} -> {1}: {2}, {3}".format(
+        entry["binding"], entry["role_arn"] or entry["role_name"], "changed" if entry["changed"] else "unchanged", verified
+    )
+    if entry["caller_arn"]:
+        line += " as " + entry["caller_arn"]
+    if entry["pods_to_restart"]:
+        line += "; restart " + ", ".join(entry["pods_to_restart"])
+    if entry["error"]:
+        line += ". " + entry["error"]
+    return line
 
 
 def irsa_outcome(bindings, roles, service_accounts, verify=None, stage="summary", check_mode=False):
@@ -169,6 +187,7 @@ def irsa_outcome(bindings, roles, service_accounts, verify=None, stage="summary"
                 "error": error,
             }
         )
+        outcome[-1]["summary"] = _summary_line(outcome[-1])
     return targets if stage == "verify" else outcome
 
 

@@ -840,10 +840,14 @@ def plan_present(module, iam_client, request, current):
     if trust_changed:
         for arn, spec in providers.items():
             if spec["state"] == "present" and not _oidc_provider_exists(module, iam_client, arn):
-                raise IrsaRoleError(
+                message = (
                     "the IAM OIDC provider {0} does not exist, so IAM would refuse a trust policy naming it: create it "
                     "first (eks.irsa.eks_oidc_provider with the cluster's issuer) or check the account".format(arn)
                 )
+                if not module.check_mode:
+                    raise IrsaRoleError(message)
+                # In check mode an earlier task (eks_oidc_provider) may only have predicted the provider.
+                module.warn("Unless it is created before this task runs for real, " + message)
     resolved_by_name = set()
     if "managed_policies" in request:
         resolved_by_name = {arn for arn in to_attach if (arn, None) not in request["managed_policies"]}
