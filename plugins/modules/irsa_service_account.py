@@ -365,7 +365,7 @@ def main():
         role_arn=dict(type="str"),
         audience=dict(type="str"),
         sts_regional_endpoints=dict(type="bool"),
-        token_expiration=dict(type="int"),
+        token_expiration=dict(type="int", no_log=False),
         annotations=dict(type="dict", default={}),
         labels=dict(type="dict", default={}),
         create=dict(type="bool", default=True),
