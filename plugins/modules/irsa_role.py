@@ -954,6 +954,11 @@ def role_result(current):
     }
 
 
+def _error_code(error):
+    response = getattr(getattr(error, "exception", None), "response", None) or {}
+    return response.get("Error", {}).get("Code", "")
+
+
 def ensure_present(module, iam_client, request):
     name = request["name"]
     current = read_role(iam_client, name)
@@ -962,7 +967,17 @@ def ensure_present(module, iam_client, request):
         return {"changed": False, "role": role_result(current), "diff": diff}
     if module.check_mode:
         return {"changed": True, "role": desired, "diff": diff}
-    apply_present(module, iam_client, name, changes, desired)
+    try:
+        apply_present(module, iam_client, name, changes, desired)
+    except AnsibleAWSError as e:
+        if not (changes["create"] and _error_code(e) == "EntityAlreadyExists"):
+            raise
+        # Another run created the role between our read and our create: converge on what it made.
+        current = read_role(iam_client, name)
+        changed, changes, desired, diff = plan_present(module, iam_client, request, current)
+        if not changed:
+            return {"changed": False, "role": role_result(current), "diff": diff}
+        apply_present(module, iam_client, name, changes, desired)
     updated = read_role(iam_client, name)
     return {"changed": True, "role": role_result(updated) if updated else desired, "diff": diff}
 

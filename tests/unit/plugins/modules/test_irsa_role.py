@@ -420,3 +420,30 @@ def test_size_checked_before_update(aws):
     result = aws.run(**base(service_accounts=["default:irsa-test"], trust_policy_size_limit=100))
     assert result["failed"] and "over the limit of 100" in result["msg"]
     assert aws.writes() == []
+
+
+def test_a_role_created_meanwhile_by_another_run_is_converged_on(aws):
+    """Two runs create the same role at once: the one whose CreateRole loses (EntityAlreadyExists) adds its
+    ServiceAccount to what the other made instead of failing."""
+    other = {"Version": "2012-10-17", "Statement": [irsa_statement(BLUE, BLUE_ARN, [SA + "default:other"])]}
+    with mock.patch.object(irsa_role.irsa_iam, "create_role", side_effect=_racing_create(aws, other)):
+        result = aws.run(**base(purge_service_accounts=False))
+    assert result.get("failed") is not True, result
+    assert result["changed"] is True
+    subjects = json.dumps(stored_trust(aws))
+    assert SA + "default:other" in subjects and SA + "default:irsa-test" in subjects
+    assert "UpdateAssumeRolePolicy" in aws.writes()
+
+
+def _racing_create(aws, other):
+    """A create_role whose role was made by someone else a moment before: IAM answers EntityAlreadyExists."""
+    from botocore.exceptions import ClientError
+    from ansible_collections.amazon.aws.plugins.module_utils.iam import AnsibleIAMError
+
+    def create_role(_client, name, *_args, **_kwargs):
+        aws.iam.create_role(RoleName=name, AssumeRolePolicyDocument=json.dumps(other))
+        error = ClientError({"Error": {"Code": "EntityAlreadyExists", "Message": "Role with name %s already exists." % name}},
+                            "CreateRole")
+        raise AnsibleIAMError(message="Failed to create role", exception=error)
+
+    return create_role
