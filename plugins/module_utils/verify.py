@@ -30,9 +30,11 @@ Private to the eks.irsa collection; not a public API.
 
 from __future__ import annotations
 
+import calendar
 import json
 import random
 import re
+import time
 
 from ansible_collections.eks.irsa.plugins.module_utils import trust
 from ansible_collections.eks.irsa.plugins.module_utils.constants import AUDIENCE_ANNOTATION
@@ -806,6 +808,71 @@ def pod_finished(pod):
         return True
     state, reason, _detail = container_state(pod)
     return (state == "waiting" and reason in TERMINAL_WAITING_REASONS) or state == "terminated"
+
+
+# How long a verification pod that ended is left to the run that made it (which reads its log and deletes it within a
+# poll or two) before another run takes it for a leftover of an interrupted run.
+LEFTOVER_POD_GRACE = 5
+
+_RFC3339 = re.compile(r"^(\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2})(?:\.\d+)?(Z|[+-]\d{2}:\d{2})$")
+
+
+def rfc3339_seconds(value):
+    """Seconds since the epoch of a time as the API server writes it (``2024-05-01T10:00:00Z``), or None."""
+    match = _RFC3339.match(value or "")
+    if not match:
+        return None
+    seconds = calendar.timegm(time.strptime(match.group(1), "%Y-%m-%dT%H:%M:%S"))
+    zone = match.group(2)
+    if zone != "Z":
+        offset = int(zone[1:3]) * 3600 + int(zone[4:6]) * 60
+        seconds -= offset if zone[0] == "+" else -offset
+    return seconds
+
+
+def _ended_at(pod):
+    """When the pod ended: its containers' last finishedAt, else its last condition change, else its creation; or None."""
+    status = pod.get("status") or {}
+    finished = [((entry.get("state") or {}).get("terminated") or {}).get("finishedAt") for entry in status.get("containerStatuses") or []]
+    transitions = [condition.get("lastTransitionTime") for condition in status.get("conditions") or []]
+    for candidates in (finished, transitions, [(pod.get("metadata") or {}).get("creationTimestamp")]):
+        known = [seconds for seconds in (rfc3339_seconds(value) for value in candidates) if seconds is not None]
+        if known:
+            return max(known)
+    return None
+
+
+def leftover_verification_pods(pods, service_account, now, grace=LEFTOVER_POD_GRACE):
+    """Names of the verification pods of ``service_account`` that an earlier run left behind (it was killed before it
+    could delete them), among ``pods`` (a namespace's pods as the API lists them); ``now`` in seconds since the epoch.
+
+    A leftover carries the labels of pod_manifest and either ended (phase Succeeded or Failed) more than ``grace`` seconds
+    ago, or outlived its activeDeadlineSeconds by ``grace`` seconds (its run would have given up on it). A pod that is still
+    running within its deadline may be a concurrent run's and is never one; neither is a pod already being deleted.
+    """
+    names = []
+    for pod in pods or []:
+        metadata = pod.get("metadata") or {}
+        labels = metadata.get("labels") or {}
+        spec = pod.get("spec") or {}
+        if (
+            labels.get(MANAGED_BY_LABEL) != MANAGED_BY_VALUE
+            or labels.get(VERIFY_COMPONENT_LABEL) != VERIFY_COMPONENT_VALUE
+            or spec.get("serviceAccountName") != service_account
+            or metadata.get("deletionTimestamp")
+            or not metadata.get("name")
+        ):
+            continue
+        if (pod.get("status") or {}).get("phase") in ("Succeeded", "Failed"):
+            ended = _ended_at(pod)
+            if ended is None or now - ended > grace:
+                names.append(metadata["name"])
+            continue
+        created = rfc3339_seconds(metadata.get("creationTimestamp"))
+        deadline = spec.get("activeDeadlineSeconds")
+        if created is not None and isinstance(deadline, int) and now - created > deadline + grace:
+            names.append(metadata["name"])
+    return sorted(names)
 
 
 def log_tail(log, lines=LOG_TAIL_LINES):

@@ -33,6 +33,10 @@ description:
     has small resource requests and limits, C(restartPolicy=Never), an C(activeDeadlineSeconds) and
     the label C(app.kubernetes.io/managed-by=eks.irsa). It is deleted on success, failure, timeout and
     interruption, unless O(keep_pod=true).
+  - Before it starts its pod, the C(pod) check deletes the verification pods of the same ServiceAccount left
+    behind by a run that was killed before it could delete them, those that ended (C(Succeeded) or C(Failed))
+    more than 5 seconds ago or outlived their C(activeDeadlineSeconds). A pod still running within its deadline,
+    possibly a concurrent run's, is left alone.
   - Read-only, so many bindings are verified in one call with O(service_accounts), concurrently, with
     one client per API.
   - The ServiceAccount token and the temporary credentials are used in memory only; they are never
@@ -683,6 +687,7 @@ class Verifier:
                 "Fix the ServiceAccount first (see above).",
             ))
             return
+        self.delete_leftover_pods(namespace, name)
         pod_name = verify.pod_name()
         manifest = verify.pod_manifest(
             pod_name, namespace, name, self.params["image"], self.params["pod_command"],
@@ -752,6 +757,16 @@ class Verifier:
         for pod_name, namespace in pods:
             self.delete_pod(namespace, pod_name)
         return [pod_name for pod_name, _namespace in pods]
+
+    def delete_leftover_pods(self, namespace, name):
+        """Delete the verification pods of this ServiceAccount that a killed earlier run left (verify.leftover_verification_pods)."""
+        try:
+            pods = self.memo.get(("pods", namespace), lambda: self.kube.list_pods(namespace))
+        except KubernetesError as e:
+            self.module.warn("Could not look for verification pods left by an interrupted run in {0}: {1}".format(namespace, _message(e)))
+            return
+        for pod_name in verify.leftover_verification_pods(pods, name, time.time()):
+            self.delete_pod(namespace, pod_name)
 
     # ----- many bindings --------------------------------------------------------------------------
 

@@ -497,6 +497,81 @@ def test_log_tail_and_events_are_bounded():
     assert [line.split()[1] for line in described] == ["R4:", "R5:", "R6:", "R7:", "R8:"]
 
 
+# Seconds since the epoch of 2024-05-01T10:00:00Z, the "now" of the leftover tests.
+NOW = 1714557600
+
+
+def verification_pod(name, phase, created="2024-05-01T09:59:00Z", finished=None, service_account="my-app", deadline=180, **metadata):
+    """A verification pod as pod_manifest makes it and the API server lists it."""
+    pod = verify.pod_manifest(name, "default", service_account, deadline=deadline)
+    pod["metadata"].update(creationTimestamp=created, **metadata)
+    pod["status"] = {"phase": phase}
+    if finished:
+        pod["status"]["containerStatuses"] = [{"name": "irsa-verify", "state": {"terminated": {"exitCode": 0, "finishedAt": finished}}}]
+    return pod
+
+
+@pytest.mark.parametrize(
+    "value, seconds",
+    [
+        ("2024-05-01T10:00:00Z", NOW),
+        ("2024-05-01T10:00:00.123456Z", NOW),
+        ("2024-05-01T12:00:00+02:00", NOW),
+        ("2024-05-01T08:30:00-01:30", NOW),
+        ("", None),
+        (None, None),
+        ("yesterday", None),
+    ],
+)
+def test_rfc3339_seconds(value, seconds):
+    assert verify.rfc3339_seconds(value) == seconds
+
+
+@pytest.mark.parametrize(
+    "pod, leftover",
+    [
+        # Ended long enough ago: the run that made it is gone.
+        (verification_pod("irsa-verify-aaaaa", "Succeeded", finished="2024-05-01T09:59:30Z"), True),
+        (verification_pod("irsa-verify-aaaaa", "Failed", finished="2024-05-01T09:59:30Z"), True),
+        # Ended within the grace: its run may be reading its log right now.
+        (verification_pod("irsa-verify-aaaaa", "Succeeded", finished="2024-05-01T09:59:57Z"), False),
+        # Ended, no container status: the last condition change, else the creation, tells when.
+        (dict(verification_pod("irsa-verify-aaaaa", "Failed"), status={"phase": "Failed", "conditions": [
+            {"type": "Ready", "lastTransitionTime": "2024-05-01T09:59:58Z"}]}), False),
+        (verification_pod("irsa-verify-aaaaa", "Failed"), True),
+        (verification_pod("irsa-verify-aaaaa", "Failed", created=None), True),
+        # Running or pending within its deadline: possibly a concurrent run's.
+        (verification_pod("irsa-verify-aaaaa", "Running"), False),
+        (verification_pod("irsa-verify-aaaaa", "Pending", created="2024-05-01T09:57:00Z"), False),
+        # Past its activeDeadlineSeconds (and the grace): its run gave up on it, or was killed.
+        (verification_pod("irsa-verify-aaaaa", "Running", created="2024-05-01T09:56:54Z"), True),
+        (verification_pod("irsa-verify-aaaaa", "Pending", created="2024-05-01T09:59:00Z", deadline=30), True),
+        (verification_pod("irsa-verify-aaaaa", "Running", created=None), False),
+        # Not this ServiceAccount's, not a verification pod, or already going.
+        (verification_pod("irsa-verify-aaaaa", "Succeeded", finished="2024-05-01T09:59:30Z", service_account="other"), False),
+        (verification_pod("irsa-verify-aaaaa", "Succeeded", finished="2024-05-01T09:59:30Z", labels={"app": "my-app"}), False),
+        (verification_pod("irsa-verify-aaaaa", "Succeeded", finished="2024-05-01T09:59:30Z",
+                          labels={"app.kubernetes.io/managed-by": "eks.irsa"}), False),
+        (verification_pod("irsa-verify-aaaaa", "Succeeded", finished="2024-05-01T09:59:30Z",
+                          deletionTimestamp="2024-05-01T09:59:59Z"), False),
+    ],
+)
+def test_leftover_verification_pods(pod, leftover):
+    assert verify.leftover_verification_pods([pod], "my-app", NOW) == (["irsa-verify-aaaaa"] if leftover else [])
+
+
+def test_leftover_verification_pods_picks_among_many():
+    pods = [
+        verification_pod("irsa-verify-ccccc", "Failed", finished="2024-05-01T09:50:00Z"),
+        verification_pod("irsa-verify-bbbbb", "Running"),
+        verification_pod("irsa-verify-aaaaa", "Succeeded", finished="2024-05-01T09:59:00Z"),
+        {"metadata": {"name": "my-app-7d9f8"}, "spec": {"serviceAccountName": "my-app"}, "status": {"phase": "Succeeded"}},
+    ]
+    assert verify.leftover_verification_pods(pods, "my-app", NOW) == ["irsa-verify-aaaaa", "irsa-verify-ccccc"]
+    assert verify.leftover_verification_pods(pods, "my-app", NOW, grace=120) == ["irsa-verify-ccccc"]
+    assert verify.leftover_verification_pods(None, "my-app", NOW) == []
+
+
 def test_not_mutated_check():
     check = verify.not_mutated_check("irsa-verify-abcde", "default", "my-app", ROLE_ARN, ["no aws-iam-token volume"], webhook_known_missing=True)
     assert not check["passed"]

@@ -9,9 +9,11 @@ retried, that pods are always deleted, and that no token or credential leaves th
 import copy
 import json
 import threading
+import time
 
 import pytest
 
+from ansible_collections.eks.irsa.plugins.module_utils import verify
 from ansible_collections.eks.irsa.plugins.module_utils import verify_aws
 from ansible_collections.eks.irsa.plugins.module_utils.k8s import KubernetesError
 from ansible_collections.eks.irsa.plugins.modules import irsa_verify
@@ -417,6 +419,49 @@ def test_stop_event_interrupts_workers_and_pods_go(monkeypatch):
     with pytest.raises(irsa_verify.Interrupted):
         verifier.verify(binding())
     assert len(kube.deleted) == 1
+
+
+def _left_pod(name, phase, service_account="my-app", ended_seconds_ago=60):
+    ended = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(time.time() - ended_seconds_ago))
+    pod = verify.pod_manifest(name, "default", service_account)
+    pod["metadata"]["creationTimestamp"] = ended
+    pod["status"] = {"phase": phase, "containerStatuses": [{"name": "irsa-verify", "state": (
+        {"terminated": {"exitCode": 0, "finishedAt": ended}} if phase in ("Succeeded", "Failed") else {"running": {}})}]}
+    return pod
+
+
+@pytest.mark.parametrize("checks", [["static", "pod"], ["pod"]])
+def test_pod_check_deletes_the_pods_a_killed_run_left(monkeypatch, checks):
+    FakeAWS(monkeypatch)
+    log = json.dumps({"Account": ACCOUNT, "Arn": "arn:aws:sts::111122223333:assumed-role/my-app/botocore-session-1"})
+    kube = FakeKube(annotated(), pod_log=log)
+    left = [_left_pod("irsa-verify-ended", "Succeeded"), _left_pod("irsa-verify-broke", "Failed"),
+            _left_pod("irsa-verify-other", "Succeeded", service_account="other"), _left_pod("irsa-verify-fresh", "Succeeded", ended_seconds_ago=0),
+            _left_pod("irsa-verify-concurrent", "Running")]
+    kube.list_pods = lambda namespace, service_account=None: kube.record("list_pods", namespace) or copy.deepcopy(left)
+    entry = make_verifier(FakeModule(checks=checks), kube).verify(binding())
+    assert entry["verified"], entry["checks"]
+    (created,) = [call[2] for call in kube.calls if call[0] == "create_pod"]
+    assert sorted(kube.deleted) == sorted(["irsa-verify-broke", "irsa-verify-ended", created])
+    # Deleted before the new pod is made; the namespace's pods are listed once, whatever the checks.
+    assert [call[0] for call in kube.calls].index("create_pod") > [call[0] for call in kube.calls].index("delete_pod")
+    assert kube.count("list_pods") == 1
+
+
+def test_pod_check_goes_on_when_leftovers_cannot_be_listed(monkeypatch):
+    FakeAWS(monkeypatch)
+    log = json.dumps({"Account": ACCOUNT, "Arn": "arn:aws:sts::111122223333:assumed-role/my-app/botocore-session-1"})
+    kube = FakeKube(annotated(), pod_log=log)
+
+    def forbidden(namespace, service_account=None):
+        raise KubernetesError("pods is forbidden: User cannot list resource pods", status=403)
+
+    kube.list_pods = forbidden
+    module = FakeModule(checks=["pod"])
+    entry = make_verifier(module, kube).verify(binding())
+    assert entry["verified"], entry["checks"]
+    assert len(kube.deleted) == 1
+    assert any("left by an interrupted run" in warning and "forbidden" in warning for warning in module.warnings)
 
 
 def test_check_mode_skips_the_pod(monkeypatch):
