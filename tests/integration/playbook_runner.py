@@ -1,6 +1,7 @@
 """Run ansible-playbook against a running sandbox, as a user who sourced its env file would."""
 
 import os
+import signal
 import subprocess
 import sys
 import uuid
@@ -34,11 +35,8 @@ def write_inventory(directory):
     return path
 
 
-def run_playbook(sandbox, playbook, workdir, extra_vars=(), args=(), env=None, timeout=900, inventory=None):
-    """Run ``playbook`` with the sandbox's vars.yml; return the CompletedProcess (stdout+stderr merged).
-
-    ``inventory`` defaults to localhost with the virtualenv's Python.
-    """
+def playbook_command(sandbox, playbook, workdir, extra_vars=(), args=(), inventory=None):
+    """The ansible-playbook command line for ``playbook`` with the sandbox's vars.yml."""
     command = [
         os.path.join(os.path.dirname(sys.executable), "ansible-playbook"),
         "-i",
@@ -51,9 +49,16 @@ def run_playbook(sandbox, playbook, workdir, extra_vars=(), args=(), env=None, t
     ]
     for item in extra_vars:
         command += ["-e", item]
-    command += list(args)
+    return command + list(args)
+
+
+def run_playbook(sandbox, playbook, workdir, extra_vars=(), args=(), env=None, timeout=900, inventory=None):
+    """Run ``playbook`` with the sandbox's vars.yml; return the CompletedProcess (stdout+stderr merged).
+
+    ``inventory`` defaults to localhost with the virtualenv's Python.
+    """
     return subprocess.run(
-        command,
+        playbook_command(sandbox, playbook, workdir, extra_vars, args, inventory),
         cwd=workdir,
         env=playbook_env(sandbox, env),
         stdout=subprocess.PIPE,
@@ -62,3 +67,75 @@ def run_playbook(sandbox, playbook, workdir, extra_vars=(), args=(), env=None, t
         timeout=timeout,
         check=False,
     )
+
+
+def start_playbook(sandbox, playbook, workdir, extra_vars=(), args=(), env=None, inventory=None):
+    """Start ``playbook`` like run_playbook, without waiting; stdout+stderr go to ``workdir``/<random>.out.
+
+    The playbook runs in a session of its own, so that ``kill_process_tree`` can stop it without touching the test.
+    """
+    output = os.path.join(workdir, "playbook-%s.out" % uuid.uuid4().hex[:8])
+    with open(output, "wb") as handle:
+        process = subprocess.Popen(
+            playbook_command(sandbox, playbook, workdir, extra_vars, args, inventory),
+            cwd=workdir,
+            env=playbook_env(sandbox, env),
+            stdin=subprocess.DEVNULL,
+            stdout=handle,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
+    process.output_path = output
+    return process
+
+
+def read_output(process):
+    with open(process.output_path, encoding="utf-8", errors="replace") as handle:
+        return handle.read()
+
+
+def _children():
+    """{parent pid: [child pids]} of every process, from /proc."""
+    children = {}
+    for entry in os.listdir("/proc"):
+        if not entry.isdigit():
+            continue
+        try:
+            with open("/proc/%s/stat" % entry, encoding="utf-8", errors="replace") as handle:
+                stat = handle.read()
+        except OSError:
+            continue
+        # pid (comm) state ppid ...: comm may hold spaces and parentheses, so split after its last ")".
+        fields = stat[stat.rfind(")") + 2:].split()
+        children.setdefault(int(fields[1]), []).append(int(entry))
+    return children
+
+
+def kill_process_tree(root):
+    """SIGKILL ``root`` and every process below it, as a power cut or ``kill -9`` of a CI runner would.
+
+    ansible-playbook's workers start sessions of their own (and modules run below them), so a process group is not
+    enough: the tree is frozen with SIGSTOP from the top until no new process appears, then killed.
+    """
+    stopped = []
+    while True:
+        tree, pending = [], [root]
+        children = _children()
+        while pending:
+            pid = pending.pop()
+            tree.append(pid)
+            pending.extend(children.get(pid, []))
+        new = [pid for pid in tree if pid not in stopped]
+        if not new:
+            break
+        for pid in new:
+            try:
+                os.kill(pid, signal.SIGSTOP)
+            except ProcessLookupError:
+                pass
+            stopped.append(pid)
+    for pid in stopped:
+        try:
+            os.kill(pid, signal.SIGKILL)
+        except ProcessLookupError:
+            pass
