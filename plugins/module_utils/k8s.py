@@ -513,6 +513,11 @@ class KubernetesAPI:
     def get_service_account(self, namespace, name):
         return self.request("GET", _sa_path(namespace, name), not_found=True, what=_label("serviceaccount", namespace, name))
 
+    def list_service_accounts(self, namespace):
+        answer = self.request("GET", "/api/v1/namespaces/{0}/serviceaccounts".format(quote(namespace)),
+                              what="serviceaccounts in " + namespace)
+        return answer.get("items") or []
+
     def create_service_account(self, namespace, body):
         return self.request("POST", "/api/v1/namespaces/{0}/serviceaccounts".format(quote(namespace)), body=body,
                             what=_label("serviceaccount", namespace, body["metadata"]["name"]))

@@ -10,8 +10,8 @@ web-identity exchange is different: there AccessDenied and InvalidIdentityToken 
 being diagnosed, not missing permissions of the caller, so it returns STS's error code and message
 instead of raising, and the caller decides whether to retry (IAM is eventually consistent).
 
-The ServiceAccount token and the temporary credentials are passed in and out in memory only; they
-never enter an exception, a message or a return value of the module.
+The ServiceAccount token is passed in memory only, and the temporary credentials STS issues are
+dropped as soon as they are received; neither enters an exception, a message or a return value.
 
 Private to the eks.irsa collection; not a public API.
 """
@@ -20,11 +20,9 @@ from __future__ import annotations
 
 import json
 import os
-import threading
 from urllib.parse import unquote
 
 try:
-    import boto3
     import botocore
 except ImportError:
     pass  # AnsibleAWSModule reports a missing boto3/botocore.
@@ -60,10 +58,15 @@ def _assume_role_with_web_identity(client, role_arn, token, session_name, durati
 
 
 def assume_role_with_web_identity(client, role_arn, token, session_name, duration=SESSION_DURATION):
-    """``(credentials, None)`` on success, ``(None, (code, message))`` when STS refuses.
+    """``(identity, None)`` on success, ``(None, (code, message))`` when STS refuses.
 
     The call is unsigned (botocore sends AssumeRoleWithWebIdentity without signature), as a pod
     makes it. Throttling and transient errors are retried; refusals are returned.
+
+    ``identity`` is who the temporary credentials are, as STS states it in the answer
+    (``AssumedRoleUser``), in GetCallerIdentity's shape (``Account``, ``Arn``, ``UserId``): the same
+    answer GetCallerIdentity with them gives, without a second call. The credentials themselves are
+    dropped here and never leave this function.
     """
     try:
         response = _assume_role_with_web_identity(client, role_arn, token, session_name, duration)
@@ -71,52 +74,10 @@ def assume_role_with_web_identity(client, role_arn, token, session_name, duratio
         return None, (error_code(e), e.response.get("Error", {}).get("Message", ""))
     except botocore.exceptions.BotoCoreError as e:
         return None, ("ConnectionError", type(e).__name__ + ": " + str(e))
-    return response["Credentials"], None
-
-
-class StsSessions:
-    """Creates STS clients with temporary credentials from one boto3 session (its service model is
-    loaded once), on the endpoint of the module's AWS connection. Thread-safe."""
-
-    def __init__(self, region, endpoint_url=None, verify=None, config=None):
-        self.region = region
-        self.endpoint_url = endpoint_url
-        self.verify = verify
-        self.config = config
-        self._lock = threading.Lock()
-        self._session = None
-
-    def client(self, credentials):
-        with self._lock:
-            if self._session is None:
-                # No profile: only the temporary credentials may be used.
-                self._session = boto3.session.Session(botocore_session=botocore.session.Session(profile=None))
-            return self._session.client(
-                "sts",
-                region_name=self.region,
-                endpoint_url=self.endpoint_url,
-                verify=self.verify,
-                config=self.config,
-                aws_access_key_id=credentials["AccessKeyId"],
-                aws_secret_access_key=credentials["SecretAccessKey"],
-                aws_session_token=credentials["SessionToken"],
-            )
-
-
-@AWSRetry.jittered_backoff()
-def _get_caller_identity(client):
-    return client.get_caller_identity()
-
-
-def caller_identity_with(sessions, credentials):
-    """``(identity, None)`` for the temporary credentials, or ``(None, (code, message))``."""
-    try:
-        identity = _get_caller_identity(sessions.client(credentials))
-    except botocore.exceptions.ClientError as e:
-        return None, (error_code(e), e.response.get("Error", {}).get("Message", ""))
-    except botocore.exceptions.BotoCoreError as e:
-        return None, ("ConnectionError", type(e).__name__ + ": " + str(e))
-    return {key: identity.get(key, "") for key in ("Account", "Arn", "UserId")}, None
+    user = response.get("AssumedRoleUser") or {}
+    arn = user.get("Arn", "")
+    parts = arn.split(":")
+    return {"Account": parts[4] if len(parts) > 5 else "", "Arn": arn, "UserId": user.get("AssumedRoleId", "")}, None
 
 
 def configured_sts_endpoint(environ=None):

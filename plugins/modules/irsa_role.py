@@ -21,7 +21,8 @@ description:
     manages (an EC2 service principal, a cross-account principal, other identity providers, explicit
     C(Deny) statements) are kept as they are, unless O(purge_trust_statements=true).
   - Policies are compared by meaning, not as text; a second identical run reports no change and
-    makes no write call.
+    makes no write call. It reads the role (C(iam:GetRole)), plus the attached policies only when
+    O(managed_policies) is given and the inline policies only when O(inline_policies) is given.
   - Everything that can be checked before a write is checked first (names, policy JSON, managed
     policy names, the OIDC providers, the trust policy size), so a bad input does not leave a role
     half changed.
@@ -124,6 +125,9 @@ options:
     description:
       - When V(true), the subjects trusted for each provider this task manages are exactly the ones
         given. When V(false), the given ones are added to those already trusted.
+      - With V(false) several tasks (or pipelines) may add their ServiceAccounts to one shared role. IAM has
+        no conditional write, so after changing the trust policy the task re-reads it about a second later and
+        merges again if a concurrent writer dropped its ServiceAccounts.
     type: bool
     default: true
   purge_trust_statements:
@@ -349,13 +353,13 @@ role:
       description: The ARNs of the attached managed policies, sorted.
       type: list
       elements: str
-      returned: when state is present
+      returned: when state is present and O(managed_policies) is given, or the role is created
       sample: [arn:aws:iam::aws:policy/ReadOnlyAccess]
     inline_policies:
       description: The names of the inline policies, sorted.
       type: list
       elements: str
-      returned: when state is present
+      returned: when state is present and O(inline_policies) is given, or the role is created
       sample: [read-bucket]
     tags:
       description: The role tags.
@@ -375,6 +379,8 @@ role:
 """
 
 import json
+import random
+import time
 from urllib.parse import unquote
 
 from ansible_collections.amazon.aws.plugins.module_utils.exceptions import AnsibleAWSError
@@ -401,6 +407,9 @@ from ansible_collections.eks.irsa.plugins.module_utils.naming import parse_issue
 from ansible_collections.eks.irsa.plugins.module_utils.naming import parse_oidc_provider
 from ansible_collections.eks.irsa.plugins.module_utils.naming import provider_arn
 
+# Merge mode re-reads the trust policy this long after writing it (see keep_merged_trust).
+TRUST_RECHECK_DELAY = 1.0
+TRUST_RECHECK_ROUNDS = 5
 _NAME_RULE = "1 to 64 characters: letters, digits and + = , . @ _ -"
 _POLICY_NAME_RULE = "1 to 128 characters: letters, digits and + = , . @ _ -"
 
@@ -564,17 +573,18 @@ def _trust_document(role):
     return document or {}
 
 
-def read_role(client, name):
-    """The role with its attached and inline policy names, or None. Three reads."""
+def read_role(client, name, managed=True, inline=True):
+    """The role, or None: one read, plus one each for the attached (``managed``) and the inline (``inline``)
+    policy names. What is not read is None."""
     role = get_iam_role(client, name)
     if role is None:
         return None
-    attached = list_iam_role_attached_policies(client, name)
+    attached = list_iam_role_attached_policies(client, name) if managed else None
     return {
         "role": role,
         "trust_policy": _trust_document(role),
-        "attached": {item["PolicyArn"]: item["PolicyName"] for item in attached},
-        "inline_names": sorted(list_iam_role_policies(client, name)),
+        "attached": None if attached is None else {item["PolicyArn"]: item["PolicyName"] for item in attached},
+        "inline_names": sorted(list_iam_role_policies(client, name)) if inline else None,
         "tags": boto3_tag_list_to_ansible_dict(role.get("Tags") or []),
         "permissions_boundary": (role.get("PermissionsBoundary") or {}).get("PermissionsBoundaryArn"),
     }
@@ -619,6 +629,9 @@ class Resolver:
             return self.cluster_provider(value)
         issuer, arn = parse_oidc_provider(value)
         if arn is not None:
+            if self._account is None:
+                # A role trusts only OIDC providers of its own account: no GetCallerIdentity needed.
+                self._account = _account_of_arn(arn)
             return arn
         return provider_arn(issuer.provider, self.account()[0], issuer.partition)
 
@@ -668,8 +681,9 @@ def _snapshot(current, inline_documents=None):
         "permissions_boundary": current["permissions_boundary"],
         "tags": current["tags"],
         "trust_policy": current["trust_policy"],
-        "managed_policies": sorted(current["attached"]),
     }
+    if current["attached"] is not None:
+        view["managed_policies"] = sorted(current["attached"])
     if inline_documents is not None:
         view["inline_policies"] = inline_documents
     return view
@@ -754,8 +768,8 @@ def plan_present(module, iam_client, request, current):
         raise IrsaRoleError(_size_advice(size, params["trust_policy_size_limit"]))
     trust_changed = current is None or compare_policies(current_trust, desired_trust)
 
-    # managed policies
-    attached = sorted(current["attached"]) if current else []
+    # managed policies (read only when the task manages them)
+    attached = sorted(current["attached"] or []) if current else []
     if "managed_policies" in request:
         wanted = sorted({resolver.policy_arn(ref, "managed_policies", attached) for ref in request["managed_policies"]})
         desired_managed = wanted if params["purge_managed_policies"] else sorted(set(wanted) | set(attached))
@@ -776,7 +790,7 @@ def plan_present(module, iam_client, request, current):
 
     # inline policies (documents are read only for the names given)
     inline_given = request["inline_policies"]
-    current_inline = current["inline_names"] if current else []
+    current_inline = (current["inline_names"] or []) if current else []
     inline_before = inline_after = None
     to_put, to_delete = [], []
     if inline_given is not None:
@@ -796,6 +810,11 @@ def plan_present(module, iam_client, request, current):
         for policy_name in to_delete:
             inline_before[policy_name] = irsa_iam.get_role_policy(iam_client, name, policy_name)
     desired_inline = sorted((set(current_inline) - set(to_delete)) | set(inline_given or {}))
+    # Policies the task does not manage are not read (two calls saved per run): they are then unknown.
+    if current is not None and current["attached"] is None:
+        desired_managed = None
+    if current is not None and current["inline_names"] is None and inline_given is None:
+        desired_inline = None
 
     # plain attributes
     role = current["role"] if current else {}
@@ -816,6 +835,7 @@ def plan_present(module, iam_client, request, current):
     desired_tags.update({key: str(value) for key, value in tags_to_set.items()})
 
     changes = {
+        "providers": providers,
         "create": current is None,
         "trust": trust_changed and current is not None,
         "update_role": {},
@@ -886,8 +906,9 @@ def plan_present(module, iam_client, request, current):
     }
     before = _snapshot(current, inline_before)
     after = {key: desired[key] for key in (
-        "name", "path", "description", "max_session_duration", "permissions_boundary", "tags", "trust_policy",
-        "managed_policies")}
+        "name", "path", "description", "max_session_duration", "permissions_boundary", "tags", "trust_policy")}
+    if desired_managed is not None:
+        after["managed_policies"] = desired_managed
     if inline_after is not None:
         after["inline_policies"] = inline_after
     return changed, changes, desired, {"before": before, "after": after}
@@ -936,9 +957,14 @@ def apply_present(module, iam_client, name, changes, desired):
         irsa_iam.put_role_policy(iam_client, name, policy_name, document)
 
 
+def _known(view):
+    """``view`` without the policy lists that were not read."""
+    return {key: value for key, value in view.items() if not (key in ("managed_policies", "inline_policies") and value is None)}
+
+
 def role_result(current):
     role = current["role"]
-    return {
+    return _known({
         "arn": role["Arn"],
         "name": role["RoleName"],
         "path": role["Path"],
@@ -946,12 +972,12 @@ def role_result(current):
         "create_date": _iso(role.get("CreateDate")),
         "description": role.get("Description"),
         "trust_policy": current["trust_policy"],
-        "managed_policies": sorted(current["attached"]),
+        "managed_policies": None if current["attached"] is None else sorted(current["attached"]),
         "inline_policies": current["inline_names"],
         "tags": current["tags"],
         "max_session_duration": role.get("MaxSessionDuration"),
         "permissions_boundary": current["permissions_boundary"],
-    }
+    })
 
 
 def _error_code(error):
@@ -959,27 +985,68 @@ def _error_code(error):
     return response.get("Error", {}).get("Code", "")
 
 
+def keep_merged_trust(module, iam_client, request, providers):
+    """Merge mode (purge_service_accounts=false) shares the trust policy with other writers, and IAM has no
+    conditional write: a run that read the trust before our write and writes after it drops our subjects.
+    Re-read after a pause longer than such a read-to-write window and merge again while ours are missing."""
+    name = request["name"]
+    for _round in range(TRUST_RECHECK_ROUNDS):
+        time.sleep(TRUST_RECHECK_DELAY * (1 + random.random() / 2))
+        current = read_role(iam_client, name, managed=False, inline=False)
+        if current is None:
+            raise IrsaRoleError(
+                "role {0!r} was deleted by someone else while this task updated its trust policy: run the task again "
+                "to create it".format(name)
+            )
+        merged = trust.merge_trust_policy(
+            current["trust_policy"], providers, purge_subjects=False, purge_statements=module.params["purge_trust_statements"],
+        )
+        if not compare_policies(current["trust_policy"], merged):
+            return
+        size = trust.minified_size(merged)
+        if size > module.params["trust_policy_size_limit"]:
+            raise IrsaRoleError(_size_advice(size, module.params["trust_policy_size_limit"]))
+        irsa_iam.update_trust_policy(iam_client, name, merged)
+    raise IrsaRoleError(
+        "the trust policy of role {0!r} lost this task's ServiceAccounts {1} times in a row: another writer keeps "
+        "replacing it (a task with purge_service_accounts: true, or a tool that rewrites the trust); find it, then run "
+        "again".format(name, TRUST_RECHECK_ROUNDS)
+    )
+
+
 def ensure_present(module, iam_client, request):
     name = request["name"]
-    current = read_role(iam_client, name)
+    # The attached and inline policies are read only when this task manages them.
+    reads = {"managed": "managed_policies" in request, "inline": request["inline_policies"] is not None}
+    current = read_role(iam_client, name, **reads)
     changed, changes, desired, diff = plan_present(module, iam_client, request, current)
     if not changed:
         return {"changed": False, "role": role_result(current), "diff": diff}
     if module.check_mode:
-        return {"changed": True, "role": desired, "diff": diff}
+        return {"changed": True, "role": _known(desired), "diff": diff}
     try:
         apply_present(module, iam_client, name, changes, desired)
     except AnsibleAWSError as e:
         if not (changes["create"] and _error_code(e) == "EntityAlreadyExists"):
             raise
         # Another run created the role between our read and our create: converge on what it made.
-        current = read_role(iam_client, name)
+        current = read_role(iam_client, name, **reads)
         changed, changes, desired, diff = plan_present(module, iam_client, request, current)
         if not changed:
             return {"changed": False, "role": role_result(current), "diff": diff}
         apply_present(module, iam_client, name, changes, desired)
-    updated = read_role(iam_client, name)
-    return {"changed": True, "role": role_result(updated) if updated else desired, "diff": diff}
+    if changes["trust"] and not module.params["purge_service_accounts"]:
+        keep_merged_trust(module, iam_client, request, changes["providers"])
+    updated = read_role(iam_client, name, **reads)
+    if updated is None:
+        return {"changed": True, "role": _known(desired), "diff": diff}
+    if changes["create"]:
+        # A role this task created has exactly the policies it attached and put.
+        if updated["attached"] is None:
+            updated["attached"] = dict.fromkeys(desired["managed_policies"] or [])
+        if updated["inline_names"] is None:
+            updated["inline_names"] = desired["inline_policies"] or []
+    return {"changed": True, "role": role_result(updated), "diff": diff}
 
 
 def ensure_absent(module, iam_client, request):

@@ -18,8 +18,8 @@ description:
   - Reports the running pods of the ServiceAccount that predate the change (RV(pods_to_restart)), since the pod
     identity webhook mutates pods only when they are created; they keep their old identity until recreated.
   - Reaches the cluster with a kubeconfig, or in EKS mode with AWS credentials only (O(cluster_name)).
-  - Unchanged, it makes two Kubernetes calls (read the ServiceAccount, list its pods) and no write, plus
-    C(eks:DescribeCluster) in EKS mode.
+  - Unchanged, it makes two Kubernetes calls (read the ServiceAccount, list its pods; one with
+    O(list_pods=false)) and no write, plus C(eks:DescribeCluster) in EKS mode.
 author:
   - eks.irsa contributors (!UNKNOWN)
 options:
@@ -73,6 +73,13 @@ options:
       - Create the namespace when it does not exist. When false, a missing namespace is an error.
     type: bool
     default: false
+  list_pods:
+    description:
+      - List the ServiceAccount's pods to report RV(pods_to_restart) (one Kubernetes call).
+      - V(false) skips the call and RV(pods_to_restart) is empty; for callers that find such pods otherwise,
+        as the role M(eks.irsa.irsa) does with the C(static) check of M(eks.irsa.irsa_verify).
+    type: bool
+    default: true
   state:
     description:
       - C(present) sets the annotations; C(absent) removes the IRSA annotations (and O(annotations) keys).
@@ -342,8 +349,7 @@ def run(module, kube):
             return True, before, {}, []
         removal = sa.irsa_removal(current["metadata"]) + [key for key in params["annotations"] if key in (current["metadata"].get("annotations") or {})]
         after_object, changed = patch_until_applied(module, kube, current, {}, removal, {})
-        pods = kube.list_pods(namespace, service_account=name)
-        return changed, before, view(after_object), sa.pods_to_restart(pods, None)
+        return changed, before, view(after_object), pods_to_restart(module, kube, None)
 
     changed = False
     if current is None:
@@ -354,8 +360,14 @@ def run(module, kube):
             current = kube.get_service_account(namespace, name)
     if not changed:
         current, changed = patch_until_applied(module, kube, current, annotations, remove, labels)
-    pods = kube.list_pods(namespace, service_account=name)
-    return changed, before, view(current), sa.pods_to_restart(pods, params["role_arn"])
+    return changed, before, view(current), pods_to_restart(module, kube, params["role_arn"])
+
+
+def pods_to_restart(module, kube, role_arn):
+    if not module.params["list_pods"]:
+        return []
+    pods = kube.list_pods(module.params["namespace"], service_account=module.params["name"])
+    return sa.pods_to_restart(pods, role_arn)
 
 
 def main():
@@ -370,6 +382,7 @@ def main():
         labels=dict(type="dict", default={}),
         create=dict(type="bool", default=True),
         create_namespace=dict(type="bool", default=False),
+        list_pods=dict(type="bool", default=True),
         state=dict(type="str", choices=["present", "absent"], default="present"),
         delete=dict(type="bool", default=False),
     )

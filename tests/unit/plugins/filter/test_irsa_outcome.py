@@ -50,3 +50,14 @@ def test_what_to_verify():
 def test_check_mode_verifies_only_what_would_not_change():
     # The shared role would be changed: its bindings do not exist yet for real, so nothing is verified.
     assert irsa_outcome(BINDINGS, ROLES, SERVICE_ACCOUNTS, stage="verify", check_mode=True) == []
+
+
+def test_pods_to_restart_found_by_the_verification_are_reported_once():
+    verify = {"results": [
+        {"namespace": "shop", "service_account": "app", "verified": True, "pods_to_restart": ["old", "older"]},
+        {"namespace": "shop", "service_account": "worker", "verified": True, "pods_to_restart": ["w-1"]},
+    ]}
+    outcome = irsa_outcome(BINDINGS, ROLES, SERVICE_ACCOUNTS, verify)
+    assert outcome[0]["pods_to_restart"] == ["shop/old", "shop/older"]
+    assert outcome[1]["pods_to_restart"] == ["shop/w-1"]
+    assert outcome[1]["summary"].endswith("; restart shop/w-1")

@@ -144,14 +144,32 @@ def test_create_check_mode_predicts_the_real_run(aws):
         assert real["role"][key] == predicted["role"][key], key
 
 
-def test_noop_makes_no_write_and_at_most_three_reads(aws):
-    aws.run(**base(tags={"team": "a"}, description="d", max_session_duration=7200))
+def test_noop_makes_no_write_and_one_read(aws):
+    created = aws.run(**base(tags={"team": "a"}, description="d", max_session_duration=7200))
+    assert created["role"]["managed_policies"] == [] and created["role"]["inline_policies"] == []
     again = aws.run(**base(tags={"team": "a"}, description="d", max_session_duration=7200))
     assert again["changed"] is False
     assert aws.writes() == []
-    assert sorted(aws.reads()) == ["GetRole", "ListAttachedRolePolicies", "ListRolePolicies"]
+    # Policies the task does not manage are neither read nor reported.
+    assert aws.reads() == ["GetRole"]
+    assert "managed_policies" not in again["role"] and "inline_policies" not in again["role"]
+    assert "managed_policies" not in again["diff"]["before"] and "managed_policies" not in again["diff"]["after"]
     assert again["role"]["tags"] == {"team": "a"}
     assert again["role"]["max_session_duration"] == 7200
+
+
+def test_noop_with_managed_policies_reads_the_attached_ones(aws):
+    policy_arn = aws.iam.create_policy(PolicyName="reader", PolicyDocument=json.dumps(S3_READ))["Policy"]["Arn"]
+    args = base(managed_policies=[policy_arn])
+    assert aws.run(**args)["changed"] is True
+    again = aws.run(**args)
+    assert again["changed"] is False and aws.writes() == []
+    assert sorted(aws.reads()) == ["GetRole", "ListAttachedRolePolicies"]
+    assert again["role"]["managed_policies"] == [policy_arn]
+    assert "inline_policies" not in again["role"]
+    # A task that no longer names the policy leaves it attached.
+    assert aws.run(**base())["changed"] is False
+    assert aws.iam.list_attached_role_policies(RoleName="AWSIRSATestRole")["AttachedPolicies"]
 
 
 def test_noop_with_inline_policies_reads_one_document_each(aws):
@@ -160,7 +178,7 @@ def test_noop_with_inline_policies_reads_one_document_each(aws):
     again = aws.run(**args)
     assert again["changed"] is False
     assert aws.writes() == []
-    assert len(aws.reads()) == 3 + 2
+    assert sorted(aws.reads()) == ["GetRole", "GetRolePolicy", "GetRolePolicy", "ListRolePolicies"]
     assert again["role"]["inline_policies"] == ["read", "read-json"]
 
 
@@ -426,7 +444,8 @@ def test_a_role_created_meanwhile_by_another_run_is_converged_on(aws):
     """Two runs create the same role at once: the one whose CreateRole loses (EntityAlreadyExists) adds its
     ServiceAccount to what the other made instead of failing."""
     other = {"Version": "2012-10-17", "Statement": [irsa_statement(BLUE, BLUE_ARN, [SA + "default:other"])]}
-    with mock.patch.object(irsa_role.irsa_iam, "create_role", side_effect=_racing_create(aws, other)):
+    with mock.patch.object(irsa_role.irsa_iam, "create_role", side_effect=_racing_create(aws, other)), \
+            mock.patch.object(irsa_role.time, "sleep"):
         result = aws.run(**base(purge_service_accounts=False))
     assert result.get("failed") is not True, result
     assert result["changed"] is True
@@ -447,3 +466,61 @@ def _racing_create(aws, other):
         raise AnsibleIAMError(message="Failed to create role", exception=error)
 
     return create_role
+
+
+def _subjects_in(document):
+    text = json.dumps(document)
+    return sorted(name for name in ("first", "theirs", "ours") if SA + "default:" + name in text)
+
+
+def test_merge_mode_merges_again_when_a_concurrent_writer_drops_its_subjects(aws):
+    """Another run read the trust before our write and wrote after it (IAM has no conditional write): the
+    re-read after the pause sees our ServiceAccount gone, and merges it back in, keeping theirs."""
+    aws.run(**base(service_accounts=["default:first"]))
+    theirs = {"Version": "2012-10-17", "Statement": [irsa_statement(BLUE, BLUE_ARN, [SA + "default:first", SA + "default:theirs"])]}
+    pauses = []
+
+    def concurrent_writer(seconds):
+        pauses.append(seconds)
+        if len(pauses) == 1:
+            aws.iam.update_assume_role_policy(RoleName="AWSIRSATestRole", PolicyDocument=json.dumps(theirs))
+
+    with mock.patch.object(irsa_role.time, "sleep", concurrent_writer):
+        result = aws.run(**base(service_accounts=["default:ours"], purge_service_accounts=False))
+    assert result.get("failed") is not True, result
+    assert result["changed"] is True
+    assert _subjects_in(stored_trust(aws)) == ["first", "ours", "theirs"]
+    assert _subjects_in(result["role"]["trust_policy"]) == ["first", "ours", "theirs"]
+    assert aws.writes().count("UpdateAssumeRolePolicy") == 2
+    assert len(pauses) == 2 and all(p >= irsa_role.TRUST_RECHECK_DELAY for p in pauses)
+
+
+def test_merge_mode_without_a_concurrent_writer_checks_once(aws):
+    aws.run(**base(service_accounts=["default:first"]))
+    with mock.patch.object(irsa_role.time, "sleep") as pause:
+        result = aws.run(**base(service_accounts=["default:ours"], purge_service_accounts=False))
+    assert result["changed"] is True and pause.call_count == 1
+    assert aws.writes() == ["UpdateAssumeRolePolicy"]
+    assert _subjects_in(stored_trust(aws)) == ["first", "ours"]
+
+
+def test_purge_mode_owns_the_trust_and_does_not_recheck(aws):
+    aws.run(**base(service_accounts=["default:first"]))
+    with mock.patch.object(irsa_role.time, "sleep") as pause:
+        result = aws.run(**base(service_accounts=["default:ours"]))
+    assert result["changed"] is True and pause.call_count == 0
+    assert _subjects_in(stored_trust(aws)) == ["ours"]
+
+
+def test_merge_mode_gives_up_on_a_writer_that_keeps_replacing_the_trust(aws):
+    aws.run(**base(service_accounts=["default:first"]))
+    theirs = {"Version": "2012-10-17", "Statement": [irsa_statement(BLUE, BLUE_ARN, [SA + "default:theirs"])]}
+
+    def relentless_writer(_seconds):
+        aws.iam.update_assume_role_policy(RoleName="AWSIRSATestRole", PolicyDocument=json.dumps(theirs))
+
+    with mock.patch.object(irsa_role.time, "sleep", relentless_writer):
+        result = aws.run(**base(service_accounts=["default:ours"], purge_service_accounts=False))
+    assert result["failed"] is True
+    assert "another writer keeps replacing it" in result["msg"]
+    assert "purge_service_accounts: true" in result["msg"]

@@ -11,6 +11,7 @@ import json
 import threading
 import time
 
+import botocore.exceptions
 import pytest
 
 from ansible_collections.eks.irsa.plugins.module_utils import verify
@@ -108,6 +109,10 @@ class FakeKube:
         self.record("get_service_account", namespace, name)
         return copy.deepcopy(self.service_accounts.get((namespace, name)))
 
+    def list_service_accounts(self, namespace):
+        self.record("list_service_accounts", namespace)
+        return [copy.deepcopy(sa) for (ns, _name), sa in sorted(self.service_accounts.items()) if ns == namespace]
+
     def get_namespace(self, namespace):
         self.record("get_namespace", namespace)
         return {"metadata": {"name": namespace}} if any(ns == namespace for ns, _name in self.service_accounts) else None
@@ -181,8 +186,8 @@ class FakeAWS:
         monkeypatch.setattr(verify_aws, "get_role", self.get_role)
         monkeypatch.setattr(irsa_verify, "get_oidc_provider", self.get_oidc_provider)
         monkeypatch.setattr(irsa_verify, "caller_identity", lambda client: {"account_id": ACCOUNT, "arn": "x", "partition": "aws"})
-        monkeypatch.setattr(verify_aws, "assume_role_with_web_identity", self.assume)
-        monkeypatch.setattr(verify_aws, "caller_identity_with", self.caller_identity_with)
+        # The boto3 call itself: STS's whole answer, credentials included, goes through the module's own code.
+        monkeypatch.setattr(verify_aws, "_assume_role_with_web_identity", self.assume)
 
     def record(self, *call):
         with self.lock:
@@ -207,14 +212,10 @@ class FakeAWS:
         with self.lock:
             answer = self.sts_answers.pop(0) if self.sts_answers else None
         if answer:
-            return None, answer
-        return dict(CREDENTIALS), None
-
-    def caller_identity_with(self, sessions, credentials):
-        self.record("caller_identity_with")
-        assert credentials == CREDENTIALS
-        return {"Account": ACCOUNT, "Arn": "arn:aws:sts::{0}:assumed-role/{1}/eks-irsa-verify-1".format(ACCOUNT, self.identity_role),
-                "UserId": "AROAEXAMPLE:eks-irsa-verify-1"}, None
+            raise botocore.exceptions.ClientError({"Error": {"Code": answer[0], "Message": answer[1]}}, "AssumeRoleWithWebIdentity")
+        session = "arn:aws:sts::{0}:assumed-role/{1}/eks-irsa-verify-1".format(ACCOUNT, self.identity_role)
+        return {"Credentials": dict(CREDENTIALS), "AssumedRoleUser": {"Arn": session, "AssumedRoleId": "AROAEXAMPLE:eks-irsa-verify-1"},
+                "SubjectFromWebIdentityToken": "system:serviceaccount:default:my-app", "Audience": "sts.amazonaws.com"}
 
 
 def make_verifier(module, kube, checks=None):
@@ -253,8 +254,9 @@ def test_static_and_token_pass(monkeypatch):
     assert entry["attempts"] == 1
     assert ("create_token", "default", "my-app", "sts.amazonaws.com", 600) in kube.calls
     assert_no_secret(entry, module.warnings)
-    # Ansible masks these in anything the module returns, should one ever slip through.
-    assert {TOKEN, CREDENTIALS["SecretAccessKey"], CREDENTIALS["SessionToken"]} <= module.no_log_values
+    # Ansible masks the token in anything the module returns, should it ever slip through; the temporary
+    # credentials are dropped where STS's answer is read.
+    assert TOKEN in module.no_log_values
 
 
 def test_propagation_is_retried_with_backoff(monkeypatch):
@@ -349,8 +351,26 @@ def test_shared_facts_are_read_once(monkeypatch):
     assert aws.count("get_oidc_provider") == 1
     assert kube.count("list_mutating_webhook_configurations") == 1
     assert kube.count("list_pods") == 3
-    assert kube.count("get_service_account") == 12
+    # Several bindings of one namespace: one list instead of a read each.
+    assert kube.count("list_service_accounts") == 3
+    assert kube.count("get_service_account") == 0
     assert aws.count("assume") == 12
+
+
+def test_a_lone_binding_of_a_namespace_reads_its_service_account(monkeypatch):
+    FakeAWS(monkeypatch)
+    service_accounts = dict(annotated())
+    service_accounts.update(annotated(name="other", namespace="prod"))
+    kube = FakeKube(service_accounts)
+    verifier = make_verifier(FakeModule(), kube)
+    results = verifier.run([binding(), binding(name="missing")])
+    assert results[0]["verified"] and not results[1]["verified"]
+    assert "role_arn_annotation" in names(results[1]) or "service_account" in names(results[1])
+    assert kube.count("list_service_accounts") == 1 and kube.count("get_service_account") == 0
+    lone = make_verifier(FakeModule(), kube)
+    kube.calls = []
+    assert lone.run([binding(name="other", namespace="prod")])[0]["service_account"] == "other"
+    assert kube.count("get_service_account") == 1 and kube.count("list_service_accounts") == 0
 
 
 def test_pod_check_success_deletes_the_pod(monkeypatch):
@@ -501,3 +521,17 @@ def test_bindings_from(params, expected):
     base = {"service_account": None, "namespace": "default", "role_arn": None, "service_accounts": None}
     base.update(params)
     assert irsa_verify.bindings_from(base) == expected
+
+
+def test_pods_created_before_the_annotation_are_listed_to_restart(monkeypatch):
+    FakeAWS(monkeypatch)
+    kube = FakeKube(annotated())
+    old = {"metadata": {"name": "app-old", "namespace": "default"}, "status": {"phase": "Running"},
+           "spec": {"serviceAccountName": "my-app", "containers": [{"name": "app", "env": []}]}}
+    other = copy.deepcopy(old)
+    other["metadata"]["name"], other["spec"]["serviceAccountName"] = "not-mine", "someone-else"
+    kube.list_pods = lambda namespace, service_account=None: [copy.deepcopy(old), copy.deepcopy(other)]
+    entry = make_verifier(FakeModule(), kube).verify(binding())
+    assert entry["verified"], entry["checks"]
+    assert entry["pods_to_restart"] == ["app-old"]
+    assert "stale_pods" in names(entry, failed_only=False)
