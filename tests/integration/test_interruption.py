@@ -225,7 +225,8 @@ POINTS = [
           lambda state, case: state["roles"][case.shared]["managed"] == [READ_ONLY] and not state["roles"][case.shared]["inline"]),
     Point("first-role-complete-second-missing", "iam:PutRolePolicy", 1, [latency("iam", "ListAttachedRolePolicies")],
           lambda state, case: list(state["roles"]) == [case.shared] and state["roles"][case.shared]["inline"] == INLINE),
-    Point("roles-complete-before-annotation", "iam:ListRolePolicies", 2, [latency("eks", "DescribeCluster")],
+    # The first ServiceAccount task has started (DescribeCluster for its Kubernetes connection) and not yet read anything.
+    Point("roles-complete-before-annotation", "eks:DescribeCluster", 2, [latency("kubernetes", "get serviceaccounts")],
           lambda state, case: set(state["roles"]) == {case.shared, case.solo} and not state["service_accounts"]),
     Point("trust-widened-for-a-second-binding", "iam:UpdateAssumeRolePolicy", 1, [latency("iam", "ListAttachedRolePolicies")],
           lambda state, case: (state["roles"][case.shared]["trust"][0]["sub"] == [case.subject("a"), case.subject("b")]
@@ -234,9 +235,9 @@ POINTS = [
     Point("managed-policy-detached-replacement-not-yet", "iam:DetachRolePolicy", 1, [throttle("iam", "AttachRolePolicy")],
           lambda state, case: state["roles"][case.shared]["managed"] == [] and case.solo not in state["roles"],
           prepare=_existing_role(["a", "b"], S3_READ_ONLY)),
-    Point("first-service-account-created", "kubernetes create serviceaccounts", 1, [latency("kubernetes", "list pods")],
+    Point("first-service-account-created", "kubernetes create serviceaccounts", 1, [latency("kubernetes", "get serviceaccounts")],
           lambda state, case: len(state["service_accounts"]) == 1),
-    Point("two-of-three-service-accounts-annotated", "kubernetes patch serviceaccounts", 2, [latency("kubernetes", "list pods")],
+    Point("two-of-three-service-accounts-annotated", "kubernetes patch serviceaccounts", 2, [latency("kubernetes", "get serviceaccounts")],
           lambda state, case: sorted(state["service_accounts"].values(), key=str) == sorted([case.arn(case.shared)] * 2 + [None], key=str),
           prepare=_unannotated_service_accounts),
     Point("token-requested-for-verification", "kubernetes create serviceaccounts/token", 1, [latency("sts", "AssumeRoleWithWebIdentity")],
