@@ -245,7 +245,7 @@ POINTS = [
     Point("token-requested-for-verification", "kubernetes create serviceaccounts/token", 1, [latency("sts", "AssumeRoleWithWebIdentity")],
           lambda state, case: len(state["service_accounts"]) == 3 and not state["verification_pods"]),
     Point("verification-pod-created", "kubernetes create pods", 1, [latency("kubernetes", "get pods")],
-          lambda state, case: _pods_left(state, case), checks=WITH_POD),
+          _pods_left, checks=WITH_POD),
     Point("verification-pod-finished-not-deleted", "kubernetes get pods/log", 1, [throttle("kubernetes", "delete pods")],
           lambda state, case: _pods_left(state, case, terminated=True), checks=WITH_POD),
 ]
