@@ -29,6 +29,8 @@ from ansible_collections.amazon.aws.plugins.module_utils.retries import AWSRetry
 from ansible_collections.amazon.aws.plugins.module_utils.tagging import boto3_tag_list_to_ansible_dict
 
 ACCESS_DENIED_CODES = ("AccessDenied", "AccessDeniedException", "UnauthorizedOperation", "UnauthorizedException")
+# EKS's REST API names throttling and server errors differently from IAM and STS, and AWSRetry knows only the latter.
+EKS_RETRY_CODES = ("ThrottlingException", "ServerException", "ServiceUnavailableException")
 
 
 class IrsaAWSError(AnsibleAWSError):
@@ -41,14 +43,15 @@ def error_code(exception):
     return ""
 
 
-def aws_call(description, permission):
+def aws_call(description, permission, retry_codes=()):
     """Retry ``func`` on throttling and raise ``IrsaAWSError`` for anything botocore raises.
 
-    ``description`` completes "Failed to ..."; ``permission`` is the IAM action the call needs.
+    ``description`` completes "Failed to ..."; ``permission`` is the IAM action the call needs;
+    ``retry_codes`` are error codes retried besides those AWSRetry knows.
     """
 
     def decorator(func):
-        retrying = AWSRetry.jittered_backoff()(func)
+        retrying = AWSRetry.jittered_backoff(catch_extra_error_codes=list(retry_codes))(func)
 
         @functools.wraps(func)
         def wrapper(*args, **kwargs):
@@ -75,7 +78,7 @@ def aws_call(description, permission):
 # --- EKS -------------------------------------------------------------------------------------------
 
 
-@aws_call("describe the EKS cluster", "eks:DescribeCluster")
+@aws_call("describe the EKS cluster", "eks:DescribeCluster", EKS_RETRY_CODES)
 def describe_cluster(client, name):
     """The cluster as DescribeCluster returns it, or None when there is no such cluster."""
     try:
@@ -84,7 +87,7 @@ def describe_cluster(client, name):
         return None
 
 
-@aws_call("list the EKS clusters", "eks:ListClusters")
+@aws_call("list the EKS clusters", "eks:ListClusters", EKS_RETRY_CODES)
 def list_clusters(client):
     paginator = client.get_paginator("list_clusters")
     return paginator.paginate().build_full_result().get("clusters", [])

@@ -672,13 +672,24 @@ def identity_check(check, role_arn, identity, how):
     )
 
 
-def sts_error_diagnosis(code, message, role_arn, provider_arn, audience, subject, static_failures=()):
+def sts_error_diagnosis(code, message, role_arn, provider_arn, audience, subject, static_failures=(), propagation=None):
     """``(message, remediation)`` for an STS error of AssumeRoleWithWebIdentity; ``static_failures`` are the
-    static checks that failed, whose messages already name the cause when there is one."""
+    static checks that failed, whose messages already name the cause when there is one.
+
+    ``propagation`` is ``(timeout, checks)`` when the exchange was retried for up to ``timeout`` seconds
+    (propagation_timeout), ``checks`` being the checks made before it. When they found the provider or the
+    trust STS refuses in place, the refusal is IAM not having propagated it to STS within the timeout."""
     code = code or "Unknown"
     said = "STS answered {0}: {1}".format(code, (message or "").strip() or "(no message)")
     known = " ".join(entry["message"] for entry in static_failures)
     lowered = (message or "").lower()
+    timeout, checks = propagation or (0, ())
+    passed = set(entry["name"] for entry in checks if entry.get("passed")) if timeout and not static_failures else set()
+    if code == "InvalidIdentityToken" and "no openidconnect provider" in lowered and "oidc_provider" in passed:
+        return _not_propagated(said, timeout, "the OIDC provider {0} with the client ID {1!r}".format(provider_arn, audience))
+    if code == "AccessDenied" and "trust_policy" in passed:
+        return _not_propagated(said, timeout, "the role {0} with a trust policy that allows sub {1!r} with aud {2!r} from {3}".format(
+            role_arn, subject, audience, provider_arn))
     if code == "InvalidIdentityToken" and "no openidconnect provider" in lowered:
         return ("{0}. IAM has no OIDC provider {1} for the cluster's issuer.{2}".format(said, provider_arn, _also(known)),
                 "Create it with eks.irsa.eks_oidc_provider; a provider created seconds ago can take a minute to be accepted.")
@@ -696,15 +707,28 @@ def sts_error_diagnosis(code, message, role_arn, provider_arn, audience, subject
         cause = known or (
             "the role {0} does not exist, or its trust policy does not allow sub {1!r} with aud {2!r} from {3}".format(
                 role_arn, subject, audience, provider_arn))
-        return ("{0}. {1}".format(said, cause[0].upper() + cause[1:] if cause else cause),
-                "Fix the trust policy of the role (eks.irsa.irsa_role) so it allows the subject; the static check "
-                "names the statement that decides.")
+        fix = ("Fix the trust policy of the role (eks.irsa.irsa_role) so it allows the subject; the static check "
+               "names the statement that decides.")
+        if timeout and not known:
+            cause += ", or a change of the role made moments ago has not reached STS within propagation_timeout ({0} s)".format(timeout)
+            fix += " If the role or its trust changed moments ago, run again later or raise propagation_timeout."
+        return ("{0}. {1}".format(said, cause[0].upper() + cause[1:] if cause else cause), fix)
     if code == "RegionDisabledException":
         return ("{0}. STS is not activated in this region for the account.".format(said),
                 "Activate the region's STS endpoint in the IAM console (Account settings), or use another region.")
     if code == "ValidationError":
         return ("{0}.".format(said), "Check the role ARN {0}.".format(role_arn))
     return ("{0}.".format(said), "Retry; if it persists, check the AWS connection (endpoint, region).")
+
+
+def _not_propagated(said, timeout, found):
+    return (
+        "{0}. The static check found {1} in IAM, so STS has not caught up with IAM yet (IAM is eventually "
+        "consistent): it still refused when propagation_timeout ({2} s) ran out.".format(said, found, timeout),
+        "IAM changes can take a minute or more to reach STS: run again later, or raise propagation_timeout (now {0} s) "
+        "to wait longer. If STS still refuses long after the last change, compare the findings of the static check "
+        "with the role and the OIDC provider in IAM.".format(timeout),
+    )
 
 
 def _also(known):

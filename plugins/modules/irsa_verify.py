@@ -665,7 +665,7 @@ class Verifier:
         if identity is None:
             diagnosis = verify.sts_error_diagnosis(
                 error[0], error[1], role_arn, context["provider_arn"] or "the cluster's IAM OIDC provider",
-                context["audience"], context["subject"], explained,
+                context["audience"], context["subject"], explained, propagation=(timeout, checks),
             )
             checks.append(verify.token_check(role_arn, error=diagnosis, attempts=attempt, elapsed=elapsed))
             return

@@ -7,7 +7,7 @@ moto does not.
 2. works out the service (``iam``, ``sts``, ``eks``) and the API action (``Action`` parameter of the
    query protocol; the REST route of EKS, looked up in botocore's own EKS model);
 3. asks the ``FaultInjector`` whether this call is throttled or fails, answering in AWS's error
-   shape if so;
+   shape if so (never for the Kubernetes emulator's own check of an EKS bearer token);
 4. answers ``AssumeRoleWithWebIdentity`` only after the checks AWS makes (moto accepts any token):
    issuer registered as an IAM OIDC provider, signature by the issuer's key, audience among the
    provider's client IDs, expiry, role exists, trust policy allows (``referee.evaluate``);
@@ -182,7 +182,11 @@ class AwsGateway:
             params.update(parse_qsl(body.decode("utf-8", "replace"), keep_blank_values=True))
         service, action = self._identify(environ, path, params)
 
-        fault = self.faults.pick(service or "unknown", action)
+        # The Kubernetes emulator checking an EKS bearer token (a presigned GetCallerIdentity with the
+        # x-k8s-aws-id header, as aws-iam-authenticator sends it) is the cluster's call, not a client's:
+        # never faulted, so that AWS faults stay what the client sees (Kubernetes faults are service "kubernetes").
+        authenticator = action == "GetCallerIdentity" and "X-Amz-Signature" in params and "HTTP_X_K8S_AWS_ID" in environ
+        fault = None if authenticator else self.faults.pick(service or "unknown", action)
         if fault is not None:
             status, headers, payload = self._fault_response(service, fault)
             self.log.record(service or "unknown", action, is_write(action), status, fault.kind)

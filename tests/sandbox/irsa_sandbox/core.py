@@ -2,7 +2,7 @@
 
 - ``Issuer``: one cluster's service-account token issuer (RSA key, JWKS, RS256 signing).
 - ``RequestLog``: every API call the sandbox answers, counted per service and action.
-- ``FaultInjector``: throttling, server errors and latency on a chosen fraction of calls.
+- ``FaultInjector``: throttling, server errors, latency and concurrent writers on a chosen fraction of calls.
 
 Test infrastructure only: nothing here is shared with ``plugins/``.
 """
@@ -165,8 +165,12 @@ class FaultRule:
 
     ``service`` and ``action`` are fnmatch patterns (``"iam"``, ``"Create*"``, ``"*"``; Kubernetes
     actions are ``"<verb> <resource>"``). ``kind`` is ``throttle`` (AWS ``Throttling`` / Kubernetes
-    429 with Retry-After), ``error`` (HTTP ``status``, 500 or 503), or ``latency`` (``latency``
-    seconds added, the call then answered normally).
+    429 with Retry-After), ``error`` (HTTP ``status``, 500 or 503), ``latency`` (``latency``
+    seconds added, the call then answered normally), or ``conflict`` (Kubernetes only: another
+    writer applies ``change``, a JSON merge patch, to the object the call writes, storing it under a
+    new resourceVersion, just before the call is handled; a write made conditional by the
+    resourceVersion it read then answers 409 Conflict, as a real API server does). ``limit`` caps the
+    faults a rule injects (0: no cap).
     """
 
     service: str = "*"
@@ -175,6 +179,8 @@ class FaultRule:
     fraction: float = 1.0
     status: int = 503
     latency: float = 0.0
+    change: dict = field(default_factory=dict)
+    limit: int = 0
     injected: int = field(default=0)
 
 
@@ -194,12 +200,18 @@ class FaultInjector:
         with self._lock:
             return [dict(rule.__dict__) for rule in self._rules]
 
-    def pick(self, service, action):
-        """Return the ``FaultRule`` that fires for this call, or None. Latency is slept here."""
+    def pick(self, service, action, conflict=False):
+        """Return the ``FaultRule`` that fires for this call, or None. Latency is slept here.
+
+        ``conflict`` rules are considered only when the caller can apply one (``conflict=True``: a
+        Kubernetes write to an existing object).
+        """
         with self._lock:
             chosen = None
             for rule in self._rules:
                 if not (fnmatch.fnmatchcase(service, rule.service) and fnmatch.fnmatchcase(action, rule.action)):
+                    continue
+                if (rule.kind == "conflict" and not conflict) or (rule.limit and rule.injected >= rule.limit):
                     continue
                 if self._random.random() < rule.fraction:
                     rule.injected += 1

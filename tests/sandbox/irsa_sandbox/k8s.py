@@ -17,7 +17,10 @@ get/list/watch/create/update/patch/delete/deletecollection and resources such as
 ``serviceaccounts/token``, ``pods``, ``pods/log``, ``namespaces``, ``mutatingwebhookconfigurations``.
 Discovery, ``/version``, health and OIDC documents are recorded as ``get discovery``. ``write`` is
 True for requests that change stored state (dry runs and TokenRequests do not). Faults are drawn
-for resource requests only, never for discovery.
+for resource requests only, never for discovery. A ``conflict`` fault is another writer's update of
+the object a write targets, made just before that write is handled; the write is then answered as
+the API server would (409 Conflict when it is conditional on the resourceVersion it read) and
+logged with ``fault`` ``conflict``.
 """
 
 import base64
@@ -506,19 +509,43 @@ class KubeCluster:
             response = self._discovery(path)
             self._record("get discovery", False, response.status_code)
             return response
-        fault = self.faults.pick("kubernetes", info["action"]) if self.faults is not None else None
-        if fault is not None:
+        fault = None
+        if self.faults is not None:
+            fault = self.faults.pick("kubernetes", info["action"], conflict=self._has_target(info))
+        if fault is not None and fault.kind == "conflict":
+            self._write_as_another_writer(info, fault.change)
+        elif fault is not None:
             error = self._fault_error(fault)
             self._record(info["action"], info["write"], error.code, fault=fault.kind)
             raise error
+        injected = fault.kind if fault is not None else ""
         try:
             response = self._handle_resource(request, info, user)
         except ApiError as error:
-            self._record(info["action"], False, error.code)
+            self._record(info["action"], False, error.code, fault=injected)
             raise
         write = info["write"] and not self._dry_run(request) and response.status_code < 300
-        self._record(info["action"], write, response.status_code)
+        self._record(info["action"], write, response.status_code, fault=injected)
         return response
+
+    def _has_target(self, info):
+        """Whether the call writes an object that exists (what a ``conflict`` fault needs)."""
+        return (info["verb"] in ("update", "patch", "delete") and not info["sub"]
+                and self.store.get(info["type"].name, info["namespace"], info["name"]) is not None)
+
+    def _write_as_another_writer(self, info, change):
+        """A ``conflict`` fault: someone else updates the target first (``change``, a JSON merge patch)."""
+        rt = info["type"]
+        with self.store.lock:
+            existing = self.store.get(rt.name, info["namespace"], info["name"])
+            if existing is None:
+                return
+            updated = json_merge_patch(existing, change or {})
+            updated["metadata"] = dict(updated.get("metadata") or {}, name=existing["metadata"]["name"],
+                                       uid=existing["metadata"]["uid"])
+            if rt.namespaced:
+                updated["metadata"]["namespace"] = info["namespace"]
+            self.store.put(rt.name, updated, "MODIFIED")
 
     @staticmethod
     def _fault_error(fault):

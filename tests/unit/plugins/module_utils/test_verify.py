@@ -334,6 +334,52 @@ def test_sts_error_diagnosis(code, message, static, phrases, fix):
         assert fix in remediation
 
 
+def passed(*names):
+    return [verify.result(name, "static", True, "fine") for name in names]
+
+
+@pytest.mark.parametrize(
+    "code, message, found",
+    [
+        ("AccessDenied", "Not authorized to perform sts:AssumeRoleWithWebIdentity",
+         "found the role {0} with a trust policy that allows sub {1!r}".format(ROLE_ARN, SUB)),
+        ("InvalidIdentityToken", "No OpenIDConnect provider found in your account for " + ISSUER,
+         "found the OIDC provider {0} with the client ID {1!r}".format(PROVIDER_ARN, AUD)),
+    ],
+)
+def test_a_refusal_the_static_check_contradicts_is_reported_as_not_propagated(code, message, found):
+    checks = passed("role_arn_annotation", "role", "oidc_provider", "trust_policy", "webhook")
+    text, remediation = verify.sts_error_diagnosis(code, message, ROLE_ARN, PROVIDER_ARN, AUD, SUB, [], propagation=(30, checks))
+    assert text.startswith("STS answered {0}: ".format(code))
+    assert found in text
+    assert "STS has not caught up with IAM" in text and "propagation_timeout (30 s) ran out" in text
+    assert "run again later, or raise propagation_timeout (now 30 s)" in remediation
+    assert "Fix the trust policy" not in remediation and "Create it with" not in remediation
+
+
+def test_without_the_static_check_a_timed_out_refusal_names_both_causes():
+    text, remediation = verify.sts_error_diagnosis(
+        "AccessDenied", "Not authorized", ROLE_ARN, PROVIDER_ARN, AUD, SUB, [], propagation=(20, []))
+    assert "does not exist, or its trust policy does not allow" in text
+    assert "has not reached STS within propagation_timeout (20 s)" in text
+    assert "Fix the trust policy" in remediation and "raise propagation_timeout" in remediation
+
+
+@pytest.mark.parametrize(
+    "static_failures, propagation",
+    [
+        ([], None),  # not retried for propagation
+        ([], (0, passed("trust_policy"))),  # propagation_timeout 0
+        ([{"message": "The trust policy of role 'my-app' does not let it."}], (0, passed("oidc_provider"))),  # explained
+    ],
+)
+def test_a_refusal_not_waited_for_is_not_blamed_on_propagation(static_failures, propagation):
+    text, remediation = verify.sts_error_diagnosis(
+        "AccessDenied", "Not authorized", ROLE_ARN, PROVIDER_ARN, AUD, SUB, static_failures, propagation=propagation)
+    assert "propagat" not in text + remediation
+    assert "Fix the trust policy" in remediation
+
+
 @pytest.mark.parametrize(
     "arn, passed, phrase",
     [

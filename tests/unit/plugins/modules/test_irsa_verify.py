@@ -296,6 +296,27 @@ def test_retries_stop_at_the_propagation_timeout(monkeypatch):
     assert "(5 attempts over 15 s)" in token["message"]
 
 
+def test_a_refusal_past_the_timeout_with_a_right_trust_is_reported_as_not_propagated(monkeypatch):
+    FakeAWS(monkeypatch, sts_answers=[("AccessDenied", "Not authorized to perform sts:AssumeRoleWithWebIdentity")] * 50)
+    clock = [0.0]
+    monkeypatch.setattr(irsa_verify.time, "monotonic", lambda: clock[0])
+    verifier = make_verifier(FakeModule(propagation_timeout=20), FakeKube(annotated()))
+
+    class ClockEvent(InstantEvent):
+        def wait(self, timeout=None):
+            clock[0] += timeout
+            return super().wait(timeout)
+
+    verifier.stop = ClockEvent()
+    entry = verifier.verify(binding())
+    assert not entry["verified"]
+    assert names(entry) == ["token"]
+    (token,) = [c for c in entry["checks"] if c["name"] == "token"]
+    assert "STS has not caught up with IAM" in token["message"] and "propagation_timeout (20 s) ran out" in token["message"]
+    assert "(5 attempts over 15 s)" in token["message"]
+    assert "raise propagation_timeout (now 20 s)" in token["remediation"]
+
+
 def test_a_cause_found_by_static_is_not_retried(monkeypatch):
     aws = FakeAWS(monkeypatch, sts_answers=[("AccessDenied", "Not authorized to perform sts:AssumeRoleWithWebIdentity")] * 5)
     kube = FakeKube(annotated(name="intruder"))
