@@ -15,12 +15,14 @@ OIDC discovery documents.
 Request log: every request is recorded as ``("kubernetes", "<verb> <resource>")`` with verbs
 get/list/watch/create/update/patch/delete/deletecollection and resources such as ``serviceaccounts``,
 ``serviceaccounts/token``, ``pods``, ``pods/log``, ``namespaces``, ``mutatingwebhookconfigurations``.
-Discovery, ``/version``, health and OIDC documents are recorded as ``get discovery``. ``write`` is
+Discovery, ``/version``, health and OIDC documents are recorded as ``get discovery``. Resource
+requests also carry the API group and the namespace RBAC sees (a namespace object's own name). ``write`` is
 True for requests that change stored state (dry runs and TokenRequests do not). Faults are drawn
 for resource requests only, never for discovery.
 """
 
 import base64
+import collections
 import copy
 import datetime
 import hashlib
@@ -166,6 +168,7 @@ class KubeCluster:
         self._stopping = threading.Event()
         self._token_cache = {}
         self._token_cache_lock = threading.Lock()
+        self.eks_tokens_seen = collections.deque(maxlen=1000)  # test only: GET /_sandbox/secrets
         self._seed()
 
     # ------------------------------------------------------------------ lifecycle
@@ -353,6 +356,7 @@ class KubeCluster:
             if cached and cached[1] > time.time():
                 return cached[0]
         if token.startswith(EKS_TOKEN_PREFIX):
+            self.eks_tokens_seen.append(token)
             user, valid_until = self._verify_eks_token(token)
         else:
             user, valid_until = self._verify_service_account_token(token)
@@ -488,8 +492,13 @@ class KubeCluster:
     def _status_response(self, error):
         return self._json(error.status(), error.code, error.headers)
 
-    def _record(self, action, write, status, fault=""):
-        self.log.record("kubernetes", action, write=write, status=status, fault=fault)
+    def _record(self, action, write, status, fault="", info=None):
+        detail = {}
+        if info and info.get("kind") == "resource":
+            # The request attributes RBAC decides on: for a namespace object, its namespace is itself.
+            namespace = info["namespace"] or (info["name"] if info["type"].name == "namespaces" else "")
+            detail = {"api_group": info["type"].group, "namespace": namespace}
+        self.log.record("kubernetes", action, write=write, status=status, fault=fault, **detail)
 
     def _dispatch(self, request):
         path = request.path.rstrip("/") or "/"
@@ -497,10 +506,10 @@ class KubeCluster:
         try:
             user = self._authenticate(request)
         except ApiError as error:
-            self._record(info["action"], False, error.code)
+            self._record(info["action"], False, error.code, info=info)
             raise
         if user is None and path not in ANONYMOUS_PATHS:
-            self._record(info["action"], False, 403)
+            self._record(info["action"], False, 403, info=info)
             raise self._anonymous_forbidden(info, path, request)
         if info["kind"] == "discovery":
             response = self._discovery(path)
@@ -509,15 +518,15 @@ class KubeCluster:
         fault = self.faults.pick("kubernetes", info["action"]) if self.faults is not None else None
         if fault is not None:
             error = self._fault_error(fault)
-            self._record(info["action"], info["write"], error.code, fault=fault.kind)
+            self._record(info["action"], info["write"], error.code, fault=fault.kind, info=info)
             raise error
         try:
             response = self._handle_resource(request, info, user)
         except ApiError as error:
-            self._record(info["action"], False, error.code)
+            self._record(info["action"], False, error.code, info=info)
             raise
         write = info["write"] and not self._dry_run(request) and response.status_code < 300
-        self._record(info["action"], write, response.status_code)
+        self._record(info["action"], write, response.status_code, info=info)
         return response
 
     @staticmethod
