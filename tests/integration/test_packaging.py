@@ -36,7 +36,8 @@ def test_tarball_has_the_collection_and_nothing_else(tarball):
         names = archive.getnames()
     for wanted in ("MANIFEST.json", "FILES.json", "README.md", "COPYING", "requirements.txt", "meta/runtime.yml",
                    "meta/execution-environment.yml", "plugins/modules/eks_oidc_provider.py",
-                   "plugins/module_utils/naming.py", "roles/irsa/tasks/main.yml", "playbooks/site.yml"):
+                   "plugins/module_utils/naming.py", "roles/irsa/tasks/main.yml", "playbooks/site.yml",
+                   "docs/permissions/irsa-runner-iam-policy.json", "docs/permissions/irsa-runner-rbac.yml"):
         assert wanted in names, wanted
     unwanted_prefixes = (".venv", ".build", ".sandbox", ".git/", ".ci", "tests/output", "tests/sandbox", "benchmarks/results")
     leaked = [name for name in names if name.startswith(unwanted_prefixes) or "__pycache__" in name or name.endswith(".pyc")]

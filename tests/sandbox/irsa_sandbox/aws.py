@@ -5,15 +5,18 @@ moto does not.
 
 1. hands ``/_sandbox/...`` to the control application (not logged, never faulted);
 2. works out the service (``iam``, ``sts``, ``eks``) and the API action (``Action`` parameter of the
-   query protocol; the REST route of EKS, looked up in botocore's own EKS model);
+   query protocol; the REST route of EKS, looked up in botocore's own EKS model), and what IAM
+   authorizes for it (``iam_authz.required``: action and resource ARN);
 3. asks the ``FaultInjector`` whether this call is throttled or fails, answering in AWS's error
    shape if so (never for the Kubernetes emulator's own check of an EKS bearer token);
-4. answers ``AssumeRoleWithWebIdentity`` only after the checks AWS makes (moto accepts any token):
+4. holds an IAM user's access key (not the static key, not temporary credentials) to the user's
+   identity-based policies (``iam_authz.decide``), answering ``AccessDenied`` as IAM does;
+5. answers ``AssumeRoleWithWebIdentity`` only after the checks AWS makes (moto accepts any token):
    issuer registered as an IAM OIDC provider, signature by the issuer's key, audience among the
    provider's client IDs, expiry, role exists, trust policy allows (``referee.evaluate``);
-5. verifies SigV4 *presigned* ``GetCallerIdentity`` requests (the EKS ``k8s-aws-v1.`` token
+6. verifies SigV4 *presigned* ``GetCallerIdentity`` requests (the EKS ``k8s-aws-v1.`` token
    format; moto checks no signature at all);
-6. forwards everything else to moto, and records the call in the ``RequestLog``.
+7. forwards everything else to moto, and records the call in the ``RequestLog``.
 
 moto's backends are process-global and not written for concurrent use, so every call into moto
 is serialised by one lock; the gateway's own work (token checks, signatures) runs outside it.
@@ -39,6 +42,7 @@ from moto.iam.models import AccessKey, iam_backends
 from moto.moto_server.werkzeug_app import create_backend_app
 from moto.sts.models import sts_backends
 
+from . import iam_authz
 from .core import b64url_decode
 from .referee import evaluate
 
@@ -181,6 +185,7 @@ class AwsGateway:
         if environ.get("CONTENT_TYPE", "").startswith("application/x-www-form-urlencoded"):
             params.update(parse_qsl(body.decode("utf-8", "replace"), keep_blank_values=True))
         service, action = self._identify(environ, path, params)
+        detail = self._authorization(environ, service, action, path, params)
 
         # The Kubernetes emulator checking an EKS bearer token (a presigned GetCallerIdentity with the
         # x-k8s-aws-id header, as aws-iam-authenticator sends it) is the cluster's call, not a client's:
@@ -189,13 +194,14 @@ class AwsGateway:
         fault = None if authenticator else self.faults.pick(service or "unknown", action)
         if fault is not None:
             status, headers, payload = self._fault_response(service, fault)
-            self.log.record(service or "unknown", action, is_write(action), status, fault.kind)
+            self.log.record(service or "unknown", action, is_write(action), status, fault.kind, **detail)
             start_response(_status_line(status), headers)
             return [payload]
 
         try:
             if service is None:
                 raise AwsError(400, "InvalidAction", "Could not find operation for this request")
+            self._enforce(environ, params, service, detail["authorization"])
             if service == "sts" and action == "AssumeRoleWithWebIdentity":
                 status, headers, payload = self._assume_role_with_web_identity(environ, params)
             elif service == "sts" and action == "GetCallerIdentity" and "X-Amz-Signature" in params:
@@ -210,7 +216,7 @@ class AwsGateway:
                 status, headers, payload = self._forward_with_hooks(service, action, environ, params)
         except AwsError as error:
             status, headers, payload = self._error_response(service, error)
-        self.log.record(service or "unknown", action, is_write(action), status)
+        self.log.record(service or "unknown", action, is_write(action), status, **detail)
         start_response(_status_line(status), headers)
         return [payload]
 
@@ -241,6 +247,43 @@ class AwsGateway:
             if route_method == method and regex.fullmatch(path):
                 return "eks", name
         return None, "Unknown"
+
+    # ----- identity-based permissions -----------------------------------------------------------
+
+    def _authorization(self, environ, service, action, path, params):
+        """The log's ``resource`` and ``authorization`` of this call (see ``iam_authz.required``)."""
+        credential = _credential(environ.get("HTTP_AUTHORIZATION", ""), params)
+        region = credential[2] if len(credential) == 5 else self.region
+
+        def role_arn(name):
+            with self._moto_lock:
+                role = self._find_role(name)
+            return role.arn if role is not None else None
+
+        needed = iam_authz.required(service, action, params, self.account_id, region, path, role_arn)
+        return {"resource": needed[0][1] if needed else "", "authorization": [list(pair) for pair in needed]}
+
+    def _enforce(self, environ, params, service, authorization):
+        """Hold an IAM user's access key (other than the sandbox's static key) to the user's
+        identity-based policies (inline and attached managed), as IAM does. Temporary credentials
+        and the static key are not restricted."""
+        credential = _credential(environ.get("HTTP_AUTHORIZATION", ""), params)
+        key_id = credential[0] if len(credential) == 5 else ""
+        if not authorization or not key_id or key_id == self.access_key:
+            return
+        with self._moto_lock:
+            key = self.iam.access_keys.get(key_id)
+            user = self.iam.users.get(key.user_name) if key is not None and key.user_name else None
+            if user is None:
+                return
+            documents = list(user.policies.values()) + [
+                version.document for policy in user.managed_policies.values()
+                for version in policy.versions if version.is_default]
+        for action, resource in authorization:
+            verdict = iam_authz.decide(documents, action, resource)
+            if verdict != "Allow":
+                code = "AccessDeniedException" if service == "eks" else "AccessDenied"
+                raise AwsError(403, code, iam_authz.denial(user.arn, action, resource, verdict))
 
     # ----- forwarding to moto -------------------------------------------------------------------
 
@@ -514,13 +557,19 @@ class AwsGateway:
         return _xml_error(service, error)
 
 
-def _scope_service(authorization, params):
-    """The service of a SigV4 credential scope (header or presigned query), else None."""
+def _credential(authorization, params):
+    """The SigV4 credential (header or presigned query) as ``[key id, date, region, service,
+    "aws4_request"]``; another length when there is none."""
     credential = params.get("X-Amz-Credential", "")
     if not credential:
         match = re.search(r"Credential=([^,\s]+)", authorization)
         credential = match.group(1) if match else ""
-    parts = credential.split("/")
+    return credential.split("/")
+
+
+def _scope_service(authorization, params):
+    """The service of a SigV4 credential scope (header or presigned query), else None."""
+    parts = _credential(authorization, params)
     return parts[3] if len(parts) == 5 else None
 
 

@@ -14,6 +14,7 @@ import json
 import random
 import threading
 import time
+from collections import deque
 from dataclasses import dataclass, field
 
 from cryptography.hazmat.primitives import hashes, serialization
@@ -51,6 +52,7 @@ class Issuer:
             serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo
         )
         self.kid = b64url(hashlib.sha256(public_der).digest())
+        self.issued = deque(maxlen=1000)  # every token signed, for GET /_sandbox/secrets (test only)
 
     def jwks(self):
         numbers = self._key.public_key().public_numbers()
@@ -87,7 +89,9 @@ class Issuer:
             + b64url(json.dumps(claims, separators=(",", ":")).encode())
         )
         signature = self._key.sign(signing_input.encode("ascii"), padding.PKCS1v15(), hashes.SHA256())
-        return signing_input + "." + b64url(signature)
+        token = signing_input + "." + b64url(signature)
+        self.issued.append(token)
+        return token
 
     def verify(self, token):
         """Return the claims of ``token`` when its RS256 signature is this issuer's, else None.
@@ -119,6 +123,13 @@ class Call:
     write: bool
     status: int = 0
     fault: str = ""
+    # AWS: the ARN the call acts on, and the (action, resource) pairs IAM authorizes for it (empty
+    # for calls that need no identity permission). Kubernetes: the API group and the namespace RBAC
+    # sees (for a namespace object, its own name).
+    resource: str = ""
+    authorization: list = field(default_factory=list)
+    api_group: str = ""
+    namespace: str = ""
 
 
 class RequestLog:
@@ -129,10 +140,12 @@ class RequestLog:
         self._calls = []
         self._seq = 0
 
-    def record(self, service, action, write, status=0, fault=""):
+    def record(self, service, action, write, status=0, fault="", **detail):
+        """``detail``: the optional fields of ``Call`` (``resource``, ``authorization``, ``api_group``,
+        ``namespace``)."""
         with self._lock:
             self._seq += 1
-            call = Call(self._seq, time.time(), service, action, bool(write), status, fault)
+            call = Call(self._seq, time.time(), service, action, bool(write), status, fault, **detail)
             self._calls.append(call)
             return call
 

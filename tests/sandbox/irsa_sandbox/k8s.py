@@ -15,7 +15,8 @@ OIDC discovery documents.
 Request log: every request is recorded as ``("kubernetes", "<verb> <resource>")`` with verbs
 get/list/watch/create/update/patch/delete/deletecollection and resources such as ``serviceaccounts``,
 ``serviceaccounts/token``, ``pods``, ``pods/log``, ``namespaces``, ``mutatingwebhookconfigurations``.
-Discovery, ``/version``, health and OIDC documents are recorded as ``get discovery``. ``write`` is
+Discovery, ``/version``, health and OIDC documents are recorded as ``get discovery``. Resource
+requests also carry the API group and the namespace RBAC sees (a namespace object's own name). ``write`` is
 True for requests that change stored state (dry runs and TokenRequests do not). Faults are drawn
 for resource requests only, never for discovery. A ``conflict`` fault is another writer's update of
 the object a write targets, made just before that write is handled; the write is then answered as
@@ -24,6 +25,7 @@ logged with ``fault`` ``conflict``.
 """
 
 import base64
+import collections
 import copy
 import datetime
 import hashlib
@@ -169,6 +171,7 @@ class KubeCluster:
         self._stopping = threading.Event()
         self._token_cache = {}
         self._token_cache_lock = threading.Lock()
+        self.eks_tokens_seen = collections.deque(maxlen=1000)  # test only: GET /_sandbox/secrets
         self._seed()
 
     # ------------------------------------------------------------------ lifecycle
@@ -356,6 +359,7 @@ class KubeCluster:
             if cached and cached[1] > time.time():
                 return cached[0]
         if token.startswith(EKS_TOKEN_PREFIX):
+            self.eks_tokens_seen.append(token)
             user, valid_until = self._verify_eks_token(token)
         else:
             user, valid_until = self._verify_service_account_token(token)
@@ -491,8 +495,13 @@ class KubeCluster:
     def _status_response(self, error):
         return self._json(error.status(), error.code, error.headers)
 
-    def _record(self, action, write, status, fault=""):
-        self.log.record("kubernetes", action, write=write, status=status, fault=fault)
+    def _record(self, action, write, status, fault="", info=None):
+        detail = {}
+        if info and info.get("kind") == "resource":
+            # The request attributes RBAC decides on: for a namespace object, its namespace is itself.
+            namespace = info["namespace"] or (info["name"] if info["type"].name == "namespaces" else "")
+            detail = {"api_group": info["type"].group, "namespace": namespace}
+        self.log.record("kubernetes", action, write=write, status=status, fault=fault, **detail)
 
     def _dispatch(self, request):
         path = request.path.rstrip("/") or "/"
@@ -500,10 +509,10 @@ class KubeCluster:
         try:
             user = self._authenticate(request)
         except ApiError as error:
-            self._record(info["action"], False, error.code)
+            self._record(info["action"], False, error.code, info=info)
             raise
         if user is None and path not in ANONYMOUS_PATHS:
-            self._record(info["action"], False, 403)
+            self._record(info["action"], False, 403, info=info)
             raise self._anonymous_forbidden(info, path, request)
         if info["kind"] == "discovery":
             response = self._discovery(path)
@@ -516,16 +525,16 @@ class KubeCluster:
             self._write_as_another_writer(info, fault.change)
         elif fault is not None:
             error = self._fault_error(fault)
-            self._record(info["action"], info["write"], error.code, fault=fault.kind)
+            self._record(info["action"], info["write"], error.code, fault=fault.kind, info=info)
             raise error
         injected = fault.kind if fault is not None else ""
         try:
             response = self._handle_resource(request, info, user)
         except ApiError as error:
-            self._record(info["action"], False, error.code, fault=injected)
+            self._record(info["action"], False, error.code, fault=injected, info=info)
             raise
         write = info["write"] and not self._dry_run(request) and response.status_code < 300
-        self._record(info["action"], write, response.status_code, fault=injected)
+        self._record(info["action"], write, response.status_code, fault=injected, info=info)
         return response
 
     def _has_target(self, info):

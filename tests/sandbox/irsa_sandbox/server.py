@@ -253,6 +253,8 @@ class Sandbox:
             return 200, {"decisions": list(self.gateway.decisions)}
         if route == "token" and method == "POST":
             return 200, {"token": self._token(body)}
+        if route == "secrets" and method == "GET":
+            return 200, self._secrets()
         parts = route.split("/")
         if len(parts) >= 3 and parts[0] == "oidc" and method == "GET":
             issuer = self._cluster(parts[1]).issuer
@@ -262,6 +264,26 @@ class Sandbox:
             if rest == "keys":
                 return 200, issuer.jwks()
         return 404, {"error": f"no control route {method} {path}"}
+
+    def _secrets(self):
+        """Test-only: every credential the sandbox holds or handed out, so that a test can search
+        output for the values themselves."""
+
+        def from_moto():
+            sessions = list(self.gateway.sts.assumed_roles)
+            secret_keys = {key.secret_access_key for key in self.gateway.iam.access_keys.values()}
+            secret_keys.update(session.secret_access_key for session in sessions)
+            return sorted(secret_keys), sorted({session.session_token for session in sessions})
+
+        secret_keys, session_tokens = self.gateway.moto(from_moto)
+        clusters = list(self.clusters.values())
+        return {
+            "aws_secret_access_keys": secret_keys,
+            "aws_session_tokens": session_tokens,
+            "service_account_tokens": [token for facts in clusters for token in facts.issuer.issued],
+            "eks_bearer_tokens": [token for facts in clusters for token in getattr(facts.kube, "eks_tokens_seen", ())],
+            "kubernetes_admin_tokens": [facts.kube.admin_token for facts in clusters if facts.kube.admin_token],
+        }
 
     def _token(self, body):
         """Test-only: a service-account token as the cluster's TokenRequest would issue it.

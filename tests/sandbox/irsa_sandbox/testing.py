@@ -97,6 +97,11 @@ class RunningSandbox:
             body["claims"] = claims
         return self.control("POST", "token", body)["token"]
 
+    def secrets(self):
+        """Test-only: ``{aws_secret_access_keys, aws_session_tokens, service_account_tokens,
+        eks_bearer_tokens, kubernetes_admin_tokens}``, every credential the sandbox holds or issued."""
+        return self.control("GET", "secrets")
+
     # ----- AWS helpers --------------------------------------------------------------------------
 
     def client(self, service, attempts=1, **credentials):

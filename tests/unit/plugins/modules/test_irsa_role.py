@@ -524,3 +524,102 @@ def test_merge_mode_gives_up_on_a_writer_that_keeps_replacing_the_trust(aws):
     assert result["failed"] is True
     assert "another writer keeps replacing it" in result["msg"]
     assert "purge_service_accounts: true" in result["msg"]
+
+
+# --------------------------------------------------------------------------------------------
+# trust policies carry no wildcard the user did not ask for
+
+
+NAMES = ["app", "api.v2", "x1-y2", "a" * 63, "b" * 253]
+NAMESPACES = ["default", "kube-system", "team-a", "n" * 63]
+
+
+def _exact_accounts(count, offset=0):
+    return ["%s:%s" % (NAMESPACES[(offset + i) % len(NAMESPACES)], NAMES[(offset + 2 * i) % len(NAMES)]) for i in range(count)]
+
+
+def _wildcard_matrix():
+    cases = []
+    for count in (1, 2, 4):
+        for audience in (None, "sts.amazonaws.com", "https://vault.example.com/aud"):
+            one = {"oidc_provider": BLUE_ARN, "service_accounts": _exact_accounts(count, count)}
+            if audience:
+                one["audience"] = audience
+            cases.append(pytest.param(one, id="one-cluster-%d-sa-%s" % (count, audience or "default-aud")))
+    cases += [
+        pytest.param({"oidc_provider": "https://" + GREEN,
+                      "service_accounts": [{"namespace": "prod", "name": "api"}, "system:serviceaccount:prod:worker"]},
+                     id="dict-and-subject-forms"),
+        pytest.param({"oidc_providers": [{"provider": BLUE_ARN, "service_accounts": _exact_accounts(3)},
+                                         {"provider": GREEN, "service_accounts": _exact_accounts(2, 1), "audience": "other-aud"}]},
+                     id="two-clusters"),
+        pytest.param({"oidc_providers": [{"provider": BLUE_ARN, "service_accounts": ["prod:*", "default:app"]},
+                                         {"provider": GREEN_ARN, "service_accounts": ["prod:api"]}]},
+                     id="two-clusters-star-in-one"),
+        pytest.param({"oidc_providers": [{"provider": BLUE_ARN, "service_accounts": ["prod:api"]},
+                                         {"provider": GREEN_ARN, "service_accounts": ["team-?:reader"]}]},
+                     id="two-clusters-question-mark-in-one"),
+        pytest.param({"oidc_provider": BLUE_ARN, "service_accounts": ["*:app"]}, id="any-namespace"),
+    ]
+    return cases
+
+
+def _asked_for_wildcards(args):
+    """{provider host: whether the user's ServiceAccounts of that provider hold * or ?}."""
+    providers = args.get("oidc_providers") or [{"provider": args["oidc_provider"], "service_accounts": args["service_accounts"]}]
+    asked = {}
+    for entry in providers:
+        host = entry["provider"].split("oidc-provider/")[-1].replace("https://", "")
+        asked[host] = "*" in json.dumps(entry["service_accounts"]) or "?" in json.dumps(entry["service_accounts"])
+    return asked
+
+
+def _wildcard_problems(document, asked):
+    problems = []
+    for index, statement in enumerate(document["Statement"]):
+        host = statement["Principal"]["Federated"].split("oidc-provider/")[-1]
+        text = json.dumps(statement)
+        has_wildcard = "*" in text or "?" in text
+        if has_wildcard != asked[host]:
+            problems.append("statement %d (%s): wildcard %s, asked for %s" % (index, host, has_wildcard, asked[host]))
+        operators = sorted(statement["Condition"])
+        expected = ["StringEquals", "StringLike"] if asked[host] else ["StringEquals"]
+        if operators != expected:
+            problems.append("statement %d (%s): operators %s, expected %s" % (index, host, operators, expected))
+        if asked[host] and list(statement["Condition"]["StringLike"]) != [host + ":sub"]:
+            problems.append("statement %d: StringLike holds more than :sub" % index)
+        if statement["Action"] != "sts:AssumeRoleWithWebIdentity":
+            problems.append("statement %d: action %s" % (index, statement["Action"]))
+    if sorted(_statement_hosts(document)) != sorted(asked):
+        problems.append("statements for %s, asked for %s" % (sorted(_statement_hosts(document)), sorted(asked)))
+    return problems
+
+
+def _statement_hosts(document):
+    return [statement["Principal"]["Federated"].split("oidc-provider/")[-1] for statement in document["Statement"]]
+
+
+@pytest.mark.parametrize("args", _wildcard_matrix())
+def test_trust_holds_wildcards_only_where_the_user_wrote_them(aws, args):
+    result = aws.run(name="matrix", **args)
+    assert result.get("failed") is not True, result.get("msg")
+    asked = _asked_for_wildcards(args)
+    for document in (stored_trust(aws, "matrix"), result["role"]["trust_policy"]):
+        assert _wildcard_problems(document, asked) == []
+    if not any(asked.values()):
+        assert "*" not in json.dumps(stored_trust(aws, "matrix")) and "?" not in json.dumps(stored_trust(aws, "matrix"))
+
+
+def test_a_wildcard_dropped_by_the_user_leaves_the_trust(aws):
+    aws.run(name="narrowed", oidc_provider=BLUE_ARN, service_accounts=["prod:*"])
+    assert "StringLike" in stored_trust(aws, "narrowed")["Statement"][0]["Condition"]
+    result = aws.run(name="narrowed", oidc_provider=BLUE_ARN, service_accounts=["prod:api", "prod:worker"])
+    assert result["changed"] is True
+    assert _wildcard_problems(stored_trust(aws, "narrowed"), {BLUE: False}) == []
+    # adding an exact ServiceAccount to an exact trust keeps it exact
+    with mock.patch.object(irsa_role.time, "sleep"):
+        aws.run(name="narrowed", oidc_provider=BLUE_ARN, service_accounts=["default:app"], purge_service_accounts=False)
+    trust = stored_trust(aws, "narrowed")
+    assert _wildcard_problems(trust, {BLUE: False}) == []
+    assert trust["Statement"][0]["Condition"]["StringEquals"][BLUE + ":sub"] == [
+        SA + "default:app", SA + "prod:api", SA + "prod:worker"]
