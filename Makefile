@@ -97,6 +97,8 @@ demo: collection
 	tests/sandbox/demo
 
 BENCH_STAMP := $(VENV)/.bench-installed
+# Passed to benchmarks/run.py, e.g. make bench BENCH_ARGS='--sizes 1,10 --repetitions 1' (default: 1,10,50 x 3).
+BENCH_ARGS ?=
 
 $(BENCH_STAMP): benchmarks/requirements.txt $(STAMP)
 	$(BIN)/python -m pip install --quiet --disable-pip-version-check -r benchmarks/requirements.txt
