@@ -75,6 +75,24 @@ def aws_call(description, permission, retry_codes=()):
     return decorator
 
 
+READ_ACTION_PREFIXES = ("Get", "List", "Describe")
+
+
+def watch_writes(client):
+    """Watch ``client`` for calls that changed AWS state (any successful call that is not a Get, List or
+    Describe). Returns a function answering whether one happened, so that a task failing after a write
+    still reports ``changed: true``: the account did change, and a re-run converges from there."""
+    wrote = []
+
+    def after_call(http_response=None, model=None, **_kwargs):
+        if model is not None and http_response is not None and http_response.status_code < 300 \
+                and not model.name.startswith(READ_ACTION_PREFIXES):
+            wrote.append(model.name)
+
+    client.meta.events.register("after-call.*.*", after_call)
+    return lambda: bool(wrote)
+
+
 # --- EKS -------------------------------------------------------------------------------------------
 
 

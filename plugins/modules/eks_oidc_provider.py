@@ -351,10 +351,12 @@ def main():
         required_one_of=[("issuer_url", "cluster_name")],
         supports_check_mode=True,
     )
+    wrote = bool
     try:
         client_ids, thumbprints = validate_params(module.params)
         issuer = resolve_issuer(module)
         iam = module.client("iam")
+        wrote = aws.watch_writes(iam)
         arns = aws.list_oidc_providers(iam)
         if module.params["state"] == "absent":
             changed, arn, before, after, count, trusting = ensure_absent(module, iam, issuer, arns)
@@ -364,7 +366,10 @@ def main():
     except NamingError as e:
         module.fail_json(msg=str(e))
     except aws.IrsaAWSError as e:
-        module.fail_json_aws_error(e)
+        # A failure after a write (say, a thumbprint update after a client ID was added) still changed the provider.
+        if e.exception:
+            module.fail_json_aws(e.exception, msg=e.message, changed=wrote())
+        module.fail_json(msg=e.message, changed=wrote())
 
     if module.params["state"] == "present":
         if DEFAULT_AUDIENCE not in after.get("client_ids", []):

@@ -1103,17 +1103,22 @@ def main():
         mutually_exclusive=[("oidc_provider", "cluster_name", "oidc_providers")],
         supports_check_mode=True,
     )
+    wrote = bool
     try:
         request = validate(module.params)
         iam_client = module.client("iam")
+        wrote = irsa_aws.watch_writes(iam_client)
         if module.params["state"] == "absent":
             result = ensure_absent(module, iam_client, request)
         else:
             result = ensure_present(module, iam_client, request)
     except IrsaRoleError as e:
-        module.fail_json(msg=str(e))
+        module.fail_json(msg=str(e), changed=wrote())
     except AnsibleAWSError as e:
-        module.fail_json_aws_error(e)
+        # A failure after a write (say, attaching a policy after the role was created) still changed the role.
+        if e.exception:
+            module.fail_json_aws(e.exception, msg=e.message, changed=wrote())
+        module.fail_json(msg=e.message, changed=wrote())
     module.exit_json(**result)
 
 

@@ -62,3 +62,18 @@ def test_a_refusal_is_not_retried_and_names_the_permission(sleeps):
         aws.describe_cluster(client, "my-cluster")
     assert "eks:DescribeCluster" in denied.value.message
     assert sleeps == []
+
+
+def test_watch_writes_counts_successful_changes_only():
+    client, stubber = stubbed("iam")
+    wrote = aws.watch_writes(client)
+    stubber.add_response("get_role", {"Role": {"Path": "/", "RoleName": "app", "RoleId": "AROAEXAMPLEEXAMPLE1",
+                                               "Arn": "arn:aws:iam::123456789012:role/app", "CreateDate": "2026-01-01"}})
+    stubber.add_client_error("attach_role_policy", service_error_code="NoSuchEntity", http_status_code=404)
+    client.get_role(RoleName="app")
+    with pytest.raises(Exception):
+        client.attach_role_policy(RoleName="app", PolicyArn="arn:aws:iam::aws:policy/ReadOnlyAccess")
+    assert wrote() is False, "a read and a failed write changed nothing"
+    stubber.add_response("tag_role", {})
+    client.tag_role(RoleName="app", Tags=[{"Key": "team", "Value": "a"}])
+    assert wrote() is True

@@ -41,6 +41,7 @@ class AWS:
 
     def __init__(self):
         self.calls = []
+        self.failures = {}
         self.iam = boto3.client("iam", region_name=REGION)
         for host in (BLUE, GREEN):
             self.iam.create_open_id_connect_provider(
@@ -49,6 +50,12 @@ class AWS:
 
     def record(self, model, **_kwargs):
         self.calls.append(model.name)
+        if model.name in self.failures:
+            # AWS answers this call with an error (botocore takes a before-call response as the answer).
+            code, message = self.failures[model.name]
+            return mock.Mock(status_code=400), {"Error": {"Code": code, "Message": message},
+                                                "ResponseMetadata": {"HTTPStatusCode": 400}}
+        return None
 
     def reads(self):
         return [name for name in self.calls if name.startswith(READ_PREFIXES)]
@@ -623,3 +630,23 @@ def test_a_wildcard_dropped_by_the_user_leaves_the_trust(aws):
     assert _wildcard_problems(trust, {BLUE: False}) == []
     assert trust["Statement"][0]["Condition"]["StringEquals"][BLUE + ":sub"] == [
         SA + "default:app", SA + "prod:api", SA + "prod:worker"]
+
+
+def test_a_failure_after_the_role_was_created_still_reports_changed(aws):
+    """The role was created, then attaching a policy failed: the task fails, and says the account changed,
+    so that neither the user nor a handler takes the failed run for one that did nothing."""
+    policy = aws.iam.create_policy(PolicyName="reader", PolicyDocument=json.dumps(S3_READ))["Policy"]["Arn"]
+    aws.failures["AttachRolePolicy"] = ("ServiceFailure", "The request processing has failed because of an unknown error.")
+    result = aws.run(**base(managed_policies=[policy]))
+    assert result["failed"] is True and result["changed"] is True, result
+    assert "CreateRole" in aws.writes()
+    aws.failures.clear()
+    result = aws.run(**base(managed_policies=[policy]))
+    assert result["changed"] is True and aws.writes() == ["AttachRolePolicy"]
+    assert aws.run(**base(managed_policies=[policy]))["changed"] is False
+
+
+def test_a_failure_before_any_write_reports_unchanged(aws):
+    aws.failures["CreateRole"] = ("ServiceFailure", "The request processing has failed because of an unknown error.")
+    result = aws.run(**base())
+    assert result["failed"] is True and result["changed"] is False, result
