@@ -18,6 +18,8 @@ description:
   - Managed policies of a shared role are the union of the bindings' lists; inline policies, tags and the
     single-valued options (path, permissions boundary, audience) must not contradict each other.
     A contradiction, or the same ServiceAccount bound twice, is an error that names both bindings.
+  - A binding names one ServiceAccount exactly (a valid Kubernetes namespace and name, no wildcard) and a
+    valid IAM role name; anything else is an error that says what to fix, raised before anything is written.
 options:
   _input:
     description: The bindings, as in the C(irsa_bindings) variable of the C(eks.irsa.irsa) role.
@@ -69,9 +71,38 @@ _value:
       type: dict
 """
 
+import re
+
 from ansible.errors import AnsibleFilterError
 
+from ansible_collections.eks.irsa.plugins.module_utils import service_account as sa
+from ansible_collections.eks.irsa.plugins.module_utils.naming import NamingError
+
 _SINGLE = ("permissions_boundary", "path", "audience")
+_ROLE_NAME = re.compile(r"^[A-Za-z0-9+=,.@_-]{1,64}$")
+
+
+def _check_binding(binding, label):
+    """What irsa_service_account and irsa_role would refuse, refused before anything is written."""
+    namespace, name = binding.get("namespace") or "default", binding["service_account"]
+    for key, value in (("namespace", namespace), ("service_account", name)):
+        if "*" in value or "?" in value:
+            raise AnsibleFilterError(
+                "binding {0}: {1} {2!r} holds a wildcard, but a binding annotates one ServiceAccount, so it names it "
+                "exactly. To trust a pattern, give it to the eks.irsa.irsa_role module's service_accounts".format(label, key, value)
+            )
+    try:
+        sa.check_names(namespace, name)
+        if isinstance(binding.get("token_expiration"), int):
+            sa.check_token_expiration(binding["token_expiration"])
+    except NamingError as e:
+        raise AnsibleFilterError("binding {0}: {1}".format(label, e)) from None
+    role_name = binding["role_name"]
+    if not _ROLE_NAME.match(role_name):
+        raise AnsibleFilterError(
+            "binding {0}: role_name {1!r} is not a valid IAM role name ({2} characters): use 1 to 64 ASCII letters, "
+            "digits and + = , . @ _ -".format(label, role_name, len(role_name))
+        )
 
 
 def _label(binding):
@@ -99,6 +130,7 @@ def irsa_roles(bindings):
                     )
                 )
         label = _label(binding)
+        _check_binding(binding, label)
         if label in seen:
             raise AnsibleFilterError(
                 "ServiceAccount {0} is bound twice (to roles {1} and {2}): a ServiceAccount carries one "

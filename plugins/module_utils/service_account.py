@@ -46,6 +46,51 @@ def check_names(namespace, name):
         )
 
 
+_KEY_NAME = re.compile(r"^([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9]$")
+_LABEL_VALUE = re.compile(r"^(([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9])?$")
+_KEY_RULE = ("an optional DNS subdomain prefix and '/', then a name of at most 63 letters, digits, '-', '_' and '.' "
+             "that starts and ends with a letter or digit (e.g. example.com/team)")
+
+
+def _key_problem(key):
+    prefix, _slash, name = key.rpartition("/")
+    if _slash and (not prefix or len(prefix) > 253 or not _DNS1123_SUBDOMAIN.match(prefix)):
+        return True
+    return len(name) > 63 or not _KEY_NAME.match(name)
+
+
+def check_metadata(annotations, labels):
+    """Annotation and label keys, and label values, as the API server validates them (it answers 422 otherwise)."""
+    for field, mapping in (("annotations", annotations or {}), ("labels", labels or {})):
+        for key in mapping:
+            if not isinstance(key, str) or _key_problem(key):
+                raise NamingError("{0} key {1!r} is not a valid Kubernetes key: it must be {2}".format(field, key, _KEY_RULE))
+    for key, value in (labels or {}).items():
+        text = str(value)
+        if len(text) > 63 or not _LABEL_VALUE.match(text):
+            raise NamingError(
+                "label {0}={1!r} has a value Kubernetes refuses: at most 63 letters, digits, '-', '_' and '.', starting "
+                "and ending with a letter or digit (or empty)".format(key, text)
+            )
+
+
+def check_owned_annotations(wanted, extra):
+    """``extra`` (the annotations option) must not contradict what the options set (``wanted``, ``remove``)."""
+    wanted, remove = wanted
+    for key in IRSA_ANNOTATIONS:
+        if key not in (extra or {}):
+            continue
+        if (key in wanted and str(extra[key]) != wanted[key]) or key in remove:
+            option = {ROLE_ARN_ANNOTATION: "role_arn", AUDIENCE_ANNOTATION: "audience",
+                      STS_REGIONAL_ENDPOINTS_ANNOTATION: "sts_regional_endpoints",
+                      TOKEN_EXPIRATION_ANNOTATION: "token_expiration"}[key]
+            says = "{0!r}".format(wanted[key]) if key in wanted else "{0!r}, the default, which removes it".format(DEFAULT_AUDIENCE)
+            raise NamingError(
+                "annotations sets {0} to {1!r}, but {2} says {3}: {2} owns that annotation, so remove {0} from "
+                "annotations".format(key, str(extra[key]), option, says)
+            )
+
+
 def check_role_arn(role_arn):
     try:
         parse_arn(role_arn, service="iam", resource_type="role")

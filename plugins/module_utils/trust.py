@@ -124,6 +124,11 @@ def parse_service_account(value):
         )
     _check_namespace(namespace, original)
     _check_name(name, original)
+    if not namespace.strip("*") and not name.strip("*"):
+        raise TrustError(
+            "service account {0!r} matches every ServiceAccount in every namespace of the cluster, so any pod of the "
+            "cluster could assume the role: name the namespace (e.g. prod:*) or the ServiceAccounts".format(original)
+        )
     return namespace, name
 
 

@@ -55,11 +55,13 @@ options:
       - Further annotations to set (merged with the existing ones). With O(state=absent) these keys are removed too.
       - Keys that look like C(eks.amazonaws.com/role-arn) but are not it (such as C(eks.amazon.com/role-arn)) are
         warned about, since the webhook ignores them.
+      - An IRSA annotation here that contradicts O(role_arn), O(audience), O(sts_regional_endpoints) or
+        O(token_expiration) is an error; so is a key Kubernetes would refuse.
     type: dict
     default: {}
   labels:
     description:
-      - Labels to set (merged with the existing ones).
+      - Labels to set (merged with the existing ones). Keys and values Kubernetes would refuse are an error.
     type: dict
     default: {}
   create:
@@ -243,6 +245,13 @@ def validate(module):
             raise NamingError("role_arn is required with state=present: give the ARN of the IAM role the ServiceAccount assumes")
         sa.check_role_arn(params["role_arn"])
     sa.check_token_expiration(params["token_expiration"])
+    sa.check_metadata(params["annotations"], params["labels"])
+    if params["state"] == "present":
+        sa.check_owned_annotations(
+            sa.desired_annotations(params["role_arn"], params["audience"], params["sts_regional_endpoints"],
+                                   params["token_expiration"]),
+            params["annotations"],
+        )
     near = near_miss_role_keys(params["annotations"])
     if near:
         module.warn(

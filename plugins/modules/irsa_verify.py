@@ -402,6 +402,7 @@ from ansible_collections.amazon.aws.plugins.module_utils.botocore import get_aws
 from ansible_collections.amazon.aws.plugins.module_utils.exceptions import AnsibleAWSError
 from ansible_collections.amazon.aws.plugins.module_utils.modules import AnsibleAWSModule
 
+from ansible_collections.eks.irsa.plugins.module_utils import service_account as sa
 from ansible_collections.eks.irsa.plugins.module_utils import verify
 from ansible_collections.eks.irsa.plugins.module_utils import verify_aws
 from ansible_collections.eks.irsa.plugins.module_utils.aws import IrsaAWSError
@@ -806,6 +807,9 @@ def bindings_from(params):
         if key in seen:
             continue
         seen.add(key)
+        sa.check_names(*key)
+        if item.get("role_arn"):
+            sa.check_role_arn(item["role_arn"])
         bindings.append({"namespace": key[0], "name": key[1], "role_arn": item.get("role_arn") or None})
     return bindings
 
@@ -857,7 +861,10 @@ def main():
                              "(the issuer_url or provider_arn of eks.irsa.eks_oidc_info)")
     if not module.region:
         module.fail_json(msg="No AWS region given: set the region option or AWS_REGION to the cluster's region")
-    bindings = bindings_from(params)
+    try:
+        bindings = bindings_from(params)
+    except NamingError as e:
+        module.fail_json(msg=str(e))
 
     hide_kubeconfig_secrets(module)
     try:

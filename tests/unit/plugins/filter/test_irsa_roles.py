@@ -63,6 +63,13 @@ def test_inline_policies_and_tags_merge():
         ([{"service_account": "a", "role_name": True}], "role_name is a boolean True, not a name"),
         ([{"service_account": "a", "namespace": 123, "role_name": "r"}], "namespace is a number 123, not a name"),
         ("not a list", "expects the list of bindings"),
+        ([{"service_account": "app-*", "role_name": "r"}], "binding default/app-*: service_account 'app-*' holds a wildcard"),
+        ([{"service_account": "app", "namespace": "*", "role_name": "r"}], "namespace '*' holds a wildcard"),
+        ([{"service_account": "App", "role_name": "r"}], "'App' is not a valid ServiceAccount name"),
+        ([{"service_account": "app", "namespace": "team_a", "role_name": "r"}], "'team_a' is not a valid Kubernetes namespace"),
+        ([{"service_account": "app", "role_name": "r" * 65}], "is not a valid IAM role name (65 characters)"),
+        ([{"service_account": "app", "role_name": "rôle"}], "'rôle' is not a valid IAM role name"),
+        ([{"service_account": "app", "role_name": "r", "token_expiration": 599}], "token_expiration 599 is out of range"),
     ],
 )
 def test_contradictions_are_refused_with_both_bindings_named(bindings, phrase):

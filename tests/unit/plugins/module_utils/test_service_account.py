@@ -101,3 +101,44 @@ def test_pods_to_restart_are_the_running_ones_without_the_role():
 
 def test_after_removal_the_pods_still_holding_a_role_need_a_restart():
     assert [p["name"] for p in sa.pods_to_restart([pod("a", role=ROLE), pod("b")], None)] == ["a"]
+
+
+@pytest.mark.parametrize("annotations, labels", [
+    ({"team": "a", "example.com/owner": "b", "eks.amazonaws.com/role-arn": ROLE}, {"app.kubernetes.io/name": "x", "empty": ""}),
+    ({"a" * 63: "long name is fine"}, {"k": "v" * 63}),
+])
+def test_metadata_kubernetes_accepts_passes(annotations, labels):
+    sa.check_metadata(annotations, labels)
+    sa.check_owned_annotations(sa.desired_annotations(ROLE), annotations)
+
+
+@pytest.mark.parametrize("annotations, labels, message", [
+    ({"bad key!": "x"}, {}, "annotations key 'bad key!' is not a valid Kubernetes key"),
+    ({"/name": "x"}, {}, "annotations key '/name'"),
+    ({"Example.com/x": "y"}, {}, "annotations key 'Example.com/x'"),
+    ({"a" * 64: "y"}, {}, "is not a valid Kubernetes key"),
+    ({}, {"-team": "a"}, "labels key '-team'"),
+    ({}, {"team": "a b"}, "label team='a b' has a value Kubernetes refuses"),
+    ({}, {"team": "t" * 64}, "at most 63"),
+])
+def test_metadata_kubernetes_refuses_is_refused(annotations, labels, message):
+    with pytest.raises(NamingError) as raised:
+        sa.check_metadata(annotations, labels)
+    assert message in str(raised.value)
+
+
+@pytest.mark.parametrize("kwargs, annotations, message", [
+    ({}, {"eks.amazonaws.com/role-arn": ROLE + "-old"}, "but role_arn says '%s': role_arn owns that annotation" % ROLE),
+    ({"audience": "sts.amazonaws.com"}, {"eks.amazonaws.com/audience": "vault"}, "the default, which removes it"),
+    ({"audience": "api://x"}, {"eks.amazonaws.com/audience": "vault"}, "audience says 'api://x'"),
+    ({"token_expiration": 3600}, {"eks.amazonaws.com/token-expiration": "600"}, "token_expiration owns that annotation"),
+    ({"sts_regional_endpoints": True}, {"eks.amazonaws.com/sts-regional-endpoints": "false"}, "sts_regional_endpoints says 'true'"),
+])
+def test_annotations_contradicting_an_option_are_refused(kwargs, annotations, message):
+    with pytest.raises(NamingError) as raised:
+        sa.check_owned_annotations(sa.desired_annotations(ROLE, **kwargs), annotations)
+    assert message in str(raised.value)
+
+
+def test_annotations_may_set_what_no_option_sets():
+    sa.check_owned_annotations(sa.desired_annotations(ROLE), {"eks.amazonaws.com/audience": "vault", "eks.amazonaws.com/token-expiration": "600"})

@@ -103,6 +103,9 @@ def test_parse_service_account(value, expected):
         ({"namespace": "ns"}, "name is empty"),
         ({"namespace": "ns", "name": "a", "cluster": "x"}, "unknown key"),
         (42, "neither"),
+        ("*:*", "every ServiceAccount in every namespace"),
+        ("system:serviceaccount:**:*", "every ServiceAccount in every namespace"),
+        ({"namespace": "*", "name": "*"}, "every ServiceAccount in every namespace"),
     ],
 )
 def test_parse_service_account_rejects(value, message):
@@ -455,3 +458,8 @@ def test_more_operators(condition, allowed):
         {"Effect": "Allow", "Principal": {"Federated": BLUE_ARN}, "Action": "sts:AssumeRoleWithWebIdentity", "Condition": condition}
     )
     assert trust.evaluate(policy, {"iss": "https://" + BLUE, "sub": SA + "d:a", "aud": AUD}, BLUE_ARN).allowed is allowed
+
+
+@pytest.mark.parametrize("value", ["prod:*", "*:app", "team-?:*", "*:app-*"])
+def test_a_wildcard_narrowed_by_namespace_or_name_is_accepted(value):
+    assert trust.parse_service_account(value) == tuple(value.split(":"))
