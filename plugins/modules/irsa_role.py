@@ -76,7 +76,7 @@ options:
       - Namespaces and names are checked against the Kubernetes rules (DNS-1123). V(*) and V(?)
         are wildcards (for example C(prod:*) or C(team-?:reader)); they make the statement a
         C(StringLike) match. A pattern that matches every ServiceAccount of the cluster (C(*:*)) is
-        refused: any pod could assume the role.
+        refused, since any pod could then assume the role.
       - Required, and not empty, with O(oidc_provider) or O(cluster_name) when O(state=present).
     type: list
     elements: raw
