@@ -619,8 +619,8 @@ RETRYABLE_STS_CODES = ("AccessDenied", "InvalidIdentityToken")
 
 class RetryPolicy:
     """Backoff for the web-identity exchange: IAM is eventually consistent, so a role or trust change
-    made seconds ago can still be refused. Delays double from ``initial`` up to ``maximum`` and stop
-    when the next attempt would start after ``timeout`` seconds."""
+    made seconds ago can still be refused. Delays double from ``initial`` up to ``maximum``; the last one
+    is shortened so that the last attempt is made when ``timeout`` seconds are up, not before."""
 
     def __init__(self, timeout, initial=1.0, maximum=8.0, factor=2.0):
         self.timeout = max(0, timeout)
@@ -633,10 +633,10 @@ class RetryPolicy:
 
     def next_delay(self, attempt, elapsed):
         """Seconds to wait before attempt ``attempt + 1``, or None when the time is up."""
-        delay = min(self.maximum, self.initial * self.factor ** (attempt - 1))
-        if elapsed + delay > self.timeout:
+        remaining = self.timeout - elapsed
+        if remaining <= 0:
             return None
-        return delay
+        return min(self.maximum, self.initial * self.factor ** (attempt - 1), remaining)
 
 
 def parse_assumed_role_arn(arn):

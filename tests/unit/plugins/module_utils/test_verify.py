@@ -304,9 +304,12 @@ def test_retry_policy_backs_off_within_the_timeout():
         delays.append(delay)
         elapsed += delay
         attempt += 1
-    assert delays == [1, 2, 4, 8]
-    assert sum(delays) <= 20
+    # The last attempt is made when the 20 s are up: a change that reaches STS at second 19 still passes.
+    assert delays == [1, 2, 4, 8, 5]
+    assert sum(delays) == 20
     assert verify.RetryPolicy(timeout=0).next_delay(1, 0) is None
+    assert verify.RetryPolicy(timeout=3).next_delay(2, 3.0) is None
+    assert verify.RetryPolicy(timeout=60).next_delay(10, 55.0) == 5.0
     assert policy_.retryable("AccessDenied") and policy_.retryable("InvalidIdentityToken")
     assert not policy_.retryable("ExpiredTokenException")
 
