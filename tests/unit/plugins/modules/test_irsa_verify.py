@@ -52,6 +52,19 @@ class InstantEvent(threading.Event):
         return self.is_set()
 
 
+class ClockEvent(InstantEvent):
+    """A stop event whose waits move a fake ``time.monotonic`` of irsa_verify forward instead of sleeping."""
+
+    def __init__(self, monkeypatch):
+        super().__init__()
+        self.now = 0.0
+        monkeypatch.setattr(irsa_verify.time, "monotonic", lambda: self.now)
+
+    def wait(self, timeout=None):
+        self.now += timeout
+        return super().wait(timeout)
+
+
 class FakeModule:
     def __init__(self, check_mode=False, **params):
         self.params = dict(
@@ -274,46 +287,39 @@ def test_propagation_is_retried_with_backoff(monkeypatch):
 def test_retries_stop_at_the_propagation_timeout(monkeypatch):
     denied = ("AccessDenied", "Not authorized to perform sts:AssumeRoleWithWebIdentity")
     FakeAWS(monkeypatch, sts_answers=[denied] * 50)
-    clock = [0.0]
-
-    def monotonic():
-        return clock[0]
-
-    monkeypatch.setattr(irsa_verify.time, "monotonic", monotonic)
     verifier = make_verifier(FakeModule(propagation_timeout=20, checks=["token"]), FakeKube(annotated()))
-
-    class ClockEvent(InstantEvent):
-        def wait(self, timeout=None):
-            clock[0] += timeout
-            return super().wait(timeout)
-
-    verifier.stop = ClockEvent()
+    verifier.stop = ClockEvent(monkeypatch)
     entry = verifier.verify(binding())
     assert not entry["verified"]
-    assert verifier.stop.waited == [1.0, 2.0, 4.0, 8.0]
+    # The last pause is shortened so that the last attempt is made when the 20 s are up.
+    assert verifier.stop.waited == [1.0, 2.0, 4.0, 8.0, 5.0]
     (token,) = [c for c in entry["checks"] if c["name"] == "token"]
     assert "STS answered AccessDenied" in token["message"]
-    assert "(5 attempts over 15 s)" in token["message"]
+    assert "(6 attempts over 20 s)" in token["message"]
+
+
+def test_trust_that_reaches_sts_in_the_last_seconds_of_the_timeout_passes(monkeypatch):
+    denied = ("AccessDenied", "Not authorized to perform sts:AssumeRoleWithWebIdentity")
+    # Refused at 0, 1, 3, 7 and 15 s; accepted at 20 s, the end of propagation_timeout.
+    aws = FakeAWS(monkeypatch, sts_answers=[denied] * 5)
+    verifier = make_verifier(FakeModule(propagation_timeout=20, checks=["token"]), FakeKube(annotated()))
+    verifier.stop = ClockEvent(monkeypatch)
+    entry = verifier.verify(binding())
+    assert entry["verified"], entry["checks"]
+    assert entry["attempts"] == 6 and aws.count("assume") == 6
+    assert verifier.stop.now == 20.0
 
 
 def test_a_refusal_past_the_timeout_with_a_right_trust_is_reported_as_not_propagated(monkeypatch):
     FakeAWS(monkeypatch, sts_answers=[("AccessDenied", "Not authorized to perform sts:AssumeRoleWithWebIdentity")] * 50)
-    clock = [0.0]
-    monkeypatch.setattr(irsa_verify.time, "monotonic", lambda: clock[0])
     verifier = make_verifier(FakeModule(propagation_timeout=20), FakeKube(annotated()))
-
-    class ClockEvent(InstantEvent):
-        def wait(self, timeout=None):
-            clock[0] += timeout
-            return super().wait(timeout)
-
-    verifier.stop = ClockEvent()
+    verifier.stop = ClockEvent(monkeypatch)
     entry = verifier.verify(binding())
     assert not entry["verified"]
     assert names(entry) == ["token"]
     (token,) = [c for c in entry["checks"] if c["name"] == "token"]
     assert "STS has not caught up with IAM" in token["message"] and "propagation_timeout (20 s) ran out" in token["message"]
-    assert "(5 attempts over 15 s)" in token["message"]
+    assert "(6 attempts over 20 s)" in token["message"]
     assert "raise propagation_timeout (now 20 s)" in token["remediation"]
 
 
