@@ -11,12 +11,18 @@ moto does not.
    shape if so (never for the Kubernetes emulator's own check of an EKS bearer token);
 4. holds an IAM user's access key (not the static key, not temporary credentials) to the user's
    identity-based policies (``iam_authz.decide``), answering ``AccessDenied`` as IAM does;
-5. answers ``AssumeRoleWithWebIdentity`` only after the checks AWS makes (moto accepts any token):
+5. verifies the SigV4 ``Authorization`` header of every signed call as AWS does (moto checks
+   nothing): known access key, session token of temporary credentials (present, theirs, not
+   expired), a request time within the 5 minutes of skew, and the signature itself, so that broken
+   credentials get AWS's answer (``InvalidClientTokenId`` / ``UnrecognizedClientException``,
+   ``SignatureDoesNotMatch`` / ``InvalidSignatureException``, ``ExpiredToken`` /
+   ``ExpiredTokenException``);
+6. answers ``AssumeRoleWithWebIdentity`` only after the checks AWS makes (moto accepts any token):
    issuer registered as an IAM OIDC provider, signature by the issuer's key, audience among the
    provider's client IDs, expiry, role exists, trust policy allows (``referee.evaluate``);
-6. verifies SigV4 *presigned* ``GetCallerIdentity`` requests (the EKS ``k8s-aws-v1.`` token
+7. verifies SigV4 *presigned* ``GetCallerIdentity`` requests (the EKS ``k8s-aws-v1.`` token
    format; moto checks no signature at all);
-7. forwards everything else to moto, and records the call in the ``RequestLog``.
+8. forwards everything else to moto, and records the call in the ``RequestLog``.
 
 moto's backends are process-global and not written for concurrent use, so every call into moto
 is serialised by one lock; the gateway's own work (token checks, signatures) runs outside it.
@@ -35,7 +41,7 @@ from urllib.parse import parse_qsl, quote
 from xml.etree import ElementTree
 
 import botocore.session
-from botocore.auth import SigV4QueryAuth
+from botocore.auth import SigV4Auth, SigV4QueryAuth
 from botocore.awsrequest import AWSRequest
 from botocore.credentials import Credentials
 from moto.iam.models import AccessKey, iam_backends
@@ -201,6 +207,7 @@ class AwsGateway:
         try:
             if service is None:
                 raise AwsError(400, "InvalidAction", "Could not find operation for this request")
+            self._authenticate(environ, body, service)
             self._enforce(environ, params, service, detail["authorization"])
             if service == "sts" and action == "AssumeRoleWithWebIdentity":
                 status, headers, payload = self._assume_role_with_web_identity(environ, params)
@@ -247,6 +254,86 @@ class AwsGateway:
             if route_method == method and regex.fullmatch(path):
                 return "eks", name
         return None, "Unknown"
+
+    # ----- SigV4 header signatures -----------------------------------------------------------
+
+    def _authenticate(self, environ, body, service):
+        """Refuse a call signed in its ``Authorization`` header with credentials AWS would refuse.
+        Unsigned calls (``AssumeRoleWithWebIdentity``) and presigned URLs (checked on their own
+        path) pass untouched."""
+        authorization = environ.get("HTTP_AUTHORIZATION", "")
+        if not authorization.startswith("AWS4-HMAC-SHA256 "):
+            return
+        fields = dict(re.findall(r"(Credential|SignedHeaders|Signature)=([^,\s]+)", authorization))
+        credential = fields.get("Credential", "").split("/")
+        if len(credential) != 5 or credential[4] != "aws4_request" or "SignedHeaders" not in fields \
+                or "Signature" not in fields:
+            raise AwsError(400, "IncompleteSignature",
+                           f"Authorization header requires 'Credential', 'Signature' and 'SignedHeaders' "
+                           f"parameters. Authorization={authorization}")
+        key_id, scope_date, scope_region, scope_service, _unused = credential
+        eks = service == "eks"
+        try:
+            secret, token = self._secret_for(key_id, environ.get("HTTP_X_AMZ_SECURITY_TOKEN"))
+        except AwsError as error:
+            if eks:  # EKS (REST-JSON) names the same refusals its own way
+                error.code = {"InvalidClientTokenId": "UnrecognizedClientException",
+                              "ExpiredToken": "ExpiredTokenException"}.get(error.code, error.code)
+            raise
+        mismatch = "InvalidSignatureException" if eks else "SignatureDoesNotMatch"
+        amz_date = environ.get("HTTP_X_AMZ_DATE", "")
+        try:
+            signed_at = datetime.datetime.strptime(amz_date, ISO8601).replace(tzinfo=datetime.timezone.utc)
+        except ValueError:
+            raise AwsError(400, "IncompleteSignature",
+                           "Authorization header requires existence of either a 'X-Amz-Date' or a 'Date' "
+                           "header.") from None
+        now = datetime.datetime.now(datetime.timezone.utc)
+        if abs(now - signed_at) > CLOCK_SKEW:
+            raise AwsError(403, mismatch,
+                           f"Signature expired: {amz_date} is now earlier than "
+                           f"{now - CLOCK_SKEW:%Y%m%dT%H%M%SZ} ({now:%Y%m%dT%H%M%SZ} - 5 min.)"
+                           if signed_at < now else
+                           f"Signature not yet current: {amz_date} is still later than "
+                           f"{now + CLOCK_SKEW:%Y%m%dT%H%M%SZ} ({now:%Y%m%dT%H%M%SZ} + 5 min.)")
+        if scope_date != amz_date[:8]:
+            raise AwsError(403, mismatch, "Date in Credential scope does not match YYYYMMDD from ISO-8601 "
+                                          "version of date from HTTP")
+        expected = self._header_signature(environ, body, key_id, secret, token, scope_region, scope_service,
+                                          amz_date, fields["SignedHeaders"].split(";"))
+        if not hmac.compare_digest(expected, fields["Signature"]):
+            raise AwsError(403, mismatch,
+                           "The request signature we calculated does not match the signature you "
+                           "provided. Check your AWS Secret Access Key and signing method. Consult "
+                           "the service documentation for details.")
+
+    @staticmethod
+    def _header_signature(environ, body, key_id, secret, token, region, service, timestamp, signed_headers):
+        """Recompute the SigV4 header signature with botocore's own signer, from the headers the
+        client says it signed."""
+        host = environ.get("HTTP_HOST") or f"{environ['SERVER_NAME']}:{environ['SERVER_PORT']}"
+        # The path as the client sent it (percent-encoded): the signer encodes it once more, as the
+        # client's did. PATH_INFO is decoded (and latin-1), so a non-ASCII name would not round-trip.
+        raw = environ.get("RAW_URI") or environ.get("REQUEST_URI") or ""
+        path = raw.split("?", 1)[0] if raw.startswith("/") else \
+            quote(environ.get("PATH_INFO", "/").encode("latin-1"), safe="/~")
+        url = f"{environ.get('wsgi.url_scheme', 'http')}://{host}{path}"
+        query = environ.get("QUERY_STRING", "")
+        if query:
+            url += "?" + query
+        headers = {}
+        for name in signed_headers:
+            if name == "host":
+                headers["host"] = host
+            elif name in ("content-type", "content-length"):
+                headers[name] = environ.get(name.upper().replace("-", "_"), "")
+            else:
+                headers[name] = environ.get("HTTP_" + name.upper().replace("-", "_"), "")
+        request = AWSRequest(method=environ.get("REQUEST_METHOD", "GET"), url=url, headers=headers, data=body)
+        request.context["timestamp"] = timestamp
+        signer = SigV4Auth(Credentials(key_id, secret, token), service, region)
+        canonical = signer.canonical_request(request)
+        return signer.signature(signer.string_to_sign(request, canonical), request)
 
     # ----- identity-based permissions -----------------------------------------------------------
 

@@ -255,6 +255,8 @@ class Sandbox:
             return 200, {"token": self._token(body)}
         if route == "secrets" and method == "GET":
             return 200, self._secrets()
+        if route == "expire-credentials" and method == "POST":
+            return 200, self._expire_credentials(body)
         parts = route.split("/")
         if len(parts) >= 3 and parts[0] == "oidc" and method == "GET":
             issuer = self._cluster(parts[1]).issuer
@@ -264,6 +266,25 @@ class Sandbox:
             if rest == "keys":
                 return 200, issuer.jwks()
         return 404, {"error": f"no control route {method} {path}"}
+
+    def _expire_credentials(self, body):
+        """Test-only: move the expiration of the temporary credentials ``access_key_id`` (default:
+        now), so that a test sees what a caller with expired credentials sees."""
+        import datetime
+
+        expiration = datetime.datetime.fromisoformat(body.get("expiration") or
+                                                     datetime.datetime.now(datetime.timezone.utc).isoformat())
+
+        def move():
+            assumed = self.gateway.sts.get_assumed_role_from_access_key(body["access_key_id"])
+            if assumed is None:
+                raise ValueError(f"no temporary credentials {body['access_key_id']!r}")
+            naive = assumed.expiration.tzinfo is None
+            assumed.expiration = expiration.astimezone(datetime.timezone.utc).replace(tzinfo=None) if naive \
+                else expiration
+            return str(assumed.expiration)
+
+        return {"access_key_id": body["access_key_id"], "expiration": self.gateway.moto(move)}
 
     def _secrets(self):
         """Test-only: every credential the sandbox holds or handed out, so that a test can search
