@@ -54,6 +54,15 @@ class Issuer:
         self.kid = b64url(hashlib.sha256(public_der).digest())
         self.issued = deque(maxlen=1000)  # every token signed, for GET /_sandbox/secrets (test only)
 
+    def private_pem(self):
+        """The signing key as PKCS#8 PEM (what kube-apiserver's --service-account-signing-key-file reads)."""
+        return self._key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
+                                       serialization.NoEncryption())
+
+    def public_pem(self):
+        return self._key.public_key().public_bytes(serialization.Encoding.PEM,
+                                                   serialization.PublicFormat.SubjectPublicKeyInfo)
+
     def jwks(self):
         numbers = self._key.public_key().public_numbers()
         return {

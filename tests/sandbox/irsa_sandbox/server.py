@@ -10,6 +10,7 @@ import base64
 import json
 import os
 import shlex
+import sys
 import threading
 import time
 from dataclasses import dataclass
@@ -61,7 +62,7 @@ class ClusterFacts:
 class Sandbox:
     def __init__(self, state_dir, clusters=("sandbox",), region="us-east-1", account_id=DEFAULT_ACCOUNT,
                  create_oidc_provider=False, propagation_delay=0.0, faults=None, seed=0,
-                 kube_factory=None):
+                 kube_factory=None, kubernetes="emulator"):
         self.state_dir = os.path.abspath(state_dir)
         self.cluster_names = list(clusters)
         self.region = region
@@ -76,6 +77,7 @@ class Sandbox:
                                   control=self._control)
         self.gateway.trust.delay = float(propagation_delay)
         self._kube_factory = kube_factory
+        self.kubernetes = kubernetes  # "emulator" (irsa_sandbox.k8s) or "real" (irsa_sandbox.kube_real)
         self.clusters = {}  # name -> ClusterFacts
         self._server = None
         self._thread = None
@@ -97,7 +99,15 @@ class Sandbox:
         self._thread.start()
 
         kube_factory = self._kube_factory
-        if kube_factory is None:
+        if kube_factory is None and self.kubernetes == "real":
+            from . import kube_real
+            from .kube_real import RealKubeCluster as kube_factory
+
+            built = kube_real.binaries()
+            print("eks-sandbox: real Kubernetes: " + ", ".join(
+                f"{name} {version}" for name, version in kube_real.versions(built).items()) + f" (from {built})",
+                file=sys.stderr, flush=True)
+        elif kube_factory is None:
             from .k8s import KubeCluster as kube_factory
         for name in self.cluster_names:
             issuer = Issuer(name, self.region, self.account_id)
@@ -107,7 +117,12 @@ class Sandbox:
                                 aws_endpoint_url=self.url, log=self.log, faults=self.faults, workdir=workdir)
             kube.start()
             arn = self._seed_eks_cluster(name, issuer, kube)
-            self.gateway.issuers[issuer.url] = issuer
+            if hasattr(kube, "jwks"):  # a real apiserver: the gate reads the keys it publishes
+                from .kube_real import JwksIssuer
+
+                self.gateway.issuers[issuer.url] = JwksIssuer(issuer, kube)
+            else:
+                self.gateway.issuers[issuer.url] = issuer
             self.clusters[name] = ClusterFacts(name, issuer, kube, arn)
             if self.create_oidc_provider:
                 self.gateway.moto(self.gateway.iam.create_open_id_connect_provider,
@@ -255,6 +270,10 @@ class Sandbox:
             return 200, {"token": self._token(body)}
         if route == "secrets" and method == "GET":
             return 200, self._secrets()
+        if route.startswith("tokenreview/") and method == "POST":
+            return 200, self._cluster(route.split("/", 1)[1]).kube.token_review(body)
+        if route.startswith("access-entries/"):
+            return 200, self._access_entries(method, route.split("/", 1)[1], body)
         if route == "expire-credentials" and method == "POST":
             return 200, self._expire_credentials(body)
         parts = route.split("/")
@@ -266,6 +285,24 @@ class Sandbox:
             if rest == "keys":
                 return 200, issuer.jwks()
         return 404, {"error": f"no control route {method} {path}"}
+
+    def _access_entries(self, method, cluster, body):
+        """EKS access entries of a real cluster: ``POST`` ``{"principal_arn", "groups", "username"}``
+        adds or replaces one, ``POST`` ``{"principal_arn", "delete": true}`` removes it; the answer
+        lists them all."""
+        kube = self._cluster(cluster).kube
+        entries = getattr(kube, "access_entries", None)
+        if entries is None:
+            raise ValueError("access entries need --kubernetes real")
+        if method == "POST":
+            arn = body.get("principal_arn") or ""
+            if not arn:
+                raise ValueError("principal_arn is required")
+            if body.get("delete"):
+                entries.pop(arn, None)
+            else:
+                entries[arn] = {"username": body.get("username"), "groups": list(body.get("groups") or [])}
+        return {"cluster": cluster, "access_entries": entries}
 
     def _expire_credentials(self, body):
         """Test-only: move the expiration of the temporary credentials ``access_key_id`` (default:

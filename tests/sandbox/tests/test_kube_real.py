@@ -1,0 +1,151 @@
+"""The real-Kubernetes backend (``EKS_SANDBOX_KUBERNETES=real``, ``make integration KUBERNETES=real``):
+kube-apiserver on etcd, AWS's pod identity webhook, the kubelet stand-in, the proxy, EKS tokens.
+
+Skipped with the emulator, whose own tests are the other ``test_k8s_*`` files."""
+
+import base64
+import json
+import os
+import subprocess
+import sys
+import time
+
+import pytest
+import yaml
+
+from irsa_sandbox.testing import irsa_trust_policy as irsa_trust, unique
+
+pytestmark = pytest.mark.skipif(os.environ.get("EKS_SANDBOX_KUBERNETES") != "real",
+                                reason="needs the real Kubernetes backend (EKS_SANDBOX_KUBERNETES=real)")
+
+AWS = os.path.join(os.path.dirname(sys.executable), "aws")
+
+
+def kubectl(sandbox, *args, stdin=None, check=True, env=None):
+    result = subprocess.run(["kubectl", *args], input=stdin, env=env or sandbox.subprocess_env(),
+                            capture_output=True, text=True, timeout=120, check=False)
+    if check:
+        assert result.returncode == 0, f"kubectl {' '.join(args)}: {result.stderr}"
+    return result
+
+
+def wait_for_phase(sandbox, namespace, pod, phases=("Succeeded", "Failed"), timeout=90):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        phase = kubectl(sandbox, "-n", namespace, "get", "pod", pod, "-o", "jsonpath={.status.phase}").stdout
+        if phase in phases:
+            return phase
+        time.sleep(0.5)
+    raise AssertionError(f"pod {namespace}/{pod} not in {phases} after {timeout}s")
+
+
+def test_the_apiserver_is_the_pinned_release(sandbox):
+    version = json.loads(kubectl(sandbox, "get", "--raw", "/version").stdout)
+    assert version["gitVersion"].startswith("v1.")
+    assert version["gitVersion"] != "v0.0.0-master+$Format:%H$"
+
+
+def test_the_seed_procedure_by_hand(sandbox):
+    """enable-irsa.md: role with the documented trust, ServiceAccount annotated, pod with the AWS CLI,
+    its logs show the assumed role; env and volume are what AWS's webhook injected."""
+    cluster = sandbox.ensure_oidc_provider(sandbox.vars["irsa_sandbox_cluster"])
+    namespace, account, role = unique("seed"), "irsa-sa", unique("AWSIRSATestRole")
+    role_arn = sandbox.create_role(role, irsa_trust(cluster, namespace, account))
+    kubectl(sandbox, "create", "namespace", namespace)
+    kubectl(sandbox, "-n", namespace, "create", "sa", account)
+    kubectl(sandbox, "-n", namespace, "annotate", "sa", account, f"eks.amazonaws.com/role-arn={role_arn}")
+    pod = {"apiVersion": "v1", "kind": "Pod", "metadata": {"name": "irsa-test", "namespace": namespace},
+           "spec": {"serviceAccountName": account, "restartPolicy": "Never", "containers": [{
+               "name": "irsa", "image": "public.ecr.aws/aws-cli/aws-cli:2.25.4",
+               "command": ["sh", "-c", 'aws sts "get-caller-identity"']}]}}
+    kubectl(sandbox, "apply", "-f", "-", stdin=yaml.safe_dump(pod))
+    assert wait_for_phase(sandbox, namespace, "irsa-test") == "Succeeded", \
+        kubectl(sandbox, "-n", namespace, "describe", "pod", "irsa-test", check=False).stdout
+    logs = kubectl(sandbox, "-n", namespace, "logs", "irsa-test").stdout
+    assert f":assumed-role/{role}/" in json.loads(logs)["Arn"]
+
+    stored = json.loads(kubectl(sandbox, "-n", namespace, "get", "pod", "irsa-test", "-o", "json").stdout)
+    env = {item["name"]: item.get("value") for item in stored["spec"]["containers"][0]["env"]}
+    assert env["AWS_ROLE_ARN"] == role_arn
+    assert env["AWS_WEB_IDENTITY_TOKEN_FILE"] == "/var/run/secrets/eks.amazonaws.com/serviceaccount/token"
+    assert env["AWS_STS_REGIONAL_ENDPOINTS"] == "regional"
+    assert env["AWS_REGION"] == env["AWS_DEFAULT_REGION"] == sandbox.env["AWS_REGION"]
+    volume = next(v for v in stored["spec"]["volumes"] if v["name"] == "aws-iam-token")
+    projection = volume["projected"]["sources"][0]["serviceAccountToken"]
+    assert projection == {"audience": "sts.amazonaws.com", "expirationSeconds": 86400, "path": "token"}
+    kubectl(sandbox, "delete", "namespace", namespace, "--wait=false")
+
+
+def test_rbac_is_enforced_for_a_mapped_eks_identity(sandbox):
+    """An IAM user mapped into a group that RBAC grants nothing is refused with 403; unmapped: 401."""
+    iam = sandbox.client("iam")
+    user = unique("viewer")
+    iam.create_user(UserName=user)
+    key = iam.create_access_key(UserName=user)["AccessKey"]
+    user_arn = iam.get_user(UserName=user)["User"]["Arn"]
+    env = sandbox.subprocess_env()
+    env.update(AWS_ACCESS_KEY_ID=key["AccessKeyId"], AWS_SECRET_ACCESS_KEY=key["SecretAccessKey"])
+    with open(sandbox.env["KUBECONFIG"], encoding="utf-8") as handle:
+        kubeconfig = yaml.safe_load(handle)
+    kubeconfig["users"] = [{"name": "eks", "user": {"exec": {
+        "apiVersion": "client.authentication.k8s.io/v1beta1", "command": AWS,
+        "args": ["eks", "get-token", "--cluster-name", sandbox.vars["irsa_sandbox_cluster"]],
+        "interactiveMode": "Never"}}}]
+    for context in kubeconfig["contexts"]:
+        context["context"]["user"] = "eks"
+    path = os.path.join(sandbox.state_dir, f"{user}.kubeconfig")
+    with open(path, "w", encoding="utf-8") as handle:
+        yaml.safe_dump(kubeconfig, handle)
+    env["KUBECONFIG"] = path
+
+    unmapped = kubectl(sandbox, "get", "serviceaccounts", env=env, check=False)
+    time.sleep(1.1)  # the next token is signed in another second, so the apiserver's cached refusal is not it
+    assert unmapped.returncode != 0 and "Unauthorized" in unmapped.stderr, unmapped.stderr
+
+    cluster = sandbox.vars["irsa_sandbox_cluster"]
+    sandbox.control("POST", f"access-entries/{cluster}", {"principal_arn": user_arn, "groups": ["nobody"]})
+    try:
+        denied = kubectl(sandbox, "get", "serviceaccounts", env=env, check=False)
+        assert denied.returncode != 0
+        assert f'User "{user_arn}" cannot list resource "serviceaccounts"' in denied.stderr, denied.stderr
+        who = json.loads(kubectl(sandbox, "auth", "whoami", "-o", "json", env=env).stdout)
+        assert who["status"]["userInfo"]["username"] == user_arn
+        assert "nobody" in who["status"]["userInfo"]["groups"]
+    finally:
+        sandbox.control("POST", f"access-entries/{cluster}", {"principal_arn": user_arn, "delete": True})
+
+
+def test_tokens_carry_the_eks_issuer_and_the_gate_reads_the_apiservers_keys(sandbox):
+    cluster = sandbox.ensure_oidc_provider(sandbox.vars["irsa_sandbox_cluster"])
+    namespace = "default"
+    account = unique("tok")
+    kubectl(sandbox, "-n", namespace, "create", "sa", account)
+    token = kubectl(sandbox, "-n", namespace, "create", "token", account, "--audience", "sts.amazonaws.com").stdout.strip()
+
+    claims = json.loads(base64.urlsafe_b64decode(token.split(".")[1] + "=="))
+    assert claims["iss"] == cluster["issuer_url"]
+    assert claims["sub"] == f"system:serviceaccount:{namespace}:{account}"
+    jwks = json.loads(kubectl(sandbox, "get", "--raw", "/openid/v1/jwks").stdout)
+    assert jwks["keys"][0]["kid"]
+    role = unique("tok")
+    arn = sandbox.create_role(role, irsa_trust(cluster, namespace, account))
+    answer = sandbox.client("sts").assume_role_with_web_identity(RoleArn=arn, RoleSessionName="sess", WebIdentityToken=token)
+    assert answer["AssumedRoleUser"]["Arn"].endswith(f":assumed-role/{role}/sess")
+    kubectl(sandbox, "-n", namespace, "delete", "sa", account)
+
+
+def test_faults_and_the_request_log_go_through_the_proxy(sandbox):
+    sandbox.reset_log()
+    sandbox.set_faults([{"service": "kubernetes", "action": "list serviceaccounts", "kind": "throttle",
+                         "fraction": 1.0, "limit": 1}])
+    try:
+        failed = kubectl(sandbox, "get", "serviceaccounts", "-n", "default", "-v=0", check=False)
+        # kubectl retries a 429 after Retry-After; the second call passes.
+        assert failed.returncode == 0, failed.stderr
+    finally:
+        sandbox.set_faults([])
+    log = sandbox.log()
+    assert log["counts"].get("kubernetes:list serviceaccounts", 0) >= 2
+    calls = [c for c in log["calls"] if c["action"] == "list serviceaccounts"]
+    assert calls[0]["status"] == 429 and calls[0]["fault"] == "throttle"
+    assert calls[-1]["status"] == 200 and calls[-1]["namespace"] == "default"
