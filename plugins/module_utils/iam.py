@@ -19,6 +19,10 @@ import json
 from urllib.parse import unquote
 
 from ansible_collections.amazon.aws.plugins.module_utils.iam import IAMErrorHandler
+from ansible_collections.amazon.aws.plugins.module_utils.iam import list_iam_instance_profiles
+from ansible_collections.amazon.aws.plugins.module_utils.iam import list_iam_role_attached_policies
+from ansible_collections.amazon.aws.plugins.module_utils.iam import list_iam_role_policies
+from ansible_collections.amazon.aws.plugins.module_utils.iam import remove_role_from_iam_instance_profile
 from ansible_collections.amazon.aws.plugins.module_utils.retries import AWSRetry
 from ansible_collections.amazon.aws.plugins.module_utils.tagging import ansible_dict_to_boto3_tag_list
 
@@ -145,3 +149,21 @@ def delete_role_policy(client, name, policy_name):
 def delete_role(client, name):
     client.delete_role(RoleName=name)
     return True
+
+
+def delete_role_with_attachments(client, name, attached=None, inline_names=None):
+    """Delete a role as IAM requires: out of its instance profiles, policies detached and deleted, then the role.
+
+    ``attached`` (policy ARNs) and ``inline_names`` are read when not given.
+    """
+    for profile in list_iam_instance_profiles(client, role=name):
+        remove_role_from_iam_instance_profile(client, profile["InstanceProfileName"], name)
+    if attached is None:
+        attached = [item["PolicyArn"] for item in list_iam_role_attached_policies(client, name)]
+    if inline_names is None:
+        inline_names = list_iam_role_policies(client, name)
+    for arn in sorted(attached):
+        detach_policy(client, name, arn)
+    for policy_name in inline_names:
+        delete_role_policy(client, name, policy_name)
+    delete_role(client, name)

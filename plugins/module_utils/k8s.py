@@ -503,6 +503,38 @@ class KubernetesAPI:
 
     # ----- the calls the modules make -------------------------------------------------------------
 
+    def check_allowed(self, verb, resource, namespace):
+        """Fail when RBAC denies ``verb`` on ``resource`` in ``namespace`` to this identity (a SelfSubjectAccessReview,
+        which writes nothing); a server without the review API is not asked."""
+        review = {"apiVersion": "authorization.k8s.io/v1", "kind": "SelfSubjectAccessReview",
+                  "spec": {"resourceAttributes": {"namespace": namespace, "verb": verb, "resource": resource}}}
+        answer = self.request("POST", "/apis/authorization.k8s.io/v1/selfsubjectaccessreviews", body=review, not_found=True,
+                              what="a SelfSubjectAccessReview")
+        status = (answer or {}).get("status") or {} if isinstance(answer, dict) else {}
+        if answer is None or status.get("allowed", True):
+            return
+        raise KubernetesError(
+            "Kubernetes RBAC does not let {0} {1} {2} in namespace {3}{4}, so the run would fail there: grant the verb {1!r} "
+            "on {2} to that identity with a Role and RoleBinding (see the collection's permissions documentation)".format(
+                self._who(self.connection.identity), verb, resource, namespace,
+                " ({0})".format(status["reason"]) if status.get("reason") else ""),
+            status=403, reason="Forbidden",
+        )
+
+    def service_account_issuer(self):
+        """The issuer of the API server's ServiceAccount tokens (its OIDC discovery), or None when it may not be read.
+
+        Which cluster a kubeconfig reaches: an EKS cluster's API server issues tokens for the cluster's OIDC issuer.
+        """
+        try:
+            answer = self.request("GET", "/.well-known/openid-configuration", not_found=True,
+                                  what="the API server's OIDC discovery document")
+        except KubernetesError as e:
+            if e.status == 403:
+                return None
+            raise
+        return answer.get("issuer") if isinstance(answer, dict) else None
+
     def get_namespace(self, namespace):
         return self.request("GET", "/api/v1/namespaces/" + quote(namespace), not_found=True, what="namespace " + namespace)
 
@@ -516,6 +548,10 @@ class KubernetesAPI:
     def list_service_accounts(self, namespace):
         answer = self.request("GET", "/api/v1/namespaces/{0}/serviceaccounts".format(quote(namespace)),
                               what="serviceaccounts in " + namespace)
+        return answer.get("items") or []
+
+    def list_all_service_accounts(self):
+        answer = self.request("GET", "/api/v1/serviceaccounts", what="serviceaccounts in every namespace")
         return answer.get("items") or []
 
     def create_service_account(self, namespace, body):

@@ -171,11 +171,38 @@ options:
     default: 2048
   state:
     description:
-      - V(absent) detaches the managed policies, deletes the inline policies, removes the role from
-        its instance profiles and deletes the role.
+      - V(absent) with O(service_accounts) (and O(oidc_provider) or O(cluster_name)), or with
+        O(oidc_providers), removes only those ServiceAccounts (or the statements of the providers with
+        O(oidc_providers[].state=absent)) from the trust policy. The role itself is deleted only when it is
+        ours (see O(adopt)) and no statement at all, ours or anybody's, is left in its trust policy.
+      - V(absent) without them deletes the role, when it is ours: it detaches the managed policies, deletes
+        the inline policies, removes the role from its instance profiles and deletes the role.
     type: str
     choices: [present, absent]
     default: present
+  check_oidc_provider:
+    description:
+      - Check that each IAM OIDC provider the trust policy names exists before writing it
+        (C(iam:GetOpenIDConnectProvider)); a missing one fails the task (in check mode, a warning).
+      - Set V(false) when an earlier task of the same run creates the provider, as the C(eks.irsa.irsa) role does, so
+        that check mode does not warn about a provider that run would create.
+    type: bool
+    default: true
+    version_added: 0.2.0
+  adopt:
+    description:
+      - Roles this collection creates carry the tag C(eks.irsa/managed-by=eks.irsa). A role without it was
+        made by someone else and is not changed or deleted, and the task fails before any write and says so,
+        unless O(adopt=true).
+      - One exception: an untagged role that is already exactly what the task would write (a role made before
+        roles were tagged) is adopted without asking; then only the tag is added and RV(adopted) is V(true).
+      - With O(adopt=true) the role gets the tag; its trust statements that are not IRSA statements of the
+        providers of this task are kept (unless O(purge_trust_statements=true)).
+      - With O(state=absent) and ServiceAccounts given, an untagged role that does not trust them is left alone
+        without an error.
+    type: bool
+    default: false
+    version_added: 0.2.0
   wait:
     description:
       - After creating the role, wait until IAM returns it.
@@ -299,6 +326,26 @@ EXAMPLES = r"""
 """
 
 RETURN = r"""
+adopted:
+  description: Whether this task tagged as ours a role that existed without the ownership tag (see O(adopt)).
+  returned: when state is present
+  type: bool
+  sample: false
+deleted:
+  description: Whether the role was deleted (with O(state=absent)), or would be in check mode.
+  returned: when state is absent
+  type: bool
+  sample: false
+owned:
+  description: Whether the role is ours (tagged, or adopted by this task); with O(state=absent).
+  returned: when state is absent and the role exists
+  type: bool
+  sample: true
+foreign_role:
+  description: On failure, the name of a role the task refused to change because it is not ours.
+  returned: when the task failed for that reason
+  type: str
+  sample: hand-made-role
 role:
   description:
     - The role after the task (in check mode, as it would be). Empty when O(state=absent).
@@ -386,11 +433,9 @@ from urllib.parse import unquote
 
 from ansible_collections.amazon.aws.plugins.module_utils.exceptions import AnsibleAWSError
 from ansible_collections.amazon.aws.plugins.module_utils.iam import get_iam_role
-from ansible_collections.amazon.aws.plugins.module_utils.iam import list_iam_instance_profiles
 from ansible_collections.amazon.aws.plugins.module_utils.iam import list_iam_managed_policies
 from ansible_collections.amazon.aws.plugins.module_utils.iam import list_iam_role_attached_policies
 from ansible_collections.amazon.aws.plugins.module_utils.iam import list_iam_role_policies
-from ansible_collections.amazon.aws.plugins.module_utils.iam import remove_role_from_iam_instance_profile
 from ansible_collections.amazon.aws.plugins.module_utils.iam import validate_iam_identifiers
 from ansible_collections.amazon.aws.plugins.module_utils.modules import AnsibleAWSModule
 from ansible_collections.amazon.aws.plugins.module_utils.policy import compare_policies
@@ -401,6 +446,8 @@ from ansible_collections.eks.irsa.plugins.module_utils import aws as irsa_aws
 from ansible_collections.eks.irsa.plugins.module_utils import iam as irsa_iam
 from ansible_collections.eks.irsa.plugins.module_utils import trust
 from ansible_collections.eks.irsa.plugins.module_utils.constants import DEFAULT_AUDIENCE
+from ansible_collections.eks.irsa.plugins.module_utils.constants import OWNER_TAG_KEY
+from ansible_collections.eks.irsa.plugins.module_utils.constants import OWNER_TAG_VALUE
 from ansible_collections.eks.irsa.plugins.module_utils.constants import TRUST_POLICY_SIZE_LIMIT
 from ansible_collections.eks.irsa.plugins.module_utils.naming import NamingError
 from ansible_collections.eks.irsa.plugins.module_utils.naming import parse_arn
@@ -416,7 +463,11 @@ _POLICY_NAME_RULE = "1 to 128 characters: letters, digits and + = , . @ _ -"
 
 
 class IrsaRoleError(Exception):
-    """A problem the user can fix; the message says what, why and how."""
+    """A problem the user can fix; the message says what, why and how. ``details`` go into the result."""
+
+    def __init__(self, message, **details):
+        super().__init__(message)
+        self.details = details
 
 
 # ---------------------------------------------------------------------------------------------
@@ -545,6 +596,9 @@ def validate(params):
         raise IrsaRoleError("trust_policy_size_limit must be a positive number of characters (IAM's default is 2048)")
     request = {"name": params["name"], "path": params["path"]}
     if params["state"] == "absent":
+        # With ServiceAccounts, state=absent removes them from the trust; the role goes only when nothing is left.
+        if any(params[option] is not None for option in ("oidc_provider", "cluster_name", "oidc_providers")):
+            request["unbind"] = _trust_requests(params)
         return request
     request["trust"] = _trust_requests(params)
     for value, _subjects_, _audience, _state, label in request["trust"]:
@@ -626,9 +680,13 @@ class Resolver:
         return provider_arn(issuer.provider, self._account[0], issuer.partition)
 
     def provider(self, value, label):
+        """The provider ARN of an option's value; ``label`` names the option in the error."""
         if label == "cluster_name":
             return self.cluster_provider(value)
-        issuer, arn = parse_oidc_provider(value)
+        try:
+            issuer, arn = parse_oidc_provider(value)
+        except NamingError as e:
+            raise IrsaRoleError("{0}: {1}".format(label, e)) from None
         if arn is not None:
             if self._account is None:
                 # A role trusts only OIDC providers of its own account: no GetCallerIdentity needed.
@@ -735,6 +793,47 @@ def _size_advice(size, limit):
     )
 
 
+def is_owned(current):
+    """Whether the collection created this role (or was told by name to adopt it)."""
+    return current is not None and current["tags"].get(OWNER_TAG_KEY) == OWNER_TAG_VALUE
+
+
+def _foreign_role_message(name, differences):
+    return (
+        "role {0!r} exists and was not created by eks.irsa (it has no {1}={2} tag), and this task would change it "
+        "({3}): it is left as it is. If this role should be managed here, set adopt: true (the eks.irsa.irsa role: "
+        "list it in irsa_adopt_roles); adopting keeps its trust statements that are not IRSA statements of this task's "
+        "providers, tags it as managed by eks.irsa, and lets a later teardown delete it once nothing else is left in "
+        "its trust. Otherwise choose another role name".format(name, OWNER_TAG_KEY, OWNER_TAG_VALUE, "; ".join(differences))
+    )
+
+
+def _check_ownership(module, current, changes, trust_changed, desired_trust):
+    """Whether this run adopts an existing role that carries no ownership tag; fails when it may not.
+
+    A role the collection did not create is changed only when the user adopts it by name, or when it is exactly
+    what the task would have written (a role made before roles were tagged): then only the tag is added.
+    """
+    if current is None or is_owned(current):
+        return False
+    differences = []
+    if trust_changed:
+        differences.append("its trust policy would become {0}".format(trust.minified(desired_trust)))
+    if changes["attach"] or changes["detach"]:
+        differences.append("managed policies: attach {0}, detach {1}".format(changes["attach"] or "none", changes["detach"] or "none"))
+    if changes["put_inline"] or changes["delete_inline"]:
+        differences.append("inline policies: put {0}, delete {1}".format(sorted(changes["put_inline"]) or "none",
+                                                                         changes["delete_inline"] or "none"))
+    if changes["update_role"] or changes["boundary"]:
+        differences.append("role attributes: {0}".format(", ".join(sorted(changes["update_role"]) + (["permissions boundary"] if changes["boundary"] else []))))
+    other_tags = sorted(key for key in list(changes["tags_to_set"]) + list(changes["tags_to_unset"]) if key != OWNER_TAG_KEY)
+    if other_tags:
+        differences.append("tags {0}".format(", ".join(other_tags)))
+    if differences and not module.params["adopt"]:
+        raise IrsaRoleError(_foreign_role_message(current["role"]["RoleName"], differences), foreign_role=current["role"]["RoleName"])
+    return True
+
+
 def plan_present(module, iam_client, request, current):
     """Compute the desired role and the changes; every check that can fail happens here, before any write."""
     params = module.params
@@ -750,10 +849,7 @@ def plan_present(module, iam_client, request, current):
     # trust
     providers = {}
     for value, subjects, audience, state, label in request["trust"]:
-        try:
-            arn = resolver.provider(value, label)
-        except NamingError as e:
-            raise IrsaRoleError("{0}: {1}".format(label, e)) from None
+        arn = resolver.provider(value, label)
         if arn in providers:
             raise IrsaRoleError(
                 "{0}: provider {1} is listed twice: give each provider once, with all its service_accounts".format(label, arn)
@@ -831,7 +927,11 @@ def plan_present(module, iam_client, request, current):
     current_tags = current["tags"] if current else {}
     tags_to_set, tags_to_unset = {}, []
     if params["tags"] is not None:
-        tags_to_set, tags_to_unset = compare_aws_tags(current_tags, params["tags"], purge_tags=params["purge_tags"])
+        # The ownership tag is never purged: it is what lets a later teardown delete the role.
+        wanted_tags = dict(params["tags"], **{OWNER_TAG_KEY: OWNER_TAG_VALUE})
+        tags_to_set, tags_to_unset = compare_aws_tags(current_tags, wanted_tags, purge_tags=params["purge_tags"])
+    elif current_tags.get(OWNER_TAG_KEY) != OWNER_TAG_VALUE:
+        tags_to_set = {OWNER_TAG_KEY: OWNER_TAG_VALUE}
     desired_tags = {key: value for key, value in current_tags.items() if key not in tags_to_unset}
     desired_tags.update({key: str(value) for key, value in tags_to_set.items()})
 
@@ -856,9 +956,10 @@ def plan_present(module, iam_client, request, current):
         changes["create"] or changes["trust"] or changes["update_role"] or changes["boundary"]
         or changes["tags_to_set"] or changes["tags_to_unset"] or to_attach or to_detach or to_put or to_delete
     )
+    changes["adopted"] = _check_ownership(module, current, changes, trust_changed, desired_trust)
 
     # existence checks, only when something will be written that depends on them
-    if trust_changed:
+    if trust_changed and params["check_oidc_provider"]:
         for arn, spec in providers.items():
             if spec["state"] == "present" and not _oidc_provider_exists(module, iam_client, arn):
                 message = (
@@ -1022,9 +1123,10 @@ def ensure_present(module, iam_client, request):
     current = read_role(iam_client, name, **reads)
     changed, changes, desired, diff = plan_present(module, iam_client, request, current)
     if not changed:
-        return {"changed": False, "role": role_result(current), "diff": diff}
+        return {"changed": False, "role": role_result(current), "adopted": False, "diff": diff}
+    adopted = changes["adopted"]
     if module.check_mode:
-        return {"changed": True, "role": _known(desired), "diff": diff}
+        return {"changed": True, "role": _known(desired), "adopted": adopted, "diff": diff}
     try:
         apply_present(module, iam_client, name, changes, desired)
     except AnsibleAWSError as e:
@@ -1034,38 +1136,81 @@ def ensure_present(module, iam_client, request):
         current = read_role(iam_client, name, **reads)
         changed, changes, desired, diff = plan_present(module, iam_client, request, current)
         if not changed:
-            return {"changed": False, "role": role_result(current), "diff": diff}
+            return {"changed": False, "role": role_result(current), "adopted": False, "diff": diff}
         apply_present(module, iam_client, name, changes, desired)
     if changes["trust"] and not module.params["purge_service_accounts"]:
         keep_merged_trust(module, iam_client, request, changes["providers"])
     updated = read_role(iam_client, name, **reads)
     if updated is None:
-        return {"changed": True, "role": _known(desired), "diff": diff}
+        return {"changed": True, "role": _known(desired), "adopted": adopted, "diff": diff}
     if changes["create"]:
         # A role this task created has exactly the policies it attached and put.
         if updated["attached"] is None:
             updated["attached"] = dict.fromkeys(desired["managed_policies"] or [])
         if updated["inline_names"] is None:
             updated["inline_names"] = desired["inline_policies"] or []
-    return {"changed": True, "role": role_result(updated), "diff": diff}
+    return {"changed": True, "role": role_result(updated), "adopted": adopted, "diff": diff}
+
+
+def plan_unbind(module, iam_client, request, current):
+    """The trust policy without the ServiceAccounts (or provider statements) that ``request["unbind"]`` names."""
+    resolver = Resolver(module, iam_client, current)
+    trust_before = current["trust_policy"]
+    providers = {}
+    for value, subjects, audience, state, label in request["unbind"]:
+        arn = resolver.provider(value, label)
+        remaining = [] if state == "absent" else [
+            item for item in trust.provider_subjects(trust_before, arn, audience) if item not in subjects]
+        providers[arn] = {"subjects": remaining, "audience": audience, "state": "present" if remaining else "absent"}
+    return trust.merge_trust_policy(trust_before, providers, purge_subjects=True, purge_statements=False)
+
+
+def _not_ours_message(name, action):
+    return (
+        "role {0!r} was not created by eks.irsa (it has no {1}={2} tag), so it is not {3}. If eks.irsa should manage "
+        "it, set adopt: true (the eks.irsa.irsa role: list it in irsa_adopt_roles)".format(name, OWNER_TAG_KEY, OWNER_TAG_VALUE, action)
+    )
 
 
 def ensure_absent(module, iam_client, request):
+    """Delete the role, or with ServiceAccounts given remove only them from its trust.
+
+    Only a role the collection created (or is told by name to adopt) is changed; it is deleted only when its trust
+    policy has no statement left, whoever wrote the statements.
+    """
     name = request["name"]
     current = read_role(iam_client, name)
     if current is None:
-        return {"changed": False, "role": {}, "diff": {"before": {}, "after": {}}}
-    diff = {"before": _snapshot(current), "after": {}}
-    if module.check_mode:
-        return {"changed": True, "role": {}, "diff": diff}
-    for profile in list_iam_instance_profiles(iam_client, role=name):
-        remove_role_from_iam_instance_profile(iam_client, profile["InstanceProfileName"], name)
-    for arn in sorted(current["attached"]):
-        irsa_iam.detach_policy(iam_client, name, arn)
-    for policy_name in current["inline_names"]:
-        irsa_iam.delete_role_policy(iam_client, name, policy_name)
-    irsa_iam.delete_role(iam_client, name)
-    return {"changed": True, "role": {}, "diff": diff}
+        return {"changed": False, "role": {}, "deleted": False, "diff": {"before": {}, "after": {}}}
+    owned = is_owned(current) or module.params["adopt"]
+    before = _snapshot(current)
+    if "unbind" in request:
+        desired_trust = plan_unbind(module, iam_client, request, current)
+        trust_changed = bool(compare_policies(current["trust_policy"], desired_trust))
+        if not trust_changed and not owned:
+            # Nothing of these ServiceAccounts in a role that is not ours: nothing to do, and nothing to delete.
+            return {"changed": False, "role": role_result(current), "deleted": False, "owned": False,
+                    "diff": {"before": before, "after": before}}
+        if not owned:
+            raise IrsaRoleError(_not_ours_message(name, "changed (its trust still names these ServiceAccounts)"),
+                                foreign_role=name)
+        delete = not trust.statements_of(desired_trust)
+        if not delete:
+            if not trust_changed:
+                return {"changed": False, "role": role_result(current), "deleted": False, "owned": True,
+                        "diff": {"before": before, "after": before}}
+            after = dict(before, trust_policy=desired_trust)
+            if not module.check_mode:
+                irsa_iam.update_trust_policy(iam_client, name, desired_trust)
+            updated = dict(current, trust_policy=desired_trust)
+            return {"changed": True, "role": role_result(updated), "deleted": False, "owned": True,
+                    "diff": {"before": before, "after": after}}
+    elif not owned:
+        raise IrsaRoleError(_not_ours_message(name, "deleted"), foreign_role=name)
+    diff = {"before": before, "after": {}}
+    if not module.check_mode:
+        irsa_iam.delete_role_with_attachments(iam_client, name, current["attached"], current["inline_names"])
+    return {"changed": True, "role": {}, "deleted": True, "owned": True, "diff": diff}
 
 
 def main():
@@ -1098,6 +1243,8 @@ def main():
         state=dict(type="str", choices=["present", "absent"], default="present"),
         wait=dict(type="bool", default=True),
         wait_timeout=dict(type="int", default=120),
+        adopt=dict(type="bool", default=False),
+        check_oidc_provider=dict(type="bool", default=True),
     )
     module = AnsibleAWSModule(
         argument_spec=argument_spec,
@@ -1114,7 +1261,7 @@ def main():
         else:
             result = ensure_present(module, iam_client, request)
     except IrsaRoleError as e:
-        module.fail_json(msg=str(e), changed=wrote())
+        module.fail_json(msg=str(e), changed=wrote(), **e.details)
     except AnsibleAWSError as e:
         # A failure after a write (say, attaching a policy after the role was created) still changed the role.
         if e.exception:

@@ -34,7 +34,12 @@ options:
   role_arn:
     description:
       - ARN of the IAM role pods of this ServiceAccount assume, the value of C(eks.amazonaws.com/role-arn).
-      - Required with O(state=present).
+      - Required with O(state=present). The collection records the ARN it sets in the
+        C(eks.irsa/bound-role-arn) annotation; a role annotation it did not set (someone else's, or one
+        edited by hand since) is not replaced unless O(adopt=true).
+      - With O(state=absent), the IRSA annotations are removed only when the role annotation names this role
+        (same partition, account and name); an annotation naming another role is left and reported in
+        RV(kept_role_arn). Without it, only an annotation this collection set is removed.
     type: str
   audience:
     description:
@@ -84,10 +89,34 @@ options:
     default: true
   state:
     description:
-      - C(present) sets the annotations; C(absent) removes the IRSA annotations (and O(annotations) keys).
+      - C(present) sets the annotations; C(absent) removes the IRSA annotations (and O(annotations) keys),
+        as O(role_arn) says.
     type: str
     choices: [present, absent]
     default: present
+  adopt:
+    description:
+      - Take over a role annotation that this collection did not set, replacing it (O(state=present), the previous
+        ARN is returned in RV(previous_role_arn)) or removing it (O(state=absent) without O(role_arn)).
+    type: bool
+    default: false
+    version_added: 0.2.0
+  cluster_issuer:
+    description:
+      - The OIDC issuer URL of the EKS cluster this ServiceAccount should be in (RV(eks.irsa.eks_oidc_info#module:issuer_url)).
+        When given, the task first checks that the Kubernetes API it reaches issues ServiceAccount tokens for that
+        issuer (its C(/.well-known/openid-configuration)), and fails before any write when it is another cluster, such
+        as a kubeconfig context pointing elsewhere. One more Kubernetes call.
+    type: str
+    version_added: 0.2.0
+  delete_when_unused:
+    description:
+      - With O(state=absent), delete the ServiceAccount when this collection created it (labelled
+        C(app.kubernetes.io/managed-by=eks.irsa)) and, the IRSA annotations removed, it has no other annotation or
+        label; otherwise only the annotations are removed.
+    type: bool
+    default: false
+    version_added: 0.2.0
   delete:
     description:
       - With O(state=absent), also delete the ServiceAccount, but only one this collection created (labelled
@@ -109,7 +138,7 @@ attributes:
 notes:
   - The AWS options are used in EKS mode only.
   - "Kubernetes RBAC needed: get, create and patch on serviceaccounts; list on pods; get (and create, with
-    O(create_namespace)) on namespaces; delete on serviceaccounts with O(delete)."
+    O(create_namespace)) on namespaces; delete on serviceaccounts with O(delete) or O(delete_when_unused)."
 seealso:
   - module: eks.irsa.irsa_role
   - module: eks.irsa.irsa_verify
@@ -151,6 +180,36 @@ EXAMPLES = r"""
 """
 
 RETURN = r"""
+previous_role_arn:
+  description: The role the ServiceAccount named before this run replaced it, or V(null).
+  returned: when state is present
+  type: str
+  sample: arn:aws:iam::123456789012:role/old-role
+adopted:
+  description: Whether this run recorded as ours a role annotation it did not set (O(adopt), or one already exactly as wanted).
+  returned: when state is present
+  type: bool
+  sample: false
+deleted:
+  description: Whether the ServiceAccount was deleted (O(delete), O(delete_when_unused)).
+  returned: when state is absent
+  type: bool
+  sample: false
+kept_role_arn:
+  description: With O(state=absent) and O(role_arn), the other role the annotation names, left in place.
+  returned: when the annotation names another role
+  type: str
+  sample: arn:aws:iam::123456789012:role/other-role
+wrong_cluster_issuer:
+  description: On failure, the issuer of the cluster the connection reached, when it is not O(cluster_issuer).
+  returned: when the task failed for that reason
+  type: str
+  sample: https://oidc.eks.us-west-2.amazonaws.com/id/B1C2D3E4F5A6B7C8D9E0F1A2B3C4D5E6
+foreign_role_arn:
+  description: On failure, the role annotation that the task refused to replace or remove because it is not ours.
+  returned: when the task failed for that reason
+  type: str
+  sample: arn:aws:iam::123456789012:role/someone-elses
 service_account:
   description: The ServiceAccount after the run (predicted in check mode); empty when it does not exist.
   returned: always
@@ -210,6 +269,7 @@ pods_to_restart:
 from ansible_collections.amazon.aws.plugins.module_utils.modules import AnsibleAWSModule
 
 from ansible_collections.eks.irsa.plugins.module_utils import service_account as sa
+from ansible_collections.eks.irsa.plugins.module_utils.constants import BOUND_ROLE_ANNOTATION
 from ansible_collections.eks.irsa.plugins.module_utils.constants import MANAGED_BY_LABEL
 from ansible_collections.eks.irsa.plugins.module_utils.constants import MANAGED_BY_VALUE
 from ansible_collections.eks.irsa.plugins.module_utils.constants import ROLE_ARN_ANNOTATION
@@ -260,13 +320,69 @@ def validate(module):
         )
 
 
+class OwnershipError(NamingError):
+    """A ServiceAccount's role annotation belongs to someone else; ``details`` go into the result."""
+
+    def __init__(self, message, **details):
+        super().__init__(message)
+        self.details = details
+
+
+def _adopt_hint(namespace, name):
+    return "set adopt: true (the eks.irsa.irsa role: list {0}/{1} in irsa_adopt_service_accounts)".format(namespace, name)
+
+
 def wanted(params):
     if params["state"] == "absent":
         return {}, [], {}
     annotations, remove = sa.desired_annotations(
         params["role_arn"], params["audience"], params["sts_regional_endpoints"], params["token_expiration"], params["annotations"]
     )
+    # The record that this collection set the role annotation: what makes a later change or removal safe.
+    annotations[BOUND_ROLE_ANNOTATION] = params["role_arn"]
     return annotations, remove, {key: str(value) for key, value in params["labels"].items()}
+
+
+def take_over(module, current):
+    """``(previous role ARN, adopted)`` for a ServiceAccount about to carry role_arn; refuses someone else's role."""
+    params = module.params
+    existing, ours = sa.role_annotation(current.get("metadata"))
+    if existing is None or (existing == params["role_arn"] and ours):
+        return None, False
+    if existing == params["role_arn"]:
+        return None, True  # exactly what this task would write: recorded as ours from now on
+    if not ours and not params["adopt"]:
+        raise OwnershipError(
+            "ServiceAccount {0}/{1} is annotated with role {2}, which eks.irsa did not set (its {3} annotation does not "
+            "record it), so it is not replaced with {4}. If this binding should take it over, {5}; the previous role is "
+            "then reported in previous_role_arn".format(
+                params["namespace"], params["name"], existing, BOUND_ROLE_ANNOTATION, params["role_arn"],
+                _adopt_hint(params["namespace"], params["name"])),
+            foreign_role_arn=existing,
+        )
+    return existing, not ours
+
+
+def removal_plan(module, current):
+    """The annotations ``state=absent`` removes: only a role annotation that names role_arn, or that is ours."""
+    params = module.params
+    metadata = current.get("metadata") or {}
+    existing, ours = sa.role_annotation(metadata)
+    extra = [key for key in params["annotations"] if key in (metadata.get("annotations") or {})]
+    if existing is None:
+        return extra, None
+    if params["role_arn"]:
+        if not sa.same_role(existing, params["role_arn"]):
+            # Another role's binding: not this task's to remove.
+            return extra, existing
+    elif not ours and not params["adopt"]:
+        raise OwnershipError(
+            "ServiceAccount {0}/{1} is annotated with role {2}, which eks.irsa did not set, so the annotation is not "
+            "removed. Give role_arn to remove it only when it names that role, or {3}".format(
+                params["namespace"], params["name"], existing, _adopt_hint(params["namespace"], params["name"])),
+            foreign_role_arn=existing,
+        )
+    return sa.irsa_removal(metadata) + extra, None
 
 
 def create(module, kube, annotations, labels):
@@ -293,6 +409,10 @@ def create(module, kube, annotations, labels):
         },
     }
     if module.check_mode:
+        # What the real run will write, asked of RBAC now (the role's check before its first write).
+        if namespace_missing:
+            kube.check_allowed("create", "namespaces", namespace)
+        kube.check_allowed("create", "serviceaccounts", namespace)
         return body, namespace_missing
     if namespace_missing:
         try:
@@ -335,16 +455,35 @@ def patch_until_applied(module, kube, current, annotations, remove, labels):
     )
 
 
+def check_cluster(module, kube):
+    """Refuse to touch a cluster other than the one whose issuer the role trusts (a kubeconfig pointing elsewhere)."""
+    expected = module.params["cluster_issuer"]
+    served = kube.service_account_issuer()
+    if served is None:
+        module.warn("could not check that the Kubernetes API at {0} is the cluster of {1}: it does not let this identity "
+                    "read its OIDC discovery document (403)".format(kube.connection.host, expected))
+    elif served.rstrip("/") != expected.rstrip("/"):
+        raise OwnershipError(
+            "the Kubernetes API at {0} is not the cluster whose OIDC issuer is {1}: it issues ServiceAccount tokens for "
+            "{2}, which a trust policy for {1} does not accept. Check which cluster the kubeconfig and context point "
+            "at".format(kube.connection.host, expected, served),
+            wrong_cluster_issuer=served,
+        )
+
+
 def run(module, kube):
+    """``(changed, before, after, pods to restart, details)``; details: previous_role_arn, adopted, kept, deleted."""
     params = module.params
     namespace, name = params["namespace"], params["name"]
+    if params["cluster_issuer"]:
+        check_cluster(module, kube)
     annotations, remove, labels = wanted(params)
     current = kube.get_service_account(namespace, name)
     before = view(current)
 
     if params["state"] == "absent":
         if current is None:
-            return False, before, {}, []
+            return False, before, {}, [], {"deleted": False}
         if params["delete"]:
             owner = (current["metadata"].get("labels") or {}).get(MANAGED_BY_LABEL)
             if owner != MANAGED_BY_VALUE:
@@ -355,12 +494,20 @@ def run(module, kube):
                 )
             if not module.check_mode:
                 kube.delete_service_account(namespace, name)
-            return True, before, {}, []
-        removal = sa.irsa_removal(current["metadata"]) + [key for key in params["annotations"] if key in (current["metadata"].get("annotations") or {})]
+            return True, before, {}, [], {"deleted": True}
+        removal, kept = removal_plan(module, current)
+        if removal and params["delete_when_unused"] and sa.unused_after(current["metadata"], removal):
+            if not module.check_mode:
+                kube.delete_service_account(namespace, name)
+            return True, before, {}, pods_to_restart(module, kube, None), {"deleted": True}
         after_object, changed = patch_until_applied(module, kube, current, {}, removal, {})
-        return changed, before, view(after_object), pods_to_restart(module, kube, None)
+        details = {"deleted": False}
+        if kept:
+            details["kept_role_arn"] = kept
+        return changed, before, view(after_object), pods_to_restart(module, kube, None) if removal else [], details
 
     changed = False
+    details = {"previous_role_arn": None, "adopted": False}
     if current is None:
         created, _namespace_created = create(module, kube, annotations, labels)
         if created is not None:
@@ -368,8 +515,11 @@ def run(module, kube):
         else:
             current = kube.get_service_account(namespace, name)
     if not changed:
+        details["previous_role_arn"], details["adopted"] = take_over(module, current)
         current, changed = patch_until_applied(module, kube, current, annotations, remove, labels)
-    return changed, before, view(current), pods_to_restart(module, kube, params["role_arn"])
+        if changed and module.check_mode:
+            kube.check_allowed("patch", "serviceaccounts", namespace)
+    return changed, before, view(current), pods_to_restart(module, kube, params["role_arn"]), details
 
 
 def pods_to_restart(module, kube, role_arn):
@@ -394,6 +544,9 @@ def main():
         list_pods=dict(type="bool", default=True),
         state=dict(type="str", choices=["present", "absent"], default="present"),
         delete=dict(type="bool", default=False),
+        delete_when_unused=dict(type="bool", default=False),
+        adopt=dict(type="bool", default=False),
+        cluster_issuer=dict(type="str"),
     )
     argument_spec.update(k8s_argument_spec())
     module = AnsibleAWSModule(argument_spec=argument_spec, supports_check_mode=True)
@@ -401,9 +554,9 @@ def main():
     try:
         validate(module)
         kube = kubernetes_services(module)
-        changed, before, after, restart = run(module, kube)
+        changed, before, after, restart, details = run(module, kube)
     except (NamingError, KubernetesError) as e:
-        module.fail_json(msg=str(e))
+        module.fail_json(msg=str(e), **getattr(e, "details", {}))
     finally:
         if kube is not None:
             kube.close()
@@ -415,7 +568,14 @@ def main():
                 ", ".join("{0}{1}".format(p["name"], " ({0} {1})".format(p["owner_kind"], p["owner_name"]) if p["owner_kind"] else "")
                           for p in restart[:10]))
         )
-    result = dict(changed=changed, service_account=after, pods_to_restart=restart)
+    if details.get("previous_role_arn"):
+        module.warn("ServiceAccount {0}/{1} was annotated with role {2}; it now names {3}".format(
+            module.params["namespace"], module.params["name"], details["previous_role_arn"], module.params["role_arn"]))
+    if details.get("kept_role_arn"):
+        module.warn("ServiceAccount {0}/{1} is annotated with role {2}, not {3}: that annotation is another binding's "
+                    "and was left as it is".format(module.params["namespace"], module.params["name"],
+                                                   details["kept_role_arn"], module.params["role_arn"]))
+    result = dict(changed=changed, service_account=after, pods_to_restart=restart, **details)
     if module._diff:
         result["diff"] = {
             "before": {"annotations": before.get("annotations", {}), "labels": before.get("labels", {})} if before else {},

@@ -180,3 +180,40 @@ def test_impersonation_sends_one_header_per_group():
     headers = client._pool.sent[0][2]
     assert headers["Impersonate-User"] == "alice"
     assert headers.getlist("Impersonate-Group") == ["a", "b"]
+
+
+class ReviewingAPI(k8s.KubernetesAPI):
+    """The client with its transport replaced by a canned answer to the SelfSubjectAccessReview."""
+
+    def __init__(self, answer):  # pylint: disable=super-init-not-called
+        self.connection = k8s.Connection("https://api.example", token="t", identity="user 'dev' of context 'one' in x")
+        self._aws_identity = None
+        self.answer = answer
+        self.sent = []
+
+    def request(self, method, path, query=None, body=None, content_type="application/json", accept="application/json",
+                not_found=False, what=""):
+        self.sent.append((method, path, body))
+        return self.answer
+
+
+@pytest.mark.parametrize("answer, refused", [
+    ({"status": {"allowed": True}}, False),
+    ({"status": {"allowed": False, "reason": "no RBAC policy matched"}}, True),
+    ({"status": {"allowed": False}}, True),
+    (None, False),  # a server without the review API (404): not asked
+])
+def test_check_allowed_asks_rbac_before_a_write(answer, refused):
+    api = ReviewingAPI(answer)
+    if refused:
+        with pytest.raises(k8s.KubernetesError) as raised:
+            api.check_allowed("patch", "serviceaccounts", "shop")
+        message = str(raised.value)
+        assert raised.value.status == 403
+        assert "RBAC does not let user 'dev' of context 'one' in x patch serviceaccounts in namespace shop" in message
+        assert "permissions documentation" in message
+    else:
+        api.check_allowed("patch", "serviceaccounts", "shop")
+    [(method, path, body)] = api.sent
+    assert (method, path) == ("POST", "/apis/authorization.k8s.io/v1/selfsubjectaccessreviews")
+    assert body["spec"]["resourceAttributes"] == {"namespace": "shop", "verb": "patch", "resource": "serviceaccounts"}

@@ -104,6 +104,9 @@ def aws(monkeypatch):
         yield AWS()
 
 
+OWNER_TAG = "eks.irsa/managed-by"
+
+
 def base(**extra):
     args = {"name": "AWSIRSATestRole", "oidc_provider": BLUE_ARN, "service_accounts": ["default:irsa-test"]}
     args.update(extra)
@@ -161,7 +164,7 @@ def test_noop_makes_no_write_and_one_read(aws):
     assert aws.reads() == ["GetRole"]
     assert "managed_policies" not in again["role"] and "inline_policies" not in again["role"]
     assert "managed_policies" not in again["diff"]["before"] and "managed_policies" not in again["diff"]["after"]
-    assert again["role"]["tags"] == {"team": "a"}
+    assert again["role"]["tags"] == {"team": "a", OWNER_TAG: "eks.irsa"}
     assert again["role"]["max_session_duration"] == 7200
 
 
@@ -244,8 +247,9 @@ def test_foreign_statements_are_preserved(aws):
         },
     ]
     aws.iam.create_role(RoleName="AWSIRSATestRole", AssumeRolePolicyDocument=json.dumps({"Version": "2012-10-17", "Statement": foreign}))
-    result = aws.run(**base())
-    assert result["changed"] is True
+    # Made by someone else: adopted by name only.
+    result = aws.run(**base(adopt=True))
+    assert result["changed"] is True and result["adopted"] is True
     assert stored_trust(aws)["Statement"] == foreign + [irsa_statement(BLUE, BLUE_ARN, [SA + "default:irsa-test"])]
     assert aws.run(**base())["changed"] is False
 
@@ -268,7 +272,7 @@ def test_purge_service_accounts_false_adds(aws):
 def test_warns_about_star_under_stringequals(aws):
     broken = irsa_statement(BLUE, BLUE_ARN, [SA + "default:*"])
     aws.iam.create_role(RoleName="AWSIRSATestRole", AssumeRolePolicyDocument=json.dumps({"Version": "2012-10-17", "Statement": [broken]}))
-    result = aws.run(**base())
+    result = aws.run(**base(adopt=True))
     assert any("StringEquals" in warning and "never matches" in warning for warning in result.get("warnings", []))
 
 
@@ -373,7 +377,114 @@ def test_tags_purge(aws):
     result = aws.run(**base(tags={"a": "1"}, purge_tags=False))
     assert result["changed"] is False
     result = aws.run(**base(tags={"a": "3"}))
-    assert result["changed"] is True and result["role"]["tags"] == {"a": "3"}
+    assert result["changed"] is True and result["role"]["tags"] == {"a": "3", OWNER_TAG: "eks.irsa"}
+
+
+# --------------------------------------------------------------------------------------------
+# ownership: only roles the collection created (or adopts by name) are changed beyond adding, or deleted
+
+
+def _foreign(aws, statements, name="AWSIRSATestRole", tags=None):
+    aws.iam.create_role(RoleName=name, AssumeRolePolicyDocument=json.dumps({"Version": "2012-10-17", "Statement": statements}),
+                        Tags=[{"Key": key, "Value": value} for key, value in (tags or {}).items()])
+    aws.calls.clear()
+
+
+def test_a_created_role_carries_the_ownership_tag(aws):
+    created = aws.run(**base())
+    assert created["adopted"] is False
+    tags = aws.iam.list_role_tags(RoleName="AWSIRSATestRole")["Tags"]
+    assert tags == [{"Key": OWNER_TAG, "Value": "eks.irsa"}]
+
+
+def test_a_foreign_role_is_refused_before_any_write(aws):
+    _foreign(aws, [EC2_STATEMENT])
+    for check_mode in (True, False):
+        result = aws.run(check_mode=check_mode, **base())
+        assert result["failed"] is True and result["changed"] is False and aws.writes() == []
+        assert result["foreign_role"] == "AWSIRSATestRole"
+        assert "was not created by eks.irsa" in result["msg"] and "adopt: true" in result["msg"]
+        assert "irsa_adopt_roles" in result["msg"]
+    assert stored_trust(aws)["Statement"] == [EC2_STATEMENT]
+    assert aws.iam.list_role_tags(RoleName="AWSIRSATestRole")["Tags"] == []
+
+
+def test_a_role_exactly_as_the_collection_writes_it_is_adopted_with_only_the_tag(aws):
+    """Roles made before roles were tagged: same trust, nothing else to change."""
+    _foreign(aws, [irsa_statement(BLUE, BLUE_ARN, [SA + "default:irsa-test"])])
+    predicted = aws.run(check_mode=True, **base())
+    assert predicted["changed"] is True and predicted["adopted"] is True and aws.writes() == []
+    result = aws.run(**base())
+    assert result["changed"] is True and result["adopted"] is True
+    assert aws.writes() == ["TagRole"]
+    again = aws.run(**base())
+    assert again["changed"] is False and again["adopted"] is False and aws.writes() == []
+
+
+def test_a_foreign_role_with_other_tags_is_not_adopted_when_the_task_would_purge_them(aws):
+    _foreign(aws, [irsa_statement(BLUE, BLUE_ARN, [SA + "default:irsa-test"])], tags={"owner": "someone"})
+    result = aws.run(**base(tags={"team": "a"}))
+    assert result["failed"] is True and aws.writes() == []
+    assert "tags owner, team" in result["msg"]
+
+
+def test_delete_refuses_a_role_that_is_not_ours(aws):
+    _foreign(aws, [EC2_STATEMENT])
+    for check_mode in (True, False):
+        result = aws.run(check_mode=check_mode, name="AWSIRSATestRole", state="absent")
+        assert result["failed"] is True and aws.writes() == []
+        assert "not deleted" in result["msg"] and "irsa_adopt_roles" in result["msg"]
+    assert aws.iam.get_role(RoleName="AWSIRSATestRole")
+    adopted = aws.run(name="AWSIRSATestRole", state="absent", adopt=True)
+    assert adopted["changed"] is True and adopted["deleted"] is True
+
+
+def test_unbind_removes_only_the_given_service_accounts(aws):
+    aws.run(**base(service_accounts=["default:irsa-test", "default:worker"]))
+    aws.calls.clear()
+    unbind = dict(name="AWSIRSATestRole", state="absent", oidc_provider=BLUE_ARN, service_accounts=["default:irsa-test"])
+    predicted = aws.run(check_mode=True, **unbind)
+    assert predicted["changed"] is True and predicted["deleted"] is False and aws.writes() == []
+    real = aws.run(**unbind)
+    assert real["diff"] == predicted["diff"] and real["deleted"] is False
+    assert aws.writes() == ["UpdateAssumeRolePolicy"]
+    assert stored_trust(aws)["Statement"] == [irsa_statement(BLUE, BLUE_ARN, [SA + "default:worker"])]
+    assert aws.run(**unbind)["changed"] is False and aws.writes() == []
+    # the last ServiceAccount goes: nothing is left in the trust, and the role is ours, so it goes too
+    last = dict(unbind, service_accounts=["default:worker"])
+    assert aws.run(check_mode=True, **last)["deleted"] is True and aws.writes() == []
+    assert aws.run(**last)["deleted"] is True
+    with pytest.raises(aws.iam.exceptions.NoSuchEntityException):
+        aws.iam.get_role(RoleName="AWSIRSATestRole")
+
+
+def test_unbind_keeps_a_role_with_another_cluster_or_a_foreign_statement(aws):
+    aws.run(name="shared", oidc_providers=[{"provider": BLUE_ARN, "service_accounts": ["pay:api"]},
+                                           {"provider": GREEN_ARN, "service_accounts": ["pay:api"]}])
+    result = aws.run(name="shared", state="absent", oidc_provider=GREEN_ARN, service_accounts=["pay:api"])
+    assert result["changed"] is True and result["deleted"] is False
+    assert stored_trust(aws, "shared")["Statement"] == [irsa_statement(BLUE, BLUE_ARN, [SA + "pay:api"])]
+
+    aws.run(**base(adopt=True))
+    trust_policy = stored_trust(aws)
+    trust_policy["Statement"].append(EC2_STATEMENT)
+    aws.iam.update_assume_role_policy(RoleName="AWSIRSATestRole", PolicyDocument=json.dumps(trust_policy))
+    result = aws.run(name="AWSIRSATestRole", state="absent", oidc_provider=BLUE_ARN, service_accounts=["default:irsa-test"])
+    assert result["changed"] is True and result["deleted"] is False
+    assert stored_trust(aws)["Statement"] == [EC2_STATEMENT]
+
+
+def test_unbind_leaves_a_foreign_role_alone(aws):
+    # A hand-made EC2 role that never trusted the ServiceAccount: nothing to do, nothing deleted.
+    _foreign(aws, [EC2_STATEMENT], name="hand-role")
+    result = aws.run(name="hand-role", state="absent", oidc_provider=BLUE_ARN, service_accounts=["default:case-b"])
+    assert result.get("failed") is not True and result["changed"] is False and result["owned"] is False
+    assert aws.writes() == []
+    # A foreign role that does trust it: refused, with the way to opt in.
+    _foreign(aws, [irsa_statement(BLUE, BLUE_ARN, [SA + "default:case-b"])], name="hand-irsa")
+    result = aws.run(name="hand-irsa", state="absent", oidc_provider=BLUE_ARN, service_accounts=["default:case-b"])
+    assert result["failed"] is True and aws.writes() == [] and "irsa_adopt_roles" in result["msg"]
+    assert aws.iam.get_role(RoleName="hand-irsa")
 
 
 # --------------------------------------------------------------------------------------------
@@ -467,7 +578,7 @@ def _racing_create(aws, other):
     from ansible_collections.amazon.aws.plugins.module_utils.iam import AnsibleIAMError
 
     def create_role(_client, name, *_args, **_kwargs):
-        aws.iam.create_role(RoleName=name, AssumeRolePolicyDocument=json.dumps(other))
+        aws.iam.create_role(RoleName=name, AssumeRolePolicyDocument=json.dumps(other), Tags=[{"Key": OWNER_TAG, "Value": "eks.irsa"}])
         error = ClientError({"Error": {"Code": "EntityAlreadyExists", "Message": "Role with name %s already exists." % name}},
                             "CreateRole")
         raise AnsibleIAMError(message="Failed to create role", exception=error)
