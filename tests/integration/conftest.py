@@ -21,3 +21,17 @@ def sandbox(tmp_path_factory):
 def sandbox2(tmp_path_factory):
     with start_sandbox(str(tmp_path_factory.mktemp("sandbox2")), clusters=("blue", "green")) as running:
         yield running
+
+
+@pytest.fixture
+def fresh(tmp_path):
+    """A sandbox of the test's own, for tests that count calls or need a fresh account."""
+    with start_sandbox(str(tmp_path / "sandbox")) as running:
+        yield running
+
+
+@pytest.fixture
+def fresh2(tmp_path):
+    """A fresh sandbox with two clusters, blue and green."""
+    with start_sandbox(str(tmp_path / "sandbox2"), clusters=("blue", "green")) as running:
+        yield running

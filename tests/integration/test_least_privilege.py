@@ -36,7 +36,7 @@ VERIFY = os.path.join(ROOT, "playbooks", "verify.yml")
 TEARDOWN = os.path.join(ROOT, "playbooks", "teardown.yml")
 PLACEHOLDERS = ("ACCOUNT_ID", "REGION", "CLUSTER_NAME")
 # Allowed to every authenticated user by the default ClusterRoles system:discovery and system:basic-user.
-K8S_ALWAYS_ALLOWED = {"get discovery", "create selfsubjectreviews"}
+K8S_ALWAYS_ALLOWED = {"get discovery", "create selfsubjectreviews", "create selfsubjectaccessreviews"}
 
 S3_READ = {"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": "s3:GetObject", "Resource": "*"}]}
 S3_LIST = {"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": "s3:ListBucket", "Resource": "*"}]}

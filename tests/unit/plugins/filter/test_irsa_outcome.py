@@ -1,4 +1,5 @@
 """irsa_outcome: the role's registered results joined per binding, and what to verify."""
+import pytest
 
 from ansible_collections.eks.irsa.plugins.filter.irsa_outcome import irsa_outcome
 
@@ -61,3 +62,54 @@ def test_pods_to_restart_found_by_the_verification_are_reported_once():
     assert outcome[0]["pods_to_restart"] == ["shop/old", "shop/older"]
     assert outcome[1]["pods_to_restart"] == ["shop/w-1"]
     assert outcome[1]["summary"].endswith("; restart shop/w-1")
+
+
+def _looped(loop_var, items):
+    return {"results": [dict(result, ansible_loop_var=loop_var, **{loop_var: item}) for item, result in items]}
+
+
+@pytest.mark.parametrize("role_result, sa_result, summary, error", [
+    ({"changed": True, "deleted": True, "owned": True, "role": {}}, {"changed": True, "deleted": True},
+     "default/a -> r: ServiceAccount deleted (created by eks.irsa, nothing else on it), role r deleted (nothing left in its trust)", ""),
+    ({"changed": True, "deleted": False, "owned": True, "role": {"arn": "x"}}, {"changed": True, "deleted": False},
+     "default/a -> r: annotation removed, left the trust of role r, which stays (it still trusts others)", ""),
+    ({"changed": False, "deleted": False, "owned": False, "role": {"arn": "x"}},
+     {"changed": False, "deleted": False, "kept_role_arn": "arn:aws:iam::123456789012:role/other"},
+     "default/a -> r: annotation left: it names arn:aws:iam::123456789012:role/other, another binding's role, "
+     "role r is not eks.irsa's and does not trust it: left as it is", ""),
+    # failed_when: false leaves failed false: a result without the module's keys is the failure
+    ({"changed": False, "failed": False, "msg": "role 'r' was not created by eks.irsa", "foreign_role": "r"},
+     {"changed": False, "deleted": False}, None, "add r to irsa_adopt_roles"),
+    ({"changed": False, "deleted": False, "role": {}}, {"changed": False, "deleted": False},
+     "default/a -> r: role r does not exist", ""),
+])
+def test_teardown_says_what_became_of_each_binding(role_result, sa_result, summary, error):
+    binding = {"service_account": "a", "role_name": "r"}
+    roles = _looped("__irsa_role", [({"role_name": "r"}, role_result)])
+    accounts = _looped("__irsa_binding", [(binding, sa_result)])
+    [entry] = irsa_outcome([binding], roles=roles, service_accounts=accounts, stage="teardown")
+    if summary is not None:
+        assert entry["summary"] == summary
+    assert error in entry["error"] and bool(error) == bool(entry["error"])
+    assert "adopt: true" not in entry["summary"]
+
+
+def test_audit_names_the_role_of_each_binding():
+    bindings = [{"service_account": "a", "role_name": "r"}, {"service_account": "b", "namespace": "x", "role_name": "s", "path": "/p/"}]
+    assert irsa_outcome(bindings, roles={}, service_accounts={}, stage="audit", partition="aws-cn", account_id="123456789012") == [
+        {"namespace": "default", "name": "a", "role_arn": "arn:aws-cn:iam::123456789012:role/r"},
+        {"namespace": "x", "name": "b", "role_arn": "arn:aws-cn:iam::123456789012:role/p/s"},
+    ]
+
+
+def test_preflight_errors_are_in_the_role_terms():
+    binding = {"service_account": "a", "role_name": "r"}
+    roles = _looped("__irsa_role", [({"role_name": "r"}, {"changed": True, "role": {"arn": "arn:aws:iam::123456789012:role/r"}})])
+    accounts = _looped("__irsa_binding", [(binding, {"changed": False, "failed": False,
+                                                     "msg": "namespace 'default' does not exist: create it, or set create_namespace: true"})])
+    [entry] = irsa_outcome([binding], roles=roles, service_accounts=accounts, check_mode=True)
+    assert entry["error"].endswith("set create_namespace: true on the binding")
+    accounts = _looped("__irsa_binding", [(binding, {"failed": False, "msg": "x", "wrong_cluster_issuer": "https://oidc/green"})])
+    [entry] = irsa_outcome([binding], roles=roles, service_accounts=accounts, check_mode=True, cluster_name="blue")
+    assert "is not cluster blue: it issues tokens for https://oidc/green" in entry["error"]
+    assert "Set irsa_context to the context of cluster blue" in entry["error"]
