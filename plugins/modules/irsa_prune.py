@@ -240,20 +240,23 @@ def apply(iam_client, kube, role_plans, account_plans, done):
 
 
 def result_of(role_plans, account_plans):
-    roles = [{"name": name, "removed": removed, "deleted": not trust.statements_of(after)}
-             for name, _before, after, removed in role_plans]
-    accounts = [{"namespace": item["metadata"]["namespace"], "name": item["metadata"]["name"],
-                 "role_arn": sa.role_annotation(item["metadata"])[0], "deleted": delete}
-                for item, _removal, delete in account_plans]
-    diff = {
-        "before": {"roles": {name: before for name, before, _after, _removed in role_plans},
-                   "service_accounts": {"{namespace}/{name}".format(**entry): (item["metadata"].get("annotations") or {})
-                                        for entry, (item, _r, _d) in zip(accounts, account_plans)}},
-        "after": {"roles": {name: (after if trust.statements_of(after) else None) for name, _b, after, _r in role_plans},
-                  "service_accounts": {"{namespace}/{name}".format(**entry): (
-                      None if delete else sa.apply_patch(item["metadata"], sa.metadata_patch(item["metadata"], {}, removal, {}))["annotations"])
-                      for entry, (item, removal, delete) in zip(accounts, account_plans)}},
-    }
+    """The ``roles`` and ``service_accounts`` results, and the diff: trust policies and annotations before and after
+    (``None`` after for what is deleted)."""
+    roles, accounts = [], []
+    diff = {"before": {"roles": {}, "service_accounts": {}}, "after": {"roles": {}, "service_accounts": {}}}
+    for name, before, after, removed in role_plans:
+        deleted = not trust.statements_of(after)
+        roles.append({"name": name, "removed": removed, "deleted": deleted})
+        diff["before"]["roles"][name] = before
+        diff["after"]["roles"][name] = None if deleted else after
+    for item, removal, delete in account_plans:
+        metadata = item["metadata"]
+        accounts.append({"namespace": metadata["namespace"], "name": metadata["name"],
+                         "role_arn": sa.role_annotation(metadata)[0], "deleted": delete})
+        key = "{0}/{1}".format(metadata["namespace"], metadata["name"])
+        diff["before"]["service_accounts"][key] = metadata.get("annotations") or {}
+        diff["after"]["service_accounts"][key] = None if delete else (
+            sa.apply_patch(metadata, sa.metadata_patch(metadata, {}, removal, {}))["annotations"])
     return roles, accounts, diff
 
 
