@@ -20,7 +20,7 @@ description:
   - With O(stage=audit), the C(service_accounts) list of M(eks.irsa.irsa_verify) for every binding, each with the
     ARN of the role the binding names (O(partition), O(account_id)), so that a ServiceAccount annotated with another
     role fails verification.
-  - With O(stage=teardown), one entry per binding of a teardown (C(irsa_state=absent)): what happened to its
+  - With O(stage=teardown), one entry per binding of a teardown (C(irsa_state=absent)), saying what happened to its
     annotation, ServiceAccount and role.
   - Errors are worded in the role's terms (C(irsa_adopt_roles), C(irsa_adopt_service_accounts)), not the modules'.
   - Used by the role. The registered results must come from loops over the bindings, and for roles over the
