@@ -175,7 +175,7 @@ options:
         O(oidc_providers), removes only those ServiceAccounts (or the statements of the providers with
         O(oidc_providers[].state=absent)) from the trust policy. The role itself is deleted only when it is
         ours (see O(adopt)) and no statement at all, ours or anybody's, is left in its trust policy.
-      - V(absent) without them deletes the role, when it is ours: it detaches the managed policies, deletes
+      - V(absent) without them deletes the role when it is ours; it detaches the managed policies, deletes
         the inline policies, removes the role from its instance profiles and deletes the role.
     type: str
     choices: [present, absent]
