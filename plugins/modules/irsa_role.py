@@ -194,7 +194,7 @@ options:
       - Roles this collection creates carry the tag C(eks.irsa/managed-by=eks.irsa). A role without it was
         made by someone else and is not changed or deleted, and the task fails before any write and says so,
         unless O(adopt=true).
-      - One exception: an untagged role that is already exactly what the task would write (a role made before
+      - One exception. An untagged role that is already exactly what the task would write (a role made before
         roles were tagged) is adopted without asking; then only the tag is added and RV(adopted) is V(true).
       - With O(adopt=true) the role gets the tag; its trust statements that are not IRSA statements of the
         providers of this task are kept (unless O(purge_trust_statements=true)).
