@@ -68,7 +68,7 @@ def test_every_entry_point_reaches_kubernetes_the_way_the_variables_say(two, tmp
     env = {"KUBECONFIG": str(refused)}
     bindings = [{"service_account": "conn", "role_name": "conn-role"}]
     eks = {"irsa_cluster_name": "blue", "irsa_bindings": bindings, "irsa_k8s_auth": "eks"}
-    kubeconfig = dict(eks, irsa_k8s_auth="kubeconfig")
+    kubeconfig = {**eks, "irsa_k8s_auth": "kubeconfig"}
     for playbook in (SITE, VERIFY, TEARDOWN):
         result = run(two, tmp_path, playbook, env=env, **kubeconfig)
         assert result.returncode != 0, (playbook, result.stdout[-4000:])

@@ -38,8 +38,8 @@ def iam(monkeypatch):
     with mock_aws():
         client = boto3.client("iam", region_name="us-west-2")
 
-        def role(name, statements, tags=OURS):
-            client.create_role(RoleName=name, Tags=tags,
+        def role(name, statements, tags=None):
+            client.create_role(RoleName=name, Tags=OURS if tags is None else tags,
                                AssumeRolePolicyDocument=json.dumps({"Version": "2012-10-17", "Statement": statements}))
         client.make_role = role
         yield client
