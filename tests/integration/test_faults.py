@@ -169,13 +169,14 @@ def clean(sandbox, core, tmp_path_factory):
     assert sorted(state["roles"]) == ["<p>-billing-api", "<p>-shop-reader"]
     assert state["roles"]["<p>-shop-reader"]["managed"] == ["arn:aws:iam::aws:policy/AmazonS3ReadOnlyAccess"]
     assert sorted(state["roles"]["<p>-shop-reader"]["inline"]) == ["orders"]
-    assert state["roles"]["<p>-shop-reader"]["tags"] == {"team": "shop", "env": "test"}
+    assert state["roles"]["<p>-shop-reader"]["tags"] == {"team": "shop", "env": "test", "eks.irsa/managed-by": "eks.irsa"}
     assert "system:serviceaccount:<p>-shop:worker" in json.dumps(state["roles"]["<p>-shop-reader"]["trust"])
     assert len(state["oidc_providers"]) == 1
     assert sorted(state["service_accounts"]) == ["<p>-billing/api", "<p>-billing/default", "<p>-shop/app",
                                                  "<p>-shop/default", "<p>-shop/worker"]
     assert state["service_accounts"]["<p>-shop/worker"]["annotations"] == {
-        ROLE_ARN: "arn:aws:iam::123456789012:role/<p>-shop-reader"}
+        ROLE_ARN: "arn:aws:iam::123456789012:role/<p>-shop-reader",
+        "eks.irsa/bound-role-arn": "arn:aws:iam::123456789012:role/<p>-shop-reader"}
     return state
 
 

@@ -36,6 +36,8 @@ S3_READ_ONLY = "arn:aws:iam::aws:policy/AmazonS3ReadOnlyAccess"
 INLINE = {"s3-list": {"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": "s3:ListBucket", "Resource": "*"}]}}
 SHARED_TAGS = {"team": "payments", "cost-center": "42"}
 SOLO_TAGS = {"team": "reports"}
+# Every role the collection creates carries its ownership tag.
+OWNER_TAG = {"eks.irsa/managed-by": "eks.irsa"}
 MANAGED_BY = "app.kubernetes.io/managed-by=eks.irsa"
 # How long a held call is delayed: far longer than the watcher needs to see the point and kill.
 HOLD = 1.5
@@ -140,8 +142,9 @@ def converged(stand, case):
         "providers": [{"arn": provider_arn, "client_ids": ["sts.amazonaws.com"]}],
         "roles": {
             case.shared: {"trust": trust(provider_arn, case.subject("a"), case.subject("b")), "managed": [READ_ONLY],
-                          "inline": INLINE, "tags": SHARED_TAGS},
-            case.solo: {"trust": trust(provider_arn, case.subject("c")), "managed": [], "inline": {}, "tags": SOLO_TAGS},
+                          "inline": INLINE, "tags": dict(SHARED_TAGS, **OWNER_TAG)},
+            case.solo: {"trust": trust(provider_arn, case.subject("c")), "managed": [], "inline": {},
+                        "tags": dict(SOLO_TAGS, **OWNER_TAG)},
         },
         "service_accounts": {"a": case.arn(case.shared), "b": case.arn(case.shared), "c": case.arn(case.solo)},
         "verification_pods": [],
@@ -186,19 +189,20 @@ def _no_provider(stand, case):
 
 
 def _existing_role(subjects, policy):
-    """The shared role, and its ServiceAccounts annotated, as an earlier run (or someone following the AWS documentation)
-    left them before the killed run."""
+    """The shared role, and its ServiceAccounts annotated, as an earlier run left them before the killed run (the
+    collection's ownership tag on the role, its record of the role on each ServiceAccount)."""
     def prepare(stand, case):
         trust_policy = irsa_trust_policy(stand.cluster, case.namespace, subjects[0])
         trust_policy["Statement"][0]["Condition"]["StringEquals"][stand.cluster["provider"] + ":sub"] = [case.subject(n) for n in subjects]
         stand.sandbox.ensure_oidc_provider()
         stand.iam.create_role(RoleName=case.shared, AssumeRolePolicyDocument=json.dumps(trust_policy),
-                              Tags=[{"Key": key, "Value": value} for key, value in SHARED_TAGS.items()])
+                              Tags=[{"Key": key, "Value": value} for key, value in dict(SHARED_TAGS, **OWNER_TAG).items()])
         stand.iam.attach_role_policy(RoleName=case.shared, PolicyArn=policy)
         for name, document in INLINE.items():
             stand.iam.put_role_policy(RoleName=case.shared, PolicyName=name, PolicyDocument=json.dumps(document))
         for name in subjects:
-            stand.kube.create_service_account(case.namespace, name, {"eks.amazonaws.com/role-arn": case.arn(case.shared)})
+            stand.kube.create_service_account(case.namespace, name, {"eks.amazonaws.com/role-arn": case.arn(case.shared),
+                                                                     "eks.irsa/bound-role-arn": case.arn(case.shared)})
     return prepare
 
 

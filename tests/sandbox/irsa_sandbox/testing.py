@@ -133,10 +133,11 @@ class RunningSandbox:
                                                 ThumbprintList=["9e99a48a9960b14926bb7f3b02e22da2b0ab7280"])
         return cluster
 
-    def create_role(self, name, trust_policy):
-        """Create IAM role ``name`` with ``trust_policy`` (a dict); returns its ARN."""
+    def create_role(self, name, trust_policy, tags=None):
+        """Create IAM role ``name`` with ``trust_policy`` (a dict) and ``tags`` (a dict); returns its ARN."""
         return self.client("iam").create_role(
-            RoleName=name, AssumeRolePolicyDocument=json.dumps(trust_policy))["Role"]["Arn"]
+            RoleName=name, AssumeRolePolicyDocument=json.dumps(trust_policy),
+            Tags=[{"Key": key, "Value": value} for key, value in (tags or {}).items()])["Role"]["Arn"]
 
     def subprocess_env(self, base=None):
         """``base`` (default: os.environ) with the sandbox's variables, for running clients."""
