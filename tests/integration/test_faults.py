@@ -293,7 +293,8 @@ def test_a_concurrent_writer_keeps_its_change_and_our_annotation_lands(sandbox, 
     assert patches == [(409, "conflict"), (200, "")]
 
     account = core.read_namespaced_service_account("app", namespace)
-    assert account.metadata.annotations == {ROLE_ARN: role_arn, "example.com/note": "helm", "example.com/owner": "payments"}
+    assert account.metadata.annotations == {ROLE_ARN: role_arn, "eks.irsa/bound-role-arn": role_arn,
+                                            "example.com/note": "helm", "example.com/owner": "payments"}
     assert account.metadata.labels == {"tier": "web", "team": "payments"}
     result = json.loads(result_file.read_text(encoding="utf-8"))
     assert result["changed"] is True

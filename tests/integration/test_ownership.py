@@ -311,16 +311,16 @@ def test_prune_removes_what_no_binding_names_and_nothing_foreign(fresh, tmp_path
 
 def test_moving_a_binding_to_another_role_says_so_and_prune_cleans_the_old_role(fresh, tmp_path):
     provider = fresh.vars["irsa_sandbox_clusters"][0]["provider"]
-    first = [{"service_account": "mover", "role_name": "move-1"}, {"service_account": "stay", "role_name": "move-1"}]
+    first = [{"service_account": "mover", "role_name": "move-1"}]
     assert run(fresh, tmp_path, SITE, irsa_cluster_name="sandbox", irsa_bindings=first).returncode == 0
-    moved = [{"service_account": "mover", "role_name": "move-2"}, {"service_account": "stay", "role_name": "move-1"}]
+    moved = [{"service_account": "mover", "role_name": "move-2"}]
     result = run(fresh, tmp_path, SITE, irsa_cluster_name="sandbox", irsa_bindings=moved)
     assert result.returncode == 0, result.stdout[-6000:]
     assert "default/mover -> %smove-2: changed, verified" % ROLE_ARN in result.stdout
     assert "replaced %smove-1" % ROLE_ARN in result.stdout
-    # without prune the old role keeps trusting the ServiceAccount; with it, it lets go
-    assert subjects(fresh, "move-1") == {provider: [sub("default", "mover"), sub("default", "stay")]}
+    # no binding names move-1 any more: without prune it keeps trusting the ServiceAccount; with it, it goes
+    assert subjects(fresh, "move-1") == {provider: [sub("default", "mover")]}
     pruned = run(fresh, tmp_path, SITE, irsa_cluster_name="sandbox", irsa_bindings=moved, irsa_prune=True)
     assert pruned.returncode == 0, pruned.stdout[-6000:]
-    assert subjects(fresh, "move-1") == {provider: [sub("default", "stay")]}
+    assert role(fresh, "move-1") is None
     assert annotations(fresh, "default", "mover")["eks.amazonaws.com/role-arn"] == ROLE_ARN + "move-2"
