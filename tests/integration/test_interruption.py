@@ -232,7 +232,8 @@ POINTS = [
     Point("first-role-complete-second-missing", "iam:PutRolePolicy", 1, [latency("iam", "ListAttachedRolePolicies")],
           lambda state, case: list(state["roles"]) == [case.shared] and state["roles"][case.shared]["inline"] == INLINE),
     # The first ServiceAccount task has started (DescribeCluster for its Kubernetes connection) and not yet read anything.
-    Point("roles-complete-before-annotation", "eks:DescribeCluster", 2, [latency("kubernetes", "get serviceaccounts")],
+    # DescribeCluster: 1 for the issuer, 3 for the preflight check of the 3 ServiceAccounts, then the first annotation.
+    Point("roles-complete-before-annotation", "eks:DescribeCluster", 5, [latency("kubernetes", "get serviceaccounts")],
           lambda state, case: set(state["roles"]) == {case.shared, case.solo} and not state["service_accounts"]),
     Point("trust-widened-for-a-second-binding", "iam:UpdateAssumeRolePolicy", 1, [latency("iam", "ListAttachedRolePolicies")],
           lambda state, case: (state["roles"][case.shared]["trust"][0]["sub"] == [case.subject("a"), case.subject("b")]
