@@ -400,15 +400,16 @@ from concurrent.futures import ThreadPoolExecutor
 
 from ansible_collections.amazon.aws.plugins.module_utils.botocore import get_aws_connection_info
 from ansible_collections.amazon.aws.plugins.module_utils.exceptions import AnsibleAWSError
-from ansible_collections.amazon.aws.plugins.module_utils.modules import AnsibleAWSModule
 
 from ansible_collections.eks.irsa.plugins.module_utils import service_account as sa
 from ansible_collections.eks.irsa.plugins.module_utils import trust
 from ansible_collections.eks.irsa.plugins.module_utils import verify
 from ansible_collections.eks.irsa.plugins.module_utils import verify_aws
 from ansible_collections.eks.irsa.plugins.module_utils.aws import IrsaAWSError
+from ansible_collections.eks.irsa.plugins.module_utils.aws import IrsaAWSModule
 from ansible_collections.eks.irsa.plugins.module_utils.aws import caller_identity
 from ansible_collections.eks.irsa.plugins.module_utils.aws import cluster_issuer_url
+from ansible_collections.eks.irsa.plugins.module_utils.aws import describe_error
 from ansible_collections.eks.irsa.plugins.module_utils.aws import get_oidc_provider
 from ansible_collections.eks.irsa.plugins.module_utils.aws import lookup_cluster
 from ansible_collections.eks.irsa.plugins.module_utils.constants import TRUST_POLICY_SIZE_LIMIT
@@ -573,7 +574,8 @@ class Verifier:
         except Interrupted:
             raise
         except (IrsaAWSError, KubernetesError, NamingError) as e:
-            checks.append(verify.result("error", "static", False, "Verification stopped: {0}".format(_message(e)),
+            message = describe_error(e, self.params) if isinstance(e, IrsaAWSError) else _message(e)
+            checks.append(verify.result("error", "static", False, "Verification stopped: {0}".format(message),
                                         "Fix the access problem named and run again."))
         entry["verified"] = verify.is_verified(checks)
         return entry
@@ -914,7 +916,7 @@ def main():
         trust_policy_size_limit=dict(type="int", default=TRUST_POLICY_SIZE_LIMIT),
     )
     argument_spec.update(k8s_argument_spec())
-    module = AnsibleAWSModule(
+    module = IrsaAWSModule(
         argument_spec=argument_spec,
         mutually_exclusive=[("service_account", "service_accounts"), ("role_arn", "service_accounts")],
         required_one_of=[("service_account", "service_accounts")],

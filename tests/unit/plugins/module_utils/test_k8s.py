@@ -152,7 +152,7 @@ def test_403_names_the_identity_and_the_verb(monkeypatch):
 
 def test_401_in_eks_mode_names_the_aws_identity_and_the_fix():
     client = api([FakeResponse(401, {"kind": "Status", "message": "Unauthorized", "code": 401})], mode="eks", identity="the AWS identity")
-    client._aws_identity = lambda: "arn:aws:iam::123456789012:user/ci"
+    client._aws_identity = lambda: ("arn:aws:iam::123456789012:user/ci", None)
     with pytest.raises(k8s.KubernetesError) as raised:
         client.get_service_account("default", "app")
     assert "arn:aws:iam::123456789012:user/ci" in str(raised.value) and "access entry" in str(raised.value)
