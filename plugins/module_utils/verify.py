@@ -311,9 +311,9 @@ def role_checks(role_arn, role, caller_account=None):
         checks.append(result(
             "role_arn_path", "static", False,
             "The ServiceAccount names {0}, but the role's ARN is {1} (its path differs); the webhook passes the "
-            "annotation to AWS as it is.".format(role_arn, role["Arn"]),
-            "Set the annotation to {0}.".format(role["Arn"]),
-            severity=WARNING,
+            "annotation to AWS as it is, and STS looks the role up by its whole ARN, path included, so it answers "
+            "AccessDenied.".format(role_arn, role["Arn"]),
+            "Set the annotation to {0} (eks.irsa.irsa_service_account role_arn).".format(role["Arn"]),
         ))
     return checks
 
@@ -1076,7 +1076,8 @@ def pod_outcome_check(pod_name_, role_arn, pod, events, log, timed_out, timeout,
             "pod", role_arn, caller_identity_result(identity),
             "The pod {0} ran aws sts get-caller-identity".format(pod_name_),
         )
-    if timed_out:
+    # Kubernetes stops a pod at its activeDeadlineSeconds (pod_timeout) before the wait for it may run out.
+    if timed_out or (pod.get("status") or {}).get("reason") == "DeadlineExceeded":
         return result(
             "pod", "pod", False,
             "The pod {0} did not finish within {1} s: {2}.".format(pod_name_, timeout, state),

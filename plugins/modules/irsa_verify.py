@@ -429,7 +429,7 @@ from ansible_collections.eks.irsa.plugins.module_utils.trust import subject
 POLL_BACKOFF = (0.2, 0.3, 0.5)
 POLL_INTERVAL = 1.0
 # Static findings that explain an STS refusal: retrying for propagation would change nothing.
-EXPLAINING_CHECKS = ("role_arn_annotation", "role", "oidc_provider", "trust_policy")
+EXPLAINING_CHECKS = ("role_arn_annotation", "role", "role_arn_path", "oidc_provider", "trust_policy")
 
 
 class Interrupted(Exception):
