@@ -26,7 +26,11 @@ description:
     (C(AssumedRoleUser), what C(sts:GetCallerIdentity) with them answers) must be
     C(assumed-role/<role-name>/...). The credentials are discarded unused. IAM is eventually consistent,
     so C(AccessDenied) and C(InvalidIdentityToken) are retried with backoff for up to
-    O(propagation_timeout) seconds.
+    O(propagation_timeout) seconds, unless the role's trust or the OIDC provider, judged with the token's own
+    claims (C(iss), C(sub), C(aud)), already explain the refusal.
+  - A token whose issuer (C(iss)) is not the issuer of O(cluster_name) or O(oidc_provider) means that the
+    Kubernetes connection reaches another cluster; the C(token) check then fails with both issuers named, and
+    exchanges nothing.
   - C(pod) is the manual procedure. It runs C(aws sts get-caller-identity) in a pod
     C(irsa-verify-<random>) of the ServiceAccount, checks that the pod identity webhook injected
     C(AWS_ROLE_ARN), C(AWS_WEB_IDENTITY_TOKEN_FILE) and the C(aws-iam-token) volume, waits for it,
@@ -168,7 +172,8 @@ notes:
     O(host), is also how the module connects to its Kubernetes API (EKS mode).
   - "AWS permissions used: C(eks:DescribeCluster) (O(cluster_name)), C(iam:GetRole),
     C(iam:GetOpenIDConnectProvider), C(sts:GetCallerIdentity) (only when a role is not found, to name
-    the account of the credentials). C(sts:AssumeRoleWithWebIdentity) needs no credentials."
+    the account of the credentials, and in EKS mode when the cluster answers 401, to tell credentials AWS
+    refuses from an identity the cluster does not map). C(sts:AssumeRoleWithWebIdentity) needs no credentials."
   - "Kubernetes permissions used: get/list C(serviceaccounts), create C(serviceaccounts/token) (token),
     list C(pods), list C(mutatingwebhookconfigurations), and for the C(pod) check create/get/delete
     C(pods), get C(pods/log), list C(events) in the ServiceAccount's namespace."

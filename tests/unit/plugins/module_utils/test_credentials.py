@@ -1,6 +1,6 @@
 """Credentials AWS refuses are told apart (wrong secret key, unknown access key, bogus or expired session token,
-AWS_SECURITY_TOKEN without AWS_SESSION_TOKEN, a clock that is off), in AWS's own error shapes, and a Kubernetes
-401 in EKS mode asks AWS about the credentials before it blames a missing access entry."""
+AWS_SECURITY_TOKEN without AWS_SESSION_TOKEN, a clock that is off), in AWS's own error shapes; IrsaAWSModule's
+warnings do not go through exit_json. A Kubernetes 401 in EKS mode is driven by tests/unit/test_diagnosis_cases.py."""
 
 import json
 
@@ -13,7 +13,6 @@ from ansible.module_utils.common.text.converters import to_bytes
 
 from ansible_collections.amazon.aws.plugins.module_utils import cloud
 from ansible_collections.eks.irsa.plugins.module_utils import aws
-from ansible_collections.eks.irsa.plugins.module_utils import k8s
 
 LONG_TERM_KEY = "AKIAIOSFODNN7EXAMPLE"
 TEMPORARY_KEY = "ASIAIOSFODNN7EXAMPLE"
@@ -23,7 +22,6 @@ SIGNATURE_MISMATCH = ("The request signature we calculated does not match the si
                       "Secret Access Key and signing method. Consult the service documentation for details.")
 INVALID_TOKEN = "The security token included in the request is invalid."
 EXPIRED = "The security token included in the request is expired"
-CALLER = {"Account": "123456789012", "Arn": "arn:aws:sts::123456789012:assumed-role/ci/session", "UserId": "AROAEXAMPLE:session"}
 
 
 @pytest.fixture(autouse=True)
@@ -101,73 +99,6 @@ def test_other_errors_keep_their_message():
         call("eks", "describe_cluster", "AccessDeniedException", "User is not authorized")
     assert aws.describe_error(raised.value, params(), {}) == raised.value.message
     assert "eks:DescribeCluster" in raised.value.message
-
-
-# --- a Kubernetes 401 in EKS mode ----------------------------------------------------------------------
-
-
-class FakeModule:
-    def __init__(self, sts, credentials):
-        self.params = dict({key: None for key in k8s.k8s_argument_spec()}, cluster_name="my-cluster", **credentials)
-        self.region = "us-east-1"
-        self.sts = sts
-
-    def client(self, service, **_extra):
-        assert service == "sts"
-        return self.sts
-
-
-class Response:
-    status = 401
-    reason = "Unauthorized"
-    headers = {"Content-Type": "application/json"}
-    data = json.dumps({"kind": "Status", "code": 401, "message": "Unauthorized", "reason": "Unauthorized"}).encode()
-
-
-class Pool:
-    def request(self, *_args, **_kwargs):
-        return Response()
-
-    def clear(self):
-        pass
-
-
-def unauthorized(monkeypatch, sts, credentials):
-    connection = k8s.Connection("https://eks.example", token="k8s-aws-v1.x", identity="the AWS identity of this task "
-                                "(EKS mode, cluster my-cluster)", mode="eks")
-    monkeypatch.setattr(k8s, "resolve_connection", lambda module: connection)
-    api = k8s.kubernetes_services(FakeModule(sts, credentials))
-    api._pool = Pool()
-    with pytest.raises(k8s.KubernetesError) as raised:
-        api.get_service_account("default", "app")
-    assert raised.value.status == 401
-    return str(raised.value)
-
-
-@pytest.mark.parametrize("case, error, credentials, environ, phrases",
-                         [case for case in CASES if case[1][0] == "sts"], ids=[case[0] for case in CASES if case[1][0] == "sts"])
-def test_a_401_in_eks_mode_names_the_refused_credential(monkeypatch, case, error, credentials, environ, phrases):
-    for name in ("AWS_SECURITY_TOKEN", "AWS_SESSION_TOKEN"):
-        monkeypatch.delenv(name, raising=False)
-    for name, value in environ.items():
-        monkeypatch.setenv(name, value)
-    message = unauthorized(monkeypatch, refused(*error), credentials)
-    assert message.startswith("The Kubernetes API at https://eks.example refused the token of the AWS identity of this task")
-    assert "because AWS refuses the credentials it was signed with" in message
-    for phrase in phrases:
-        assert phrase in message, message
-    assert "access entry" not in message and "aws-auth" not in message
-
-
-def test_a_401_with_credentials_aws_accepts_is_a_missing_access_entry(monkeypatch):
-    sts = boto3.client("sts", region_name="us-east-1", aws_access_key_id="AKIDEXAMPLE", aws_secret_access_key="x")
-    stubber = Stubber(sts)
-    stubber.add_response("get_caller_identity", CALLER)
-    stubber.activate()
-    message = unauthorized(monkeypatch, sts, params())
-    assert "although AWS accepts these credentials (GetCallerIdentity: {0})".format(CALLER["Arn"]) in message
-    assert "the cluster does not map that identity. Add an EKS access entry" in message
-    assert "for an assumed-role session, the role's ARN" in message
 
 
 # --- warnings -----------------------------------------------------------------------------------------
