@@ -592,6 +592,14 @@ class KubernetesAPI:
                               query={"fieldSelector": "involvedObject.name=" + involved_name}, what="events of " + involved_name)
         return answer.get("items") or []
 
+    def service_account_issuer(self):
+        """The issuer of the ServiceAccount tokens this API server signs (``iss`` of its
+        ``/.well-known/openid-configuration``): for an EKS cluster, its OIDC issuer URL. It tells which cluster the
+        connection reaches before anything is written; None when the server does not publish it."""
+        answer = self.request("GET", "/.well-known/openid-configuration", not_found=True,
+                              what="the OIDC discovery document (/.well-known/openid-configuration)")
+        return answer.get("issuer") if isinstance(answer, dict) else None
+
     def list_mutating_webhook_configurations(self):
         answer = self.request("GET", "/apis/admissionregistration.k8s.io/v1/mutatingwebhookconfigurations",
                               what="mutatingwebhookconfigurations")

@@ -180,3 +180,11 @@ def test_impersonation_sends_one_header_per_group():
     headers = client._pool.sent[0][2]
     assert headers["Impersonate-User"] == "alice"
     assert headers.getlist("Impersonate-Group") == ["a", "b"]
+
+
+def test_service_account_issuer_is_the_discovery_documents():
+    issuer = "https://oidc.eks.us-west-2.amazonaws.com/id/EXAMPLED539D4633E53DE1B716D3041E"
+    client = api([FakeResponse(200, {"issuer": issuer, "jwks_uri": issuer + "/keys"})])
+    assert client.service_account_issuer() == issuer
+    assert client._pool.sent[0][1] == "https://api/.well-known/openid-configuration"
+    assert api([FakeResponse(404, {"code": 404, "reason": "NotFound"})]).service_account_issuer() is None
