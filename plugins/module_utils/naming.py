@@ -65,7 +65,7 @@ def _arn_layout_problem(arn, service):
                 layout, ":".join(fields[:3] + [""] + fields[3:]))
         return "it has {0} ':'-separated fields where an ARN has 6, {1}: a ':' is missing".format(len(fields), layout)
     if fields[1] not in PARTITIONS:
-        return "the partition {0!r} must be one of {1}".format(fields[1], ", ".join(PARTITIONS))
+        return "the partition must be one of {0}, not {1!r}".format(", ".join(PARTITIONS), fields[1])
     if not fields[2]:
         return "its service field is empty, {0}".format(layout)
     return "it does not have the layout {0}".format(layout)

@@ -122,7 +122,7 @@ def test_case(monkeypatch, capsys, case):
     message = kubernetes_401(monkeypatch, case) if case.get("kubernetes_401") else module_failure(monkeypatch, capsys, case)
     assert case["cause"] in message, message
     assert case["fix"] in message, message
-    for secret in [SECRET_KEY] + [value for value in (case.get("credentials") or {}).values()] + list((case.get("environ") or {}).values()):
+    for secret in [SECRET_KEY] + list((case.get("credentials") or {}).values()) + list((case.get("environ") or {}).values()):
         assert secret not in message
 
 

@@ -8,6 +8,7 @@ import boto3
 import pytest
 from botocore.stub import Stubber
 
+from ansible.module_utils import _internal
 from ansible.module_utils import basic
 from ansible.module_utils.common.text.converters import to_bytes
 
@@ -107,6 +108,9 @@ def test_other_errors_keep_their_message():
 def test_warnings_do_not_go_through_exit_json(monkeypatch, capsys):
     """AnsibleAWSModule passes its warnings to exit_json as warnings=, which ansible-core 2.19 deprecates."""
     args = {"ANSIBLE_MODULE_ARGS": {"_ansible_remote_tmp": "/tmp", "_ansible_keep_remote_files": False}}
+    # As in a module process: warnings and deprecations go into the result (a test that imported controller code
+    # would otherwise send them to the controller's display).
+    monkeypatch.setattr(_internal, "is_controller", False)
     monkeypatch.setattr(basic, "_ANSIBLE_ARGS", to_bytes(json.dumps(args)))
     monkeypatch.setattr(basic, "_ANSIBLE_PROFILE", "legacy", raising=False)
     monkeypatch.setattr(basic, "_PARSED_MODULE_ARGS", None, raising=False)
