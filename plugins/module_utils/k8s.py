@@ -22,8 +22,9 @@ whose API classes alone take about a second to import on each module run. Kubeco
 a token file, client certificates or an exec plugin (``aws eks get-token`` among them).
 
 Errors are ``KubernetesError`` with a message that says what failed, why and how to fix it: a 401 names
-the identity that was refused, a 403 the verb and resource that identity lacks. Tokens never appear in
-messages.
+the identity that was refused (in EKS mode after asking AWS whether it accepts the credentials at all, so
+that a wrong secret key or an expired session token is not taken for a missing access entry), a 403 the
+verb and resource that identity lacks. Tokens never appear in messages.
 
 Private to the eks.irsa collection; not a public API.
 """
@@ -340,6 +341,7 @@ def _from_kubeconfig(source, context_name, verify, common):
 
 def _eks(module, cluster_name, verify, common):
     from ansible_collections.eks.irsa.plugins.module_utils.aws import IrsaAWSError  # pylint: disable=import-outside-toplevel
+    from ansible_collections.eks.irsa.plugins.module_utils.aws import describe_error  # pylint: disable=import-outside-toplevel
     from ansible_collections.eks.irsa.plugins.module_utils.aws import lookup_cluster  # pylint: disable=import-outside-toplevel
 
     if not module.region:
@@ -347,7 +349,7 @@ def _eks(module, cluster_name, verify, common):
     try:
         cluster = lookup_cluster(module.client("eks"), cluster_name, module.region)
     except IrsaAWSError as e:
-        raise KubernetesError(to_native(e)) from None
+        raise KubernetesError(describe_error(e, module.params)) from None
     endpoint = cluster.get("endpoint")
     if not endpoint:
         raise KubernetesError(
@@ -480,10 +482,11 @@ class KubernetesAPI:
     def _explain(self, status, message, method, path, what):
         identity = self.connection.identity
         if status == 401:
-            fix = ("map that AWS identity into the cluster (an EKS access entry, or the aws-auth ConfigMap) "
-                   if self.connection.mode == "eks" else "renew the credentials (an expired token?) ")
-            return "The Kubernetes API at {0} refused {1} (401 Unauthorized{2}): {3}and run again".format(
-                self.connection.host, self._who(identity), ": " + message if message and message != "Unauthorized" else "", fix)
+            said = "401 Unauthorized{0}".format(": " + message if message and message != "Unauthorized" else "")
+            if self.connection.mode == "eks":
+                return self._explain_eks_401(said)
+            return "The Kubernetes API at {0} refused {1} ({2}): renew the credentials (an expired token?) and run again".format(
+                self.connection.host, identity, said)
         if status == 403:
             verb = {"GET": "get", "POST": "create", "PATCH": "patch", "PUT": "update", "DELETE": "delete"}.get(method, method.lower())
             return ("{0} (403 Forbidden for {1}). Grant the verb {2!r} on the resource named there to {1} "
@@ -493,12 +496,30 @@ class KubernetesAPI:
             return "The Kubernetes API rejected {0}: {1}".format(what or path, message)
         return "Kubernetes API {0} {1} failed ({2}): {3}".format(method, what or path, status, message)
 
+    def _explain_eks_401(self, said):
+        """A 401 in EKS mode: the credentials themselves are checked first (GetCallerIdentity), since the cluster
+        refuses a token signed with credentials AWS refuses just as it refuses an identity it does not map."""
+        arn, refused = self._aws_identity() if self._aws_identity is not None else (None, None)
+        host, identity = self.connection.host, self.connection.identity
+        if refused:
+            return ("The Kubernetes API at {0} refused the token of {1} ({2}) because AWS refuses the credentials it was "
+                    "signed with. {3}".format(host, identity, said, refused))
+        if arn:
+            return ("The Kubernetes API at {0} refused {1} ({2}), although AWS accepts these credentials "
+                    "(GetCallerIdentity: {3}): the cluster does not map that identity. Add an EKS access entry for it "
+                    "(aws eks create-access-entry --principal-arn with its IAM user or role ARN; for an assumed-role "
+                    "session, the role's ARN) or map it in the aws-auth ConfigMap, and run again. If it is mapped, check "
+                    "the clock of this host: the token is valid for 15 minutes from the time it is signed".format(
+                        host, identity, said, arn))
+        return ("The Kubernetes API at {0} refused {1} ({2}): check that AWS accepts the credentials of this task "
+                "(aws sts get-caller-identity), then map that identity into the cluster (an EKS access entry, or the "
+                "aws-auth ConfigMap) and run again".format(host, identity, said))
+
     def _who(self, identity):
         if self.connection.mode == "eks" and self._aws_identity is not None:
-            try:
-                return "{0} ({1})".format(identity, self._aws_identity())
-            except Exception:  # pylint: disable=broad-except
-                return identity
+            arn, _refused = self._aws_identity()
+            if arn:
+                return "{0} ({1})".format(identity, arn)
         return identity
 
     # ----- the calls the modules make -------------------------------------------------------------
@@ -631,9 +652,14 @@ def kubernetes_services(module):
     connection = resolve_connection(module)
     aws_identity = None
     if connection.mode == "eks":
-        from ansible_collections.eks.irsa.plugins.module_utils.aws import caller_identity  # pylint: disable=import-outside-toplevel
+        from ansible_collections.eks.irsa.plugins.module_utils import aws  # pylint: disable=import-outside-toplevel
 
         def aws_identity():
-            return caller_identity(module.client("sts"))["arn"]
+            """``(arn, None)`` when AWS accepts the credentials of the task, ``(None, why not)`` when it refuses them,
+            ``(None, None)`` when that cannot be told."""
+            try:
+                return aws.caller_identity(module.client("sts"))["arn"], None
+            except aws.IrsaAWSError as e:
+                return None, aws.credentials_message("", e.exception, module.params)
 
     return KubernetesAPI(connection, aws_identity=aws_identity)

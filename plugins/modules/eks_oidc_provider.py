@@ -173,10 +173,10 @@ roles_trusting:
 
 import re
 
-from ansible_collections.amazon.aws.plugins.module_utils.modules import AnsibleAWSModule
 from ansible_collections.amazon.aws.plugins.module_utils.tagging import compare_aws_tags
 
 from ansible_collections.eks.irsa.plugins.module_utils import aws
+from ansible_collections.eks.irsa.plugins.module_utils.aws import IrsaAWSModule
 from ansible_collections.eks.irsa.plugins.module_utils.constants import DEFAULT_AUDIENCE
 from ansible_collections.eks.irsa.plugins.module_utils.constants import OIDC_PROVIDER_QUOTA
 from ansible_collections.eks.irsa.plugins.module_utils.constants import OWNER_TAG_KEY
@@ -354,7 +354,7 @@ def ensure_absent(module, iam, issuer, arns):
 
 
 def main():
-    module = AnsibleAWSModule(
+    module = IrsaAWSModule(
         argument_spec=dict(
             issuer_url=dict(type="str"),
             cluster_name=dict(type="str"),

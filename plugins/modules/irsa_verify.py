@@ -26,7 +26,11 @@ description:
     (C(AssumedRoleUser), what C(sts:GetCallerIdentity) with them answers) must be
     C(assumed-role/<role-name>/...). The credentials are discarded unused. IAM is eventually consistent,
     so C(AccessDenied) and C(InvalidIdentityToken) are retried with backoff for up to
-    O(propagation_timeout) seconds.
+    O(propagation_timeout) seconds, unless the role's trust or the OIDC provider, judged with the token's own
+    claims (C(iss), C(sub), C(aud)), already explain the refusal.
+  - A token whose issuer (C(iss)) is not the issuer of O(cluster_name) or O(oidc_provider) means that the
+    Kubernetes connection reaches another cluster; the C(token) check then fails with both issuers named, and
+    exchanges nothing.
   - C(pod) is the manual procedure. It runs C(aws sts get-caller-identity) in a pod
     C(irsa-verify-<random>) of the ServiceAccount, checks that the pod identity webhook injected
     C(AWS_ROLE_ARN), C(AWS_WEB_IDENTITY_TOKEN_FILE) and the C(aws-iam-token) volume, waits for it,
@@ -168,7 +172,8 @@ notes:
     O(host), is also how the module connects to its Kubernetes API (EKS mode).
   - "AWS permissions used: C(eks:DescribeCluster) (O(cluster_name)), C(iam:GetRole),
     C(iam:GetOpenIDConnectProvider), C(sts:GetCallerIdentity) (only when a role is not found, to name
-    the account of the credentials). C(sts:AssumeRoleWithWebIdentity) needs no credentials."
+    the account of the credentials, and in EKS mode when the cluster answers 401, to tell credentials AWS
+    refuses from an identity the cluster does not map). C(sts:AssumeRoleWithWebIdentity) needs no credentials."
   - "Kubernetes permissions used: get/list C(serviceaccounts), create C(serviceaccounts/token) (token),
     list C(pods), list C(mutatingwebhookconfigurations), and for the C(pod) check create/get/delete
     C(pods), get C(pods/log), list C(events) in the ServiceAccount's namespace."
@@ -400,14 +405,16 @@ from concurrent.futures import ThreadPoolExecutor
 
 from ansible_collections.amazon.aws.plugins.module_utils.botocore import get_aws_connection_info
 from ansible_collections.amazon.aws.plugins.module_utils.exceptions import AnsibleAWSError
-from ansible_collections.amazon.aws.plugins.module_utils.modules import AnsibleAWSModule
 
 from ansible_collections.eks.irsa.plugins.module_utils import service_account as sa
+from ansible_collections.eks.irsa.plugins.module_utils import trust
 from ansible_collections.eks.irsa.plugins.module_utils import verify
 from ansible_collections.eks.irsa.plugins.module_utils import verify_aws
 from ansible_collections.eks.irsa.plugins.module_utils.aws import IrsaAWSError
+from ansible_collections.eks.irsa.plugins.module_utils.aws import IrsaAWSModule
 from ansible_collections.eks.irsa.plugins.module_utils.aws import caller_identity
 from ansible_collections.eks.irsa.plugins.module_utils.aws import cluster_issuer_url
+from ansible_collections.eks.irsa.plugins.module_utils.aws import describe_error
 from ansible_collections.eks.irsa.plugins.module_utils.aws import get_oidc_provider
 from ansible_collections.eks.irsa.plugins.module_utils.aws import lookup_cluster
 from ansible_collections.eks.irsa.plugins.module_utils.constants import TRUST_POLICY_SIZE_LIMIT
@@ -427,7 +434,7 @@ from ansible_collections.eks.irsa.plugins.module_utils.trust import subject
 POLL_BACKOFF = (0.2, 0.3, 0.5)
 POLL_INTERVAL = 1.0
 # Static findings that explain an STS refusal: retrying for propagation would change nothing.
-EXPLAINING_CHECKS = ("role_arn_annotation", "role", "oidc_provider", "trust_policy")
+EXPLAINING_CHECKS = ("role_arn_annotation", "role", "role_arn_path", "oidc_provider", "trust_policy")
 
 
 class Interrupted(Exception):
@@ -572,7 +579,8 @@ class Verifier:
         except Interrupted:
             raise
         except (IrsaAWSError, KubernetesError, NamingError) as e:
-            checks.append(verify.result("error", "static", False, "Verification stopped: {0}".format(_message(e)),
+            message = describe_error(e, self.params) if isinstance(e, IrsaAWSError) else _message(e)
+            checks.append(verify.result("error", "static", False, "Verification stopped: {0}".format(message),
                                         "Fix the access problem named and run again."))
         entry["verified"] = verify.is_verified(checks)
         return entry
@@ -617,6 +625,14 @@ class Verifier:
             if role is None and parse_arn(role_arn)["account_id"] != self.caller_account():
                 account = self.caller_account()
             checks.extend(verify.role_checks(role_arn, role, account))
+            if verify.role_in_other_account(role_arn, role, account):
+                # What IAM holds in the role's account cannot be read with these credentials: a provider or trust
+                # judged here would be another account's (or a missing one blamed on the user).
+                checks.append(verify.skipped(
+                    "oidc_provider", "static",
+                    "Not checked: the IAM OIDC provider the trust needs is in account {0}, which these credentials "
+                    "cannot read.".format(parse_arn(role_arn)["account_id"])))
+                issuer, role = None, None
         if issuer is not None:
             checks.extend(verify.provider_checks(context["provider_arn"], issuer.url, self.oidc_provider(context["provider_arn"]), audience))
             if role is not None:
@@ -646,10 +662,18 @@ class Verifier:
             ))
             return
         explained = [c for c in checks if c["name"] in EXPLAINING_CHECKS and c["passed"] is False and c["severity"] == verify.ERROR]
-        timeout = 0 if explained else self.params["propagation_timeout"]
         partition = parse_arn(role_arn)["partition"]
         token = self.kube.create_token(entry["namespace"], entry["service_account"], context["audience"], verify.TOKEN_CHECK_EXPIRATION)
         self.module.no_log_values.add(token)
+        claims = verify.token_claims(token)
+        mismatch = self.issuer_mismatch(role_arn, claims, context)
+        if mismatch is not None:
+            checks.append(mismatch)
+            return
+        if not explained:
+            # What IAM holds, judged with the token's own claims, before any refusal is put down to propagation.
+            explained = self.claims_failures(role_arn, claims, context)
+        timeout = 0 if explained else self.params["propagation_timeout"]
         policy = verify.RetryPolicy(timeout)
         session_name = "eks-irsa-verify-{0}".format(int(time.time()))
         started = time.monotonic()
@@ -675,6 +699,56 @@ class Verifier:
             return
         entry["caller_identity"] = verify.caller_identity_result(identity)
         checks.append(verify.token_check(role_arn, identity=entry["caller_identity"], attempts=attempt, elapsed=elapsed))
+
+    def token_provider_arn(self, role_arn, claims):
+        """The IAM OIDC provider ARN (in the role's account) for the token's issuer, or None when it has none or is
+        not an EKS issuer."""
+        try:
+            issuer = parse_issuer(claims.get("iss"))
+        except NamingError:
+            return None
+        details = parse_arn(role_arn)
+        return build_provider_arn(issuer.provider, details["account_id"], details["partition"])
+
+    def issuer_mismatch(self, role_arn, claims, context):
+        """The token check's failure when the token's issuer is not the issuer of the cluster named, else None."""
+        issuer = context.get("issuer")
+        if issuer is None or not claims.get("iss") or claims["iss"] == issuer.url:
+            return None
+        source = "oidc_provider" if self.params["oidc_provider"] else "cluster_name {0!r}".format(self.params["cluster_name"])
+        token_arn = self.token_provider_arn(role_arn, claims)
+        role_name, trusted, exists = None, (), None
+        try:
+            role = self.role(role_arn)
+            if role is not None:
+                role_name = role.get("RoleName")
+                trusted = trust.federated_providers(role.get("AssumeRolePolicyDocument"))
+            if token_arn:
+                exists = self.oidc_provider(token_arn) is not None
+        except IrsaAWSError:
+            pass  # facts that only add to the message
+        return verify.issuer_mismatch_check(claims, issuer.url, source, self.kube.connection.host, role_name, trusted,
+                                            token_arn, exists)
+
+    def claims_failures(self, role_arn, claims, context):
+        """The failures of the provider and trust checks made with the token's own claims (iss, sub, aud) instead of
+        the issuer of cluster_name/oidc_provider; [] when they pass or cannot be read."""
+        provider_arn = self.token_provider_arn(role_arn, claims) if claims.get("sub") else None
+        if provider_arn is None:
+            return []
+        audience = verify.token_audience(claims, context["audience"])
+        try:
+            role = self.role(role_arn)
+            found = verify.provider_checks(provider_arn, claims["iss"], self.oidc_provider(provider_arn), audience)
+            if role is None:
+                found = verify.role_checks(role_arn, None) + found
+            else:
+                found += verify.trust_checks(role.get("AssumeRolePolicyDocument"), provider_arn,
+                                             {"iss": claims["iss"], "sub": claims["sub"], "aud": audience},
+                                             self.params["trust_policy_size_limit"], role.get("RoleName"))
+        except IrsaAWSError:
+            return []
+        return verify.failures(found)
 
     # ----- pod ------------------------------------------------------------------------------------
 
@@ -847,7 +921,7 @@ def main():
         trust_policy_size_limit=dict(type="int", default=TRUST_POLICY_SIZE_LIMIT),
     )
     argument_spec.update(k8s_argument_spec())
-    module = AnsibleAWSModule(
+    module = IrsaAWSModule(
         argument_spec=argument_spec,
         mutually_exclusive=[("service_account", "service_accounts"), ("role_arn", "service_accounts")],
         required_one_of=[("service_account", "service_accounts")],

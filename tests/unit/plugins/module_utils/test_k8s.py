@@ -152,7 +152,7 @@ def test_403_names_the_identity_and_the_verb(monkeypatch):
 
 def test_401_in_eks_mode_names_the_aws_identity_and_the_fix():
     client = api([FakeResponse(401, {"kind": "Status", "message": "Unauthorized", "code": 401})], mode="eks", identity="the AWS identity")
-    client._aws_identity = lambda: "arn:aws:iam::123456789012:user/ci"
+    client._aws_identity = lambda: ("arn:aws:iam::123456789012:user/ci", None)
     with pytest.raises(k8s.KubernetesError) as raised:
         client.get_service_account("default", "app")
     assert "arn:aws:iam::123456789012:user/ci" in str(raised.value) and "access entry" in str(raised.value)
@@ -217,3 +217,11 @@ def test_check_allowed_asks_rbac_before_a_write(answer, refused):
     [(method, path, body)] = api.sent
     assert (method, path) == ("POST", "/apis/authorization.k8s.io/v1/selfsubjectaccessreviews")
     assert body["spec"]["resourceAttributes"] == {"namespace": "shop", "verb": "patch", "resource": "serviceaccounts"}
+
+
+def test_service_account_issuer_is_the_discovery_documents():
+    issuer = "https://oidc.eks.us-west-2.amazonaws.com/id/EXAMPLED539D4633E53DE1B716D3041E"
+    client = api([FakeResponse(200, {"issuer": issuer, "jwks_uri": issuer + "/keys"})])
+    assert client.service_account_issuer() == issuer
+    assert client._pool.sent[0][1] == "https://api/.well-known/openid-configuration"
+    assert api([FakeResponse(404, {"code": 404, "reason": "NotFound"})]).service_account_issuer() is None
