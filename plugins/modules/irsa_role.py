@@ -437,11 +437,11 @@ from ansible_collections.amazon.aws.plugins.module_utils.iam import list_iam_man
 from ansible_collections.amazon.aws.plugins.module_utils.iam import list_iam_role_attached_policies
 from ansible_collections.amazon.aws.plugins.module_utils.iam import list_iam_role_policies
 from ansible_collections.amazon.aws.plugins.module_utils.iam import validate_iam_identifiers
-from ansible_collections.amazon.aws.plugins.module_utils.modules import AnsibleAWSModule
 from ansible_collections.amazon.aws.plugins.module_utils.policy import compare_policies
 from ansible_collections.amazon.aws.plugins.module_utils.tagging import boto3_tag_list_to_ansible_dict
 from ansible_collections.amazon.aws.plugins.module_utils.tagging import compare_aws_tags
 
+from ansible_collections.eks.irsa.plugins.module_utils.aws import IrsaAWSModule
 from ansible_collections.eks.irsa.plugins.module_utils import aws as irsa_aws
 from ansible_collections.eks.irsa.plugins.module_utils import iam as irsa_iam
 from ansible_collections.eks.irsa.plugins.module_utils import trust
@@ -1246,7 +1246,7 @@ def main():
         adopt=dict(type="bool", default=False),
         check_oidc_provider=dict(type="bool", default=True),
     )
-    module = AnsibleAWSModule(
+    module = IrsaAWSModule(
         argument_spec=argument_spec,
         mutually_exclusive=[("oidc_provider", "cluster_name", "oidc_providers")],
         supports_check_mode=True,

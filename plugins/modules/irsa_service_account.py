@@ -266,8 +266,8 @@ pods_to_restart:
   sample: []
 """
 
-from ansible_collections.amazon.aws.plugins.module_utils.modules import AnsibleAWSModule
 
+from ansible_collections.eks.irsa.plugins.module_utils.aws import IrsaAWSModule
 from ansible_collections.eks.irsa.plugins.module_utils import service_account as sa
 from ansible_collections.eks.irsa.plugins.module_utils.constants import BOUND_ROLE_ANNOTATION
 from ansible_collections.eks.irsa.plugins.module_utils.constants import MANAGED_BY_LABEL
@@ -549,7 +549,7 @@ def main():
         cluster_issuer=dict(type="str"),
     )
     argument_spec.update(k8s_argument_spec())
-    module = AnsibleAWSModule(argument_spec=argument_spec, supports_check_mode=True)
+    module = IrsaAWSModule(argument_spec=argument_spec, supports_check_mode=True)
     kube = None
     try:
         validate(module)

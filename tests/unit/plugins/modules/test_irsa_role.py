@@ -15,6 +15,7 @@ from moto import mock_aws
 from ansible.module_utils import basic
 from ansible.module_utils.testing import patch_module_args
 from ansible_collections.amazon.aws.plugins.module_utils.modules import AnsibleAWSModule
+from ansible_collections.eks.irsa.plugins.module_utils.aws import IrsaAWSModule
 from ansible_collections.eks.irsa.plugins.modules import irsa_role
 
 ACCOUNT = "123456789012"  # moto's account
@@ -79,14 +80,22 @@ class AWS:
             made.meta.events.register("before-call.*.*", aws.record)
             return made
 
+        warnings = []
+
+        def warn(_module, warning, *_args, **_kwargs):
+            warnings.append(warning)
+
         def exit_json(_module, **kwargs):
+            kwargs["warnings"] = warnings
             raise Exit(kwargs, False)
 
         def fail_json(_module, **kwargs):
             kwargs["failed"] = True
+            kwargs["warnings"] = warnings
             raise Exit(kwargs, True)
 
         with patch_module_args(args), mock.patch.object(AnsibleAWSModule, "client", client), \
+                mock.patch.object(IrsaAWSModule, "warn", warn), \
                 mock.patch.object(basic.AnsibleModule, "exit_json", exit_json), \
                 mock.patch.object(basic.AnsibleModule, "fail_json", fail_json):
             with pytest.raises(Exit) as caught:

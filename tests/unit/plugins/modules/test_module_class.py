@@ -7,14 +7,7 @@ import re
 import pytest
 
 MODULES = os.path.join(os.path.dirname(__file__), "..", "..", "..", "..", "plugins", "modules")
-# Not switched yet: their warnings still print the deprecation, and a refused credential is only AWS's error code.
-NOT_YET = {"irsa_role.py", "irsa_service_account.py"}
-
-
-@pytest.mark.parametrize("name", [
-    pytest.param(name, marks=pytest.mark.xfail(strict=True, reason="still builds AnsibleAWSModule")) if name in NOT_YET else name
-    for name in sorted(os.listdir(MODULES)) if name.endswith(".py")
-])
+@pytest.mark.parametrize("name", sorted(name for name in os.listdir(MODULES) if name.endswith(".py")))
 def test_module_is_built_as_irsa_aws_module(name):
     with open(os.path.join(MODULES, name), encoding="utf-8") as handle:
         source = handle.read()
