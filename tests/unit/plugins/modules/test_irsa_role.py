@@ -770,3 +770,14 @@ def test_a_failure_before_any_write_reports_unchanged(aws):
     aws.failures["CreateRole"] = ("ServiceFailure", "The request processing has failed because of an unknown error.")
     result = aws.run(**base())
     assert result["failed"] is True and result["changed"] is False, result
+
+
+def test_a_refused_secret_key_is_named_not_only_aws_error_code(aws):
+    aws.failures["GetRole"] = ("SignatureDoesNotMatch",
+                               "The request signature we calculated does not match the signature you provided.")
+    result = aws.run(**base())
+    assert result["failed"] and result["changed"] is False
+    assert "AWS refused the credentials in use" in result["msg"], result["msg"]
+    assert "secret_key" in result["msg"], result["msg"]
+    assert "example" not in result["msg"].replace("EXAMPLE", "")  # the secret key itself is never shown
+    assert aws.writes() == []
