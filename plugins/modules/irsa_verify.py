@@ -251,6 +251,13 @@ verified:
   returned: always
   type: bool
   sample: true
+msg:
+  description:
+    - How many ServiceAccounts do not assume their role, and for each the diagnosis and its fix (the failure message
+      with O(fail_on_error=true)).
+  returned: when a binding was not verified
+  type: str
+  sample: "1 of 2 ServiceAccount(s) do not assume their role. default/app: ..."
 role_arn:
   description: The role the ServiceAccount was verified against (O(role_arn) or its annotation); empty when there is none.
   returned: with O(service_account)
@@ -981,10 +988,12 @@ def main():
             role_arn=single["role_arn"], caller_identity=single["caller_identity"], checks=single["checks"],
             attempts=single["attempts"], pod=single["pod"],
         )
-    if params["fail_on_error"] and not output["verified"]:
-        report = verify.failure_report(results)
-        module.fail_json(msg="{0} of {1} ServiceAccount(s) do not assume their role. {2}".format(
-            output["summary"]["failed"], output["summary"]["total"], " ".join(report)), **output)
+    if not output["verified"]:
+        # Also without fail_on_error, so a caller that fails later (the eks.irsa.irsa role) can show the same report.
+        output["msg"] = "{0} of {1} ServiceAccount(s) do not assume their role. {2}".format(
+            output["summary"]["failed"], output["summary"]["total"], " ".join(verify.failure_report(results)))
+        if params["fail_on_error"]:
+            module.fail_json(**output)
     module.exit_json(**output)
 
 
