@@ -593,11 +593,11 @@ def _reason(exception):
 def kubernetes_services(module):
     """The ``KubernetesAPI`` of a module run, its connection resolved from the module's options."""
     connection = resolve_connection(module)
-    aws_identity = None
-    if connection.mode == "eks":
-        from ansible_collections.eks.irsa.plugins.module_utils.aws import caller_identity  # pylint: disable=import-outside-toplevel
+    if connection.mode != "eks":
+        return KubernetesAPI(connection)
+    from ansible_collections.eks.irsa.plugins.module_utils.aws import caller_identity  # pylint: disable=import-outside-toplevel
 
-        def aws_identity():
-            return caller_identity(module.client("sts"))["arn"]
+    def aws_identity():
+        return caller_identity(module.client("sts"))["arn"]
 
     return KubernetesAPI(connection, aws_identity=aws_identity)

@@ -154,7 +154,7 @@ extends_documentation_fragment:
   - eks.irsa.k8s_auth
   - amazon.aws.common.modules
   - amazon.aws.region.modules
-  - amazon.aws.boto3
+  - eks.irsa.requirements
 attributes:
   check_mode:
     support: full
@@ -882,7 +882,7 @@ def main():
     try:
         try:
             verifier.issuer()
-        except (IrsaAWSError, NamingError) as e:
+        except (IrsaAWSError, NamingError):
             if "static" in checks:
                 raise
         results = verifier.run(bindings)
