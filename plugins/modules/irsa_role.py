@@ -218,7 +218,7 @@ extends_documentation_fragment:
   - amazon.aws.common.modules
   - amazon.aws.region.modules
   - amazon.aws.tags
-  - amazon.aws.boto3
+  - eks.irsa.requirements
 """
 
 EXAMPLES = r"""

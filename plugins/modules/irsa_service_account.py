@@ -79,7 +79,7 @@ options:
     description:
       - List the ServiceAccount's pods to report RV(pods_to_restart) (one Kubernetes call).
       - V(false) skips the call and RV(pods_to_restart) is empty; for callers that find such pods otherwise,
-        as the role M(eks.irsa.irsa) does with the C(static) check of M(eks.irsa.irsa_verify).
+        as the role P(eks.irsa.irsa#role) does with the C(static) check of M(eks.irsa.irsa_verify).
     type: bool
     default: true
   state:
@@ -98,7 +98,7 @@ extends_documentation_fragment:
   - eks.irsa.k8s_auth
   - amazon.aws.common.modules
   - amazon.aws.region.modules
-  - amazon.aws.boto3
+  - eks.irsa.requirements
 attributes:
   check_mode:
     support: full
