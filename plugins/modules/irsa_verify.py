@@ -532,7 +532,7 @@ class Verifier:
         return [
             pod for pod in pods
             if (pod.get("spec") or {}).get("serviceAccountName") == name
-            and ((pod.get("metadata") or {}).get("labels") or {}).get(verify.VERIFY_COMPONENT_LABEL) != verify.VERIFY_COMPONENT_VALUE
+            if ((pod.get("metadata") or {}).get("labels") or {}).get(verify.VERIFY_COMPONENT_LABEL) != verify.VERIFY_COMPONENT_VALUE
         ]
 
     def webhook(self):
