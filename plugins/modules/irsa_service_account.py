@@ -158,22 +158,27 @@ service_account:
   contains:
     name:
       description: Its name.
+      returned: when the ServiceAccount exists (or, in check mode, would be created)
       type: str
       sample: irsa-test
     namespace:
       description: Its namespace.
+      returned: when the ServiceAccount exists (or, in check mode, would be created)
       type: str
       sample: default
     annotations:
       description: All its annotations.
+      returned: when the ServiceAccount exists (or, in check mode, would be created)
       type: dict
       sample: {"eks.amazonaws.com/role-arn": "arn:aws:iam::123456789012:role/AWSIRSATestRole"}
     labels:
       description: All its labels.
+      returned: when the ServiceAccount exists (or, in check mode, would be created)
       type: dict
       sample: {"app.kubernetes.io/managed-by": "eks.irsa"}
     uid:
       description: Its UID (empty in check mode before creation).
+      returned: when the ServiceAccount exists (or, in check mode, would be created)
       type: str
       sample: 1b9e9c41-5c1e-4c6c-9e57-2f3c2b8d3a10
 pods_to_restart:
@@ -186,22 +191,27 @@ pods_to_restart:
   contains:
     name:
       description: Pod name.
+      returned: always
       type: str
       sample: app-7d9c6b5f4-x2x9z
     namespace:
       description: Pod namespace.
+      returned: always
       type: str
       sample: default
     owner_kind:
       description: Kind of the pod's first owner (e.g. ReplicaSet), empty for a bare pod.
+      returned: always
       type: str
       sample: ReplicaSet
     owner_name:
       description: Name of that owner.
+      returned: always
       type: str
       sample: app-7d9c6b5f4
     reason:
       description: What the pod lacks.
+      returned: always
       type: str
       sample: container 'app' has no AWS_ROLE_ARN
   sample: []
