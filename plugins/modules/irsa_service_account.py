@@ -84,7 +84,7 @@ options:
     description:
       - List the ServiceAccount's pods to report RV(pods_to_restart) (one Kubernetes call).
       - V(false) skips the call and RV(pods_to_restart) is empty; for callers that find such pods otherwise,
-        as the role M(eks.irsa.irsa) does with the C(static) check of M(eks.irsa.irsa_verify).
+        as the role P(eks.irsa.irsa#role) does with the C(static) check of M(eks.irsa.irsa_verify).
     type: bool
     default: true
   state:
@@ -127,7 +127,7 @@ extends_documentation_fragment:
   - eks.irsa.k8s_auth
   - amazon.aws.common.modules
   - amazon.aws.region.modules
-  - amazon.aws.boto3
+  - eks.irsa.requirements
 attributes:
   check_mode:
     support: full
@@ -217,22 +217,27 @@ service_account:
   contains:
     name:
       description: Its name.
+      returned: when the ServiceAccount exists (or, in check mode, would be created)
       type: str
       sample: irsa-test
     namespace:
       description: Its namespace.
+      returned: when the ServiceAccount exists (or, in check mode, would be created)
       type: str
       sample: default
     annotations:
       description: All its annotations.
+      returned: when the ServiceAccount exists (or, in check mode, would be created)
       type: dict
       sample: {"eks.amazonaws.com/role-arn": "arn:aws:iam::123456789012:role/AWSIRSATestRole"}
     labels:
       description: All its labels.
+      returned: when the ServiceAccount exists (or, in check mode, would be created)
       type: dict
       sample: {"app.kubernetes.io/managed-by": "eks.irsa"}
     uid:
       description: Its UID (empty in check mode before creation).
+      returned: when the ServiceAccount exists (or, in check mode, would be created)
       type: str
       sample: 1b9e9c41-5c1e-4c6c-9e57-2f3c2b8d3a10
 pods_to_restart:
@@ -245,22 +250,27 @@ pods_to_restart:
   contains:
     name:
       description: Pod name.
+      returned: always
       type: str
       sample: app-7d9c6b5f4-x2x9z
     namespace:
       description: Pod namespace.
+      returned: always
       type: str
       sample: default
     owner_kind:
       description: Kind of the pod's first owner (e.g. ReplicaSet), empty for a bare pod.
+      returned: always
       type: str
       sample: ReplicaSet
     owner_name:
       description: Name of that owner.
+      returned: always
       type: str
       sample: app-7d9c6b5f4
     reason:
       description: What the pod lacks.
+      returned: always
       type: str
       sample: container 'app' has no AWS_ROLE_ARN
   sample: []
