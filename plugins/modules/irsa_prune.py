@@ -41,7 +41,7 @@ extends_documentation_fragment:
   - eks.irsa.k8s_auth
   - amazon.aws.common.modules
   - amazon.aws.region.modules
-  - amazon.aws.boto3
+  - eks.irsa.requirements
 attributes:
   check_mode:
     support: full

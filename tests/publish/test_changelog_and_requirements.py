@@ -10,8 +10,22 @@ from conftest import ROOT, galaxy_version, keep_log
 from packaging.requirements import Requirement
 
 BIN = os.path.dirname(sys.executable)
-PLUGINS = {"module": {"eks_oidc_info", "eks_oidc_provider", "irsa_role", "irsa_service_account", "irsa_verify"},
-           "filter": {"irsa_outcome", "irsa_roles"}}
+
+
+def plugins_added_in(version):
+    """{kind: {name}} of the plugins whose documentation says they are new in ``version``."""
+    added = {}
+    for kind, directory in (("module", "modules"), ("filter", "filter")):
+        folder = os.path.join(ROOT, "plugins", directory)
+        for name in sorted(os.listdir(folder)):
+            if not name.endswith(".py") or name.startswith("_"):
+                continue
+            with open(os.path.join(folder, name), encoding="utf-8") as handle:
+                source = handle.read()
+            documentation = yaml.safe_load(source.split('DOCUMENTATION = r"""', 1)[1].split('"""', 1)[0])
+            if str(documentation.get("version_added")) == version:
+                added.setdefault(kind, set()).add(name[:-3])
+    return added
 
 
 def test_a_release_lists_the_role_and_every_plugin_as_new(tmp_path):
@@ -37,7 +51,9 @@ def test_a_release_lists_the_role_and_every_plugin_as_new(tmp_path):
         new_plugins.setdefault("module", set()).update(entry["name"] for entry in release.get("modules") or [])
         new_roles.update(entry["name"] for entry in (release.get("objects") or {}).get("role", []))
     assert "irsa" in new_roles, changelog["releases"]
-    for kind, names in PLUGINS.items():
+    expected = plugins_added_in(version)
+    assert expected.get("module"), "no module says version_added: {0}".format(version)
+    for kind, names in expected.items():
         assert names <= new_plugins.get(kind, set()), (kind, new_plugins)
 
 
