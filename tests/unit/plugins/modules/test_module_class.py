@@ -7,6 +7,8 @@ import re
 import pytest
 
 MODULES = os.path.join(os.path.dirname(__file__), "..", "..", "..", "..", "plugins", "modules")
+
+
 @pytest.mark.parametrize("name", sorted(name for name in os.listdir(MODULES) if name.endswith(".py")))
 def test_module_is_built_as_irsa_aws_module(name):
     with open(os.path.join(MODULES, name), encoding="utf-8") as handle:
