@@ -188,7 +188,6 @@ options:
         that check mode does not warn about a provider that run would create.
     type: bool
     default: true
-    version_added: 0.2.0
   adopt:
     description:
       - Roles this collection creates carry the tag C(eks.irsa/managed-by=eks.irsa). A role without it was
@@ -202,7 +201,6 @@ options:
         without an error.
     type: bool
     default: false
-    version_added: 0.2.0
   wait:
     description:
       - After creating the role, wait until IAM returns it.

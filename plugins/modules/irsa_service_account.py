@@ -100,7 +100,6 @@ options:
         ARN is returned in RV(previous_role_arn)) or removing it (O(state=absent) without O(role_arn)).
     type: bool
     default: false
-    version_added: 0.2.0
   cluster_issuer:
     description:
       - The OIDC issuer URL of the EKS cluster this ServiceAccount should be in (RV(eks.irsa.eks_oidc_info#module:issuer_url)).
@@ -108,7 +107,6 @@ options:
         issuer (its C(/.well-known/openid-configuration)), and fails before any write when it is another cluster, such
         as a kubeconfig context pointing elsewhere. One more Kubernetes call.
     type: str
-    version_added: 0.2.0
   delete_when_unused:
     description:
       - With O(state=absent), delete the ServiceAccount when this collection created it (labelled
@@ -116,7 +114,6 @@ options:
         label; otherwise only the annotations are removed.
     type: bool
     default: false
-    version_added: 0.2.0
   delete:
     description:
       - With O(state=absent), also delete the ServiceAccount, but only one this collection created (labelled
