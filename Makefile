@@ -1,8 +1,10 @@
 # eks.irsa — development entry points.
 #
-#   make test         every layer: sanity, units, integration (sandbox), lint, changelog lint
+#   make test         every layer: sanity, units, integration (sandbox), lint, changelog lint, publish check, docs
 #   make demo         create -> annotate -> verify on the local EKS sandbox
-#   make sanity | units | integration | lint | changelog-lint   one layer
+#   make sanity | units | integration | lint | changelog-lint | publish-check | docs   one layer
+#   make ee           the AWX execution environment's build context (.build/ee/context), from this checkout
+#   make awx-job      playbooks/site.yml as an AWX job (ansible-runner) on the sandbox, with the job's events
 #   make sandbox      run the local EKS sandbox in the foreground (state in .sandbox/)
 #   make bench        the role against the amazon.aws + kubernetes.core composition (benchmarks/)
 #
@@ -31,10 +33,10 @@ export PATH := $(BIN):$(PATH)
 
 PYTEST_WORKERS ?= 2
 
-.PHONY: help venv collection test sanity units integration lint changelog-lint sandbox demo bench clean
+.PHONY: help venv collection test sanity units integration lint changelog-lint publish-check docs ee awx-job sandbox demo bench clean
 
 help:
-	@sed -n '2,10p' Makefile | sed 's/^# \{0,1\}//'
+	@sed -n '2,12p' Makefile | sed 's/^# \{0,1\}//'
 
 $(STAMP): tests/requirements-dev.txt
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -49,7 +51,7 @@ collection: $(STAMP)
 
 # Every layer runs even when an earlier one fails, so one run shows every problem; the exit status
 # is non-zero when any layer failed.
-LAYERS := sanity units integration lint changelog-lint
+LAYERS := sanity units integration lint changelog-lint publish-check docs
 
 test: collection
 	@failed=""; \
@@ -89,6 +91,52 @@ lint: collection
 
 changelog-lint: collection
 	$(BIN)/antsibull-changelog lint
+
+# What Galaxy and Automation Hub run on upload (galaxy-importer: ansible-doc, ansible-lint, flake8; offline, no
+# container), antsibull-docs' lint, the changelog's new objects and the requirements, on a freshly built tarball.
+# Each tool's full output is kept in $(PUBLISH)/.
+PUBLISH := $(BUILD)/publish
+
+publish-check: collection
+	@rm -rf $(PUBLISH) && mkdir -p $(PUBLISH)
+	PUBLISH_LOGS=$(PUBLISH) $(BIN)/python -m pytest -n $(PYTEST_WORKERS) tests/publish
+	@echo "galaxy-importer said (abridged: its per-file 'Loading' and flake8 lines left out):"
+	@grep -v -e '^Loading ' -e ' via flake8\.\.\.$$' $(PUBLISH)/galaxy-importer.log | sed 's/^/    /'
+
+# The documentation site, as docs.ansible.com would render the collection: antsibull-docs writes the RST,
+# Sphinx builds it with warnings as errors. Open $(DOCS)/html/index.html.
+DOCS := $(BUILD)/docs
+# antsibull-docs copies a collection with git when it lies in a git work tree; amazon.aws and kubernetes.core in
+# .venv do (as ignored files, so nothing of theirs would be copied): git must not look above site-packages.
+SITE_PACKAGES = $(shell $(BIN)/python -c 'import sysconfig; print(sysconfig.get_paths()["purelib"])')
+
+docs: collection
+	@rm -rf $(DOCS) && mkdir -p $(DOCS)/rst && chmod 755 $(DOCS) && chmod 700 $(DOCS)/rst
+	@echo "antsibull-docs: writing the RST of eks.irsa (about a minute)"
+	GIT_CEILING_DIRECTORIES=$(SITE_PACKAGES) $(BIN)/antsibull-docs --config-file docs/sphinx/antsibull-docs.cfg \
+		collection --use-current --squash-hierarchy --fail-on-error --dest-dir $(DOCS)/rst eks.irsa
+	@echo "sphinx-build: the HTML site, warnings as errors"
+	$(BIN)/sphinx-build -b html -c docs/sphinx -W --keep-going -q $(DOCS)/rst $(DOCS)/html
+	@echo "The documentation site: $(DOCS)/html/index.html"
+
+# The execution environment's build context for AWX / Automation Controller: the collection tarball built from
+# this checkout (its version is galaxy.yml's) next to docs/awx's definition, rendered by ansible-builder create.
+# Then: podman build -t eks-irsa-ee:latest $(EE)/context
+EE ?= $(BUILD)/ee
+GALAXY_VERSION = $(shell sed -n 's/^version: *//p' galaxy.yml)
+
+ee: collection
+	@rm -rf $(EE) && mkdir -p $(EE)/definition
+	cp docs/awx/execution-environment.yml docs/awx/requirements.yml $(EE)/definition/
+	$(BIN)/ansible-galaxy collection build --output-path $(EE) .
+	cp $(EE)/eks-irsa-$(GALAXY_VERSION).tar.gz $(EE)/definition/eks-irsa.tar.gz
+	$(BIN)/ansible-builder create -f $(EE)/definition/execution-environment.yml -c $(EE)/context
+	@echo "The build context: $(EE)/context (podman build -t eks-irsa-ee:latest $(EE)/context)"
+
+# playbooks/site.yml run by ansible-runner on a private data directory laid out as AWX lays it out, against the
+# sandbox (also part of make integration); prints the job's events.
+awx-job: collection
+	$(BIN)/python -m pytest -s tests/integration/test_awx_job.py
 
 sandbox: collection
 	$(BIN)/python tests/sandbox/eks-sandbox --state-dir .sandbox

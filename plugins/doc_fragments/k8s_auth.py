@@ -73,6 +73,8 @@ options:
       - Kubernetes groups to impersonate.
     type: list
     elements: str
+requirements:
+  - PyYAML, to read a kubeconfig file (it comes with ansible-core)
 notes:
   - "Where the Kubernetes connection comes from, first match wins: O(host) (with O(api_key) or client certificates);
     O(kubeconfig)/O(context); EKS mode with O(cluster_name); the C(K8S_AUTH_*) environment variables; the default

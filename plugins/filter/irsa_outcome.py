@@ -280,10 +280,11 @@ def irsa_outcome(bindings, roles, service_accounts, verify=None, stage="summary"
                 "role_arn": role_arn,
                 "changed": changed,
                 "verified": is_verified,
-                "pods_to_restart": sorted(set(
-                    ["{0}/{1}".format(pod.get("namespace"), pod.get("name")) for pod in sa_result.get("pods_to_restart", []) or []]
+                "pods_to_restart": sorted({
+                    "{0}/{1}".format(pod.get("namespace"), pod.get("name")) for pod in sa_result.get("pods_to_restart", []) or []
+                }.union(
                     # irsa_verify's static check finds them too (the role then skips the ServiceAccount module's listing).
-                    + ["{0}/{1}".format(check.get("namespace"), pod) for pod in (check or {}).get("pods_to_restart", []) or []]
+                    "{0}/{1}".format(check.get("namespace"), pod) for pod in (check or {}).get("pods_to_restart", []) or []
                 )),
                 "caller_arn": ((check or {}).get("caller_identity") or {}).get("arn", ""),
                 "previous_role_arn": sa_result.get("previous_role_arn"),

@@ -8,7 +8,7 @@ from __future__ import annotations
 DOCUMENTATION = r"""
 name: irsa_role_terms
 short_description: A module message in the terms of the eks.irsa.irsa role's variables
-version_added: 0.2.0
+version_added: 0.1.0
 author:
   - eks.irsa contributors (!UNKNOWN)
 description:

@@ -8,7 +8,7 @@ from __future__ import annotations
 DOCUMENTATION = r"""
 name: irsa_variables
 short_description: Refuse irsa_* variables the eks.irsa.irsa role does not know
-version_added: 0.2.0
+version_added: 0.1.0
 author:
   - eks.irsa contributors (!UNKNOWN)
 description:

@@ -650,16 +650,16 @@ def _reason(exception):
 def kubernetes_services(module):
     """The ``KubernetesAPI`` of a module run, its connection resolved from the module's options."""
     connection = resolve_connection(module)
-    aws_identity = None
-    if connection.mode == "eks":
-        from ansible_collections.eks.irsa.plugins.module_utils import aws  # pylint: disable=import-outside-toplevel
+    if connection.mode != "eks":
+        return KubernetesAPI(connection)
+    from ansible_collections.eks.irsa.plugins.module_utils import aws  # pylint: disable=import-outside-toplevel
 
-        def aws_identity():
-            """``(arn, None)`` when AWS accepts the credentials of the task, ``(None, why not)`` when it refuses them,
-            ``(None, None)`` when that cannot be told."""
-            try:
-                return aws.caller_identity(module.client("sts"))["arn"], None
-            except aws.IrsaAWSError as e:
-                return None, aws.credentials_message("", e.exception, module.params)
+    def aws_identity():
+        """``(arn, None)`` when AWS accepts the credentials of the task, ``(None, why not)`` when it refuses them,
+        ``(None, None)`` when that cannot be told."""
+        try:
+            return aws.caller_identity(module.client("sts"))["arn"], None
+        except aws.IrsaAWSError as e:
+            return None, aws.credentials_message("", e.exception, module.params)
 
     return KubernetesAPI(connection, aws_identity=aws_identity)

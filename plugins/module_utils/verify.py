@@ -179,11 +179,11 @@ def near_miss_role_keys(annotations):
             continue
         normalized = _normalized_key(key)
         suffix = key.rsplit("/", 1)[-1]
-        if (
-            normalized == _ROLE_ARN_KEY
-            or _edit_distance(normalized, _ROLE_ARN_KEY) <= 3
-            or (_normalized_key(suffix) in ("rolearn", "iamrolearn", "role") and "eks" in key.lower())
-        ):
+        if any((
+            normalized == _ROLE_ARN_KEY,
+            _edit_distance(normalized, _ROLE_ARN_KEY) <= 3,
+            _normalized_key(suffix) in ("rolearn", "iamrolearn", "role") and "eks" in key.lower(),
+        )):
             found.append(key)
     return sorted(found)
 
@@ -960,13 +960,13 @@ def leftover_verification_pods(pods, service_account, now, grace=LEFTOVER_POD_GR
         metadata = pod.get("metadata") or {}
         labels = metadata.get("labels") or {}
         spec = pod.get("spec") or {}
-        if (
-            labels.get(MANAGED_BY_LABEL) != MANAGED_BY_VALUE
-            or labels.get(VERIFY_COMPONENT_LABEL) != VERIFY_COMPONENT_VALUE
-            or spec.get("serviceAccountName") != service_account
-            or metadata.get("deletionTimestamp")
-            or not metadata.get("name")
-        ):
+        if any((
+            labels.get(MANAGED_BY_LABEL) != MANAGED_BY_VALUE,
+            labels.get(VERIFY_COMPONENT_LABEL) != VERIFY_COMPONENT_VALUE,
+            spec.get("serviceAccountName") != service_account,
+            metadata.get("deletionTimestamp"),
+            not metadata.get("name"),
+        )):
             continue
         if (pod.get("status") or {}).get("phase") in ("Succeeded", "Failed"):
             ended = _ended_at(pod)

@@ -72,7 +72,6 @@ options:
         provider without it is not deleted (the task fails and says so) unless O(adopt=true).
     type: bool
     default: false
-    version_added: 0.2.0
   force:
     description:
       - With O(state=absent), delete the provider even though IAM roles still trust it. Their pods then fail
@@ -82,7 +81,7 @@ options:
 extends_documentation_fragment:
   - amazon.aws.common.modules
   - amazon.aws.region.modules
-  - amazon.aws.boto3
+  - eks.irsa.requirements
 attributes:
   check_mode:
     support: full

@@ -8,7 +8,7 @@ DOCUMENTATION = r"""
 ---
 module: irsa_prune
 short_description: Remove what eks.irsa added for an EKS cluster that its bindings no longer name
-version_added: 0.2.0
+version_added: 0.1.0
 description:
   - Makes O(bindings) the whole truth for one cluster (one OIDC provider). In the IAM roles this collection created
     (tagged C(eks.irsa/managed-by=eks.irsa)) that trust the provider, the ServiceAccounts of the provider's IRSA
@@ -41,7 +41,7 @@ extends_documentation_fragment:
   - eks.irsa.k8s_auth
   - amazon.aws.common.modules
   - amazon.aws.region.modules
-  - amazon.aws.boto3
+  - eks.irsa.requirements
 attributes:
   check_mode:
     support: full

@@ -188,7 +188,6 @@ options:
         that check mode does not warn about a provider that run would create.
     type: bool
     default: true
-    version_added: 0.2.0
   adopt:
     description:
       - Roles this collection creates carry the tag C(eks.irsa/managed-by=eks.irsa). A role without it was
@@ -202,7 +201,6 @@ options:
         without an error.
     type: bool
     default: false
-    version_added: 0.2.0
   wait:
     description:
       - After creating the role, wait until IAM returns it.
@@ -245,7 +243,7 @@ extends_documentation_fragment:
   - amazon.aws.common.modules
   - amazon.aws.region.modules
   - amazon.aws.tags
-  - amazon.aws.boto3
+  - eks.irsa.requirements
 """
 
 EXAMPLES = r"""
@@ -952,10 +950,10 @@ def plan_present(module, iam_client, request, current):
         changes["update_role"]["Description"] = description
     if duration_changed:
         changes["update_role"]["MaxSessionDuration"] = duration
-    changed = bool(
-        changes["create"] or changes["trust"] or changes["update_role"] or changes["boundary"]
-        or changes["tags_to_set"] or changes["tags_to_unset"] or to_attach or to_detach or to_put or to_delete
-    )
+    changed = any((
+        changes["create"], changes["trust"], changes["update_role"], changes["boundary"],
+        changes["tags_to_set"], changes["tags_to_unset"], to_attach, to_detach, to_put, to_delete,
+    ))
     changes["adopted"] = _check_ownership(module, current, changes, trust_changed, desired_trust)
 
     # existence checks, only when something will be written that depends on them

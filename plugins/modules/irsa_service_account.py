@@ -84,7 +84,7 @@ options:
     description:
       - List the ServiceAccount's pods to report RV(pods_to_restart) (one Kubernetes call).
       - V(false) skips the call and RV(pods_to_restart) is empty; for callers that find such pods otherwise,
-        as the role M(eks.irsa.irsa) does with the C(static) check of M(eks.irsa.irsa_verify).
+        as the role P(eks.irsa.irsa#role) does with the C(static) check of M(eks.irsa.irsa_verify).
     type: bool
     default: true
   state:
@@ -100,7 +100,6 @@ options:
         ARN is returned in RV(previous_role_arn)) or removing it (O(state=absent) without O(role_arn)).
     type: bool
     default: false
-    version_added: 0.2.0
   cluster_issuer:
     description:
       - The OIDC issuer URL of the EKS cluster this ServiceAccount should be in (RV(eks.irsa.eks_oidc_info#module:issuer_url)).
@@ -108,7 +107,6 @@ options:
         issuer (its C(/.well-known/openid-configuration)), and fails before any write when it is another cluster, such
         as a kubeconfig context pointing elsewhere. One more Kubernetes call.
     type: str
-    version_added: 0.2.0
   delete_when_unused:
     description:
       - With O(state=absent), delete the ServiceAccount when this collection created it (labelled
@@ -116,7 +114,6 @@ options:
         label; otherwise only the annotations are removed.
     type: bool
     default: false
-    version_added: 0.2.0
   delete:
     description:
       - With O(state=absent), also delete the ServiceAccount, but only one this collection created (labelled
@@ -127,7 +124,7 @@ extends_documentation_fragment:
   - eks.irsa.k8s_auth
   - amazon.aws.common.modules
   - amazon.aws.region.modules
-  - amazon.aws.boto3
+  - eks.irsa.requirements
 attributes:
   check_mode:
     support: full
@@ -217,22 +214,27 @@ service_account:
   contains:
     name:
       description: Its name.
+      returned: when the ServiceAccount exists (or, in check mode, would be created)
       type: str
       sample: irsa-test
     namespace:
       description: Its namespace.
+      returned: when the ServiceAccount exists (or, in check mode, would be created)
       type: str
       sample: default
     annotations:
       description: All its annotations.
+      returned: when the ServiceAccount exists (or, in check mode, would be created)
       type: dict
       sample: {"eks.amazonaws.com/role-arn": "arn:aws:iam::123456789012:role/AWSIRSATestRole"}
     labels:
       description: All its labels.
+      returned: when the ServiceAccount exists (or, in check mode, would be created)
       type: dict
       sample: {"app.kubernetes.io/managed-by": "eks.irsa"}
     uid:
       description: Its UID (empty in check mode before creation).
+      returned: when the ServiceAccount exists (or, in check mode, would be created)
       type: str
       sample: 1b9e9c41-5c1e-4c6c-9e57-2f3c2b8d3a10
 pods_to_restart:
@@ -245,22 +247,27 @@ pods_to_restart:
   contains:
     name:
       description: Pod name.
+      returned: always
       type: str
       sample: app-7d9c6b5f4-x2x9z
     namespace:
       description: Pod namespace.
+      returned: always
       type: str
       sample: default
     owner_kind:
       description: Kind of the pod's first owner (e.g. ReplicaSet), empty for a bare pod.
+      returned: always
       type: str
       sample: ReplicaSet
     owner_name:
       description: Name of that owner.
+      returned: always
       type: str
       sample: app-7d9c6b5f4
     reason:
       description: What the pod lacks.
+      returned: always
       type: str
       sample: container 'app' has no AWS_ROLE_ARN
   sample: []

@@ -158,7 +158,7 @@ extends_documentation_fragment:
   - eks.irsa.k8s_auth
   - amazon.aws.common.modules
   - amazon.aws.region.modules
-  - amazon.aws.boto3
+  - eks.irsa.requirements
 attributes:
   check_mode:
     support: full
@@ -272,14 +272,17 @@ caller_identity:
   contains:
     account:
       description: The account.
+      returned: when STS answered for the ServiceAccount
       type: str
       sample: "123456789012"
     arn:
       description: The assumed-role session, C(arn:<partition>:sts::<account>:assumed-role/<role-name>/<session>).
+      returned: when STS answered for the ServiceAccount
       type: str
       sample: arn:aws:sts::123456789012:assumed-role/my-app/botocore-session-1700000000
     user_id:
       description: The role's unique ID and the session name.
+      returned: when STS answered for the ServiceAccount
       type: str
       sample: AROAEXAMPLEID:botocore-session-1700000000
 checks:
@@ -293,24 +296,29 @@ checks:
       description:
         - C(service_account), C(role_arn_annotation), C(role), C(role_arn_path), C(oidc_provider), C(trust_policy),
           C(trust_policy_audience), C(trust_policy_size), C(webhook), C(stale_pods) (static), C(token), C(pod).
+      returned: always
       type: str
       sample: trust_policy
     check:
       description: The group of O(checks) it belongs to.
+      returned: always
       type: str
       sample: static
     passed:
       description: Whether it passed; V(null) when it was skipped.
+      returned: always
       type: bool
       sample: false
     severity:
       description:
         - C(error) when the binding cannot work while it fails, C(warning) when it works but something is at risk,
           C(info) for a skipped check.
+      returned: always
       type: str
       sample: error
     message:
       description: What was found, and for a failure why the binding does not work.
+      returned: always
       type: str
       sample: >-
         The trust policy of role 'my-app' does not let 'system:serviceaccount:default:my-app' (aud 'sts.amazonaws.com')
@@ -320,10 +328,12 @@ checks:
         'system:serviceaccount:default:other'. The trust names another ServiceAccount of namespace 'default' (other), not 'my-app'.
     remediation:
       description: How to fix it; empty when it passed.
+      returned: always
       type: str
       sample: Add the subject to the role's trust with eks.irsa.irsa_role (service_accounts including 'default:my-app').
     skipped:
       description: Present and V(true) for a check that did not run (C(pod) in check mode).
+      returned: when the check did not run
       type: bool
       sample: true
 attempts:
@@ -344,27 +354,33 @@ results:
   contains:
     namespace:
       description: The ServiceAccount's namespace.
+      returned: always
       type: str
       sample: default
     service_account:
       description: The ServiceAccount's name.
+      returned: always
       type: str
       sample: my-app
     role_arn:
       description: As RV(role_arn).
+      returned: always
       type: str
       sample: arn:aws:iam::123456789012:role/my-app
     verified:
       description: Whether this binding was verified.
+      returned: always
       type: bool
       sample: true
     caller_identity:
       description: As RV(caller_identity).
+      returned: always
       type: dict
       sample: {"account": "123456789012", "arn": "arn:aws:sts::123456789012:assumed-role/my-app/eks-irsa-verify-1700000000",
                "user_id": "AROAEXAMPLEID:eks-irsa-verify-1700000000"}
     checks:
       description: As RV(checks).
+      returned: always
       type: list
       elements: dict
       sample: [{"name": "trust_policy", "check": "static", "passed": true, "severity": "error", "remediation": "",
@@ -372,16 +388,19 @@ results:
                             'sts.amazonaws.com' from oidc.eks.us-west-2.amazonaws.com/id/EXAMPLED539D4633E53DE1B716D3041E (statement 0)."}]
     attempts:
       description: As RV(attempts).
+      returned: always
       type: int
       sample: 1
     pod:
       description: As RV(pod).
+      returned: always
       type: str
       sample: ""
     pods_to_restart:
       description:
         - Running or pending pods of the ServiceAccount that were not mutated for its role (created before the
           annotation), found by the C(static) check; empty without it.
+      returned: always
       type: list
       elements: str
       sample: [app-7d9c6b5f4-x2x9z]
@@ -392,14 +411,17 @@ summary:
   contains:
     total:
       description: Bindings verified in this call.
+      returned: always
       type: int
       sample: 3
     verified:
       description: Bindings that were verified.
+      returned: always
       type: int
       sample: 2
     failed:
       description: Bindings that were not.
+      returned: always
       type: int
       sample: 1
 """
@@ -546,7 +568,7 @@ class Verifier:
         return [
             pod for pod in pods
             if (pod.get("spec") or {}).get("serviceAccountName") == name
-            and ((pod.get("metadata") or {}).get("labels") or {}).get(verify.VERIFY_COMPONENT_LABEL) != verify.VERIFY_COMPONENT_VALUE
+            if ((pod.get("metadata") or {}).get("labels") or {}).get(verify.VERIFY_COMPONENT_LABEL) != verify.VERIFY_COMPONENT_VALUE
         ]
 
     def webhook(self):
@@ -963,7 +985,7 @@ def main():
     try:
         try:
             verifier.issuer()
-        except (IrsaAWSError, NamingError) as e:
+        except (IrsaAWSError, NamingError):
             if "static" in checks:
                 raise
         results = verifier.run(bindings)

@@ -222,7 +222,7 @@ def test_a_foreign_role_is_refused_before_any_write_and_adopted_by_name(fresh, t
 def test_roles_and_annotations_of_version_0_1_0_are_adopted_only_when_exact(fresh, tmp_path):
     bindings = [{"service_account": "old", "role_name": "old-role"}]
     assert run(fresh, tmp_path, SITE, irsa_cluster_name="sandbox", irsa_bindings=bindings).returncode == 0
-    # what 0.1.0 left behind: no tag, no record
+    # what a version from before the marks left behind: no tag, no record
     iam = fresh.client("iam")
     iam.untag_role(RoleName="old-role", TagKeys=["eks.irsa/managed-by"])
     kubectl(fresh, "annotate", "serviceaccount", "old", "eks.irsa/bound-role-arn-")

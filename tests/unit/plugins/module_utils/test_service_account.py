@@ -152,7 +152,7 @@ ARN = "arn:aws:iam::123456789012:role/app"
 
 @pytest.mark.parametrize("annotations, expected", [
     ({}, (None, False)),
-    ({"eks.amazonaws.com/role-arn": ARN}, (ARN, False)),  # set by someone else (or by 0.1.0)
+    ({"eks.amazonaws.com/role-arn": ARN}, (ARN, False)),  # set by someone else (or by a version from before the record)
     ({"eks.amazonaws.com/role-arn": ARN, "eks.irsa/bound-role-arn": ARN}, (ARN, True)),
     # edited by hand since eks.irsa set it: someone else's now
     ({"eks.amazonaws.com/role-arn": ARN + "-2", "eks.irsa/bound-role-arn": ARN}, (ARN + "-2", False)),
