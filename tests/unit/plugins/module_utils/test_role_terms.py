@@ -38,23 +38,11 @@ def test_messages_name_the_role_variables(message, expected):
     assert in_role_terms(message) == expected
 
 
-def _strings():
-    """Every string literal of the modules and module_utils (the messages users read)."""
-    for path in glob.glob(os.path.join(ROOT, "plugins", "mod*", "*.py")):
-        if path.endswith("role_terms.py"):
-            continue
-        with open(path, encoding="utf-8") as handle:
-            tree = ast.parse(handle.read())
-        for node in ast.walk(tree):
-            if isinstance(node, ast.Constant) and isinstance(node.value, str):
-                yield os.path.basename(path), node.value
-
-
 def test_every_phrase_that_names_a_role_set_option_is_reworded():
     """The phrases modules use to send users to an option the role sets; each must have a role wording."""
     option_phrases = ("the region option", "set context to", "set create_namespace", "set create:", "create=false")
     phrases = {module_words for module_words, _role_words in ROLE_TERMS}
-    for where, text in _strings():
+    for where, text in _messages():
         for phrase in option_phrases:
             if phrase in text:
                 assert any(known in text or text in known for known in phrases), (where, text)
