@@ -1,11 +1,13 @@
 """What a release says of the collection: its new objects, and the same requirements everywhere."""
 
+import glob
 import os
 import shutil
 import subprocess
 import sys
 
 import yaml
+from ansible.parsing.plugin_docs import read_docstring
 from conftest import ROOT, galaxy_version, keep_log
 from packaging.requirements import Requirement
 
@@ -16,15 +18,9 @@ def plugins_added_in(version):
     """{kind: {name}} of the plugins whose documentation says they are new in ``version``."""
     added = {}
     for kind, directory in (("module", "modules"), ("filter", "filter")):
-        folder = os.path.join(ROOT, "plugins", directory)
-        for name in sorted(os.listdir(folder)):
-            if not name.endswith(".py") or name.startswith("_"):
-                continue
-            with open(os.path.join(folder, name), encoding="utf-8") as handle:
-                source = handle.read()
-            documentation = yaml.safe_load(source.split('DOCUMENTATION = r"""', 1)[1].split('"""', 1)[0])
-            if str(documentation.get("version_added")) == version:
-                added.setdefault(kind, set()).add(name[:-3])
+        for path in sorted(glob.glob(os.path.join(ROOT, "plugins", directory, "[!_]*.py"))):
+            if str(read_docstring(path)["doc"].get("version_added")) == version:
+                added.setdefault(kind, set()).add(os.path.basename(path)[:-3])
     return added
 
 
