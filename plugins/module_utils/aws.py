@@ -68,6 +68,16 @@ def _masked(access_key):
     return "{0}...{1}".format(access_key[:4], access_key[-4:]) if access_key and len(access_key) > 8 else "(unknown)"
 
 
+def _aws_words(aws_message, params):
+    """AWS's own message, fit to be shown: without the canonical request and string to sign that JSON services quote
+    after a signature mismatch (they carry the session token), and without any credential value."""
+    words = (aws_message or "").split("The Canonical String", 1)[0].strip() or "no message"
+    for secret in (params.get("secret_key"), params.get("session_token")):
+        if secret:
+            words = words.replace(secret, "(hidden)")
+    return words
+
+
 def credentials_problem(code, aws_message, params, environ=None):
     """``(cause, fix)`` when AWS refused the credentials in use (``code`` among CREDENTIAL_ERROR_CODES), else None.
 
@@ -81,7 +91,7 @@ def credentials_problem(code, aws_message, params, environ=None):
     access_key = params.get("access_key") or ""
     has_token = bool(params.get("session_token"))
     profile = params.get("profile")
-    said = "AWS refused the credentials in use ({0}: {1})".format(code, (aws_message or "").strip() or "no message")
+    said = "AWS refused the credentials in use ({0}: {1})".format(code, _aws_words(aws_message, params))
     key = "the access key {0}".format(_masked(access_key)) if access_key else (
         "the credentials of profile {0!r}".format(profile) if profile else "the credentials botocore found (environment, "
         "shared config files, instance or container role)")

@@ -21,6 +21,11 @@ SECRET = "wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY"
 SESSION_TOKEN = "IQoJb3JpZ2luX2VjEXAMPLEsessiontokenvalue"
 SIGNATURE_MISMATCH = ("The request signature we calculated does not match the signature you provided. Check your AWS "
                       "Secret Access Key and signing method. Consult the service documentation for details.")
+# A JSON service (EKS) quotes the canonical request it expected, security token header included.
+SIGNATURE_MISMATCH_CANONICAL = (SIGNATURE_MISMATCH + "\n\nThe Canonical String for this request should have been\n'POST\n/clusters/"
+                                "my-cluster\n\nhost:eks.us-east-1.amazonaws.com\nx-amz-date:20260101T000000Z\n"
+                                "x-amz-security-token:" + SESSION_TOKEN + "\n'\n\nThe String-to-Sign should have been\n"
+                                "'AWS4-HMAC-SHA256\n20260101T000000Z\n...'")
 INVALID_TOKEN = "The security token included in the request is invalid."
 EXPIRED = "The security token included in the request is expired"
 
@@ -49,6 +54,8 @@ CASES = [
       "Set secret_key (or AWS_SECRET_ACCESS_KEY) to the secret issued with the access key AKIA...MPLE"]),
     ("wrong-secret-key-eks", ("eks", "describe_cluster", "InvalidSignatureException", SIGNATURE_MISMATCH), params(), {},
      ["the secret key is not the one issued with that access key ID"]),
+    ("wrong-secret-key-eks-canonical-request", ("eks", "describe_cluster", "InvalidSignatureException", SIGNATURE_MISMATCH_CANONICAL),
+     params(TEMPORARY_KEY, SESSION_TOKEN), {}, ["the secret key is not the one issued with that access key ID"]),
     ("clock-off", ("sts", "get_caller_identity", "SignatureDoesNotMatch",
                    "Signature expired: 20260101T000000Z is now earlier than 20260101T001000Z (20260101T001500Z - 5 min.)"),
      params(), {}, ["the clock of this host is off by more than 5 minutes", "NTP"]),
