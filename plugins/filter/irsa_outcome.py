@@ -23,8 +23,10 @@ description:
   - With O(stage=teardown), one entry per binding of a teardown (C(irsa_state=absent)), saying what happened to its
     annotation, ServiceAccount and role.
   - Errors are worded in the role's terms (C(irsa_adopt_roles), C(irsa_adopt_service_accounts)), not the modules'.
-  - Used by the role. The registered results must come from loops over the bindings, and for roles over the
-    output of the P(eks.irsa.irsa_roles#filter) filter.
+  - Used by the role. The registered results are those of M(eks.irsa.irsa_role) with
+    O(eks.irsa.irsa_role#module:roles) and M(eks.irsa.irsa_service_account) with
+    O(eks.irsa.irsa_service_account#module:service_accounts); a list of them (a check-mode run, then the run that
+    wrote) gives each item its latest result. A task that failed as a whole stands for every item it was given.
 options:
   _input:
     description: The bindings (the role's C(irsa_bindings), with defaults applied).
@@ -32,12 +34,12 @@ options:
     elements: dict
     required: true
   roles:
-    description: The registered result of the looped M(eks.irsa.irsa_role) task.
-    type: dict
+    description: The registered result of the M(eks.irsa.irsa_role) task, or a list of them (later ones win).
+    type: raw
     required: true
   service_accounts:
-    description: The registered result of the looped M(eks.irsa.irsa_service_account) task.
-    type: dict
+    description: The registered result of the M(eks.irsa.irsa_service_account) task, or a list of them (later ones win).
+    type: raw
     required: true
   verify:
     description: The registered result of the M(eks.irsa.irsa_verify) task (may be skipped).
@@ -114,29 +116,18 @@ _value:
 
 from ansible.errors import AnsibleFilterError
 
+from ansible_collections.eks.irsa.plugins.module_utils.role_results import role_results
 from ansible_collections.eks.irsa.plugins.module_utils.role_terms import in_role_terms
-
-
-def _loop_item(result):
-    return result.get(result.get("ansible_loop_var", "item"), {})
-
-
-def _failed(result, success_key):
-    return success_key not in result and not result.get("skipped")
 
 
 def _label(binding):
     return "{0}/{1}".format(binding.get("namespace") or "default", binding.get("service_account"))
 
 
-def _index(results, key):
-    if not isinstance(results, dict):
+def _index(results):
+    if not isinstance(results, (dict, list)):
         raise AnsibleFilterError("irsa_outcome expects registered task results (dicts), got {0}".format(type(results).__name__))
-    index = {}
-    for result in results.get("results", []):
-        item = _loop_item(result)
-        index[key(item)] = result
-    return index
+    return role_results(results)
 
 
 def _check_message(check):
@@ -237,8 +228,8 @@ def irsa_outcome(bindings, roles, service_accounts, verify=None, stage="summary"
                  "role_arn": "arn:{0}:iam::{1}:role{2}{3}".format(partition, account_id, binding.get("path") or "/",
                                                                   binding["role_name"])}
                 for binding in bindings]
-    role_results = _index(roles, lambda item: item.get("role_name"))
-    sa_results = _index(service_accounts, _label)
+    roles_found, roles_failed = _index(roles)
+    accounts_found, accounts_failed = _index(service_accounts)
     verified = {}
     for entry in (verify or {}).get("results", []) or []:
         verified["{0}/{1}".format(entry.get("namespace"), entry.get("service_account"))] = entry
@@ -247,8 +238,8 @@ def irsa_outcome(bindings, roles, service_accounts, verify=None, stage="summary"
     outcome = []
     for binding in bindings:
         label = _label(binding)
-        role_result = role_results.get(binding.get("role_name"), {})
-        sa_result = sa_results.get(label, {})
+        role_result = roles_found.get(binding.get("role_name"), roles_failed or {})
+        sa_result = accounts_found.get(label, accounts_failed or {})
         if stage == "teardown":
             outcome.append(_teardown_entry(binding, label, role_result, sa_result))
             continue

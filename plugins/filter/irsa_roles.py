@@ -26,6 +26,12 @@ options:
     type: list
     elements: dict
     required: true
+  adopt:
+    description:
+      - The names of the roles that may be adopted (the role's C(irsa_adopt_roles)); when given, each entry gets
+        C(adopt), so that the entries are the O(eks.irsa.irsa_role#module:roles) items of M(eks.irsa.irsa_role).
+    type: list
+    elements: str
 """
 
 EXAMPLES = r"""
@@ -69,6 +75,9 @@ _value:
     tags:
       description: The bindings' tags merged, or null.
       type: dict
+    adopt:
+      description: Whether the role is in O(adopt); only when O(adopt) is given.
+      type: bool
 """
 
 import re
@@ -108,7 +117,7 @@ def _check_binding(binding, label):
         )
 
 
-def irsa_roles(bindings):
+def irsa_roles(bindings, adopt=None):
     try:
         check_bindings(bindings)
     except BindingError as e:
@@ -142,7 +151,7 @@ def irsa_roles(bindings):
         role["service_accounts"].append("{0}:{1}".format(binding.get("namespace") or "default", binding["service_account"]))
         for key in _SINGLE:
             value = binding.get(key)
-            if value is None:
+            if value is None or value == "":
                 continue
             if role[key] is not None and role[key] != value:
                 raise AnsibleFilterError(
@@ -171,6 +180,9 @@ def irsa_roles(bindings):
                 merged[item] = value
                 owners[(name, key, item)] = label
             role[key] = merged
+    if adopt is not None:
+        for name, role in roles.items():
+            role["adopt"] = name in adopt
     return list(roles.values())
 
 

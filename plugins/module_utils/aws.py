@@ -23,6 +23,7 @@ from __future__ import annotations
 import functools
 import json
 import os
+import threading
 from urllib.parse import unquote
 
 try:
@@ -155,6 +156,18 @@ def credentials_message(message, exception, params, environ=None):
     return "{0}{1} {2}".format(message.rstrip(".") + ". " if message else "", problem[0], problem[1])
 
 
+def aws_failure_message(error, params, environ=None):
+    """What failed in ``error`` (an ``AnsibleAWSError``) and AWS's words for why, as ``fail_json_aws`` says it, for
+    a failure that is reported without ending the module (an item of a batch); or why AWS refused the
+    credentials, when it did."""
+    explained = credentials_message(error.message, error.exception, params, environ)
+    if explained is not None:
+        return explained
+    if error.exception is None:
+        return error.message
+    return "{0}: {1}".format(error.message, _aws_words(str(error.exception), params))
+
+
 class IrsaAWSModule(AnsibleAWSModule):
     """``AnsibleAWSModule`` whose warnings go to ansible-core directly, and whose AWS failures name the credential
     AWS refused."""
@@ -205,19 +218,30 @@ def aws_call(description, permission, retry_codes=()):
 READ_ACTION_PREFIXES = ("Get", "List", "Describe")
 
 
-def watch_writes(client):
-    """Watch ``client`` for calls that changed AWS state (any successful call that is not a Get, List or
-    Describe). Returns a function answering whether one happened, so that a task failing after a write
-    still reports ``changed: true``: the account did change, and a re-run converges from there."""
-    wrote = []
+class WriteWatch:
+    """Watches ``client`` for calls that changed AWS state (any successful call that is not a Get, List or
+    Describe), per thread: ``start()`` in the thread that then makes the calls returns a function answering
+    whether one of them wrote. A task (or an item of a batched task) failing after a write so still reports
+    ``changed: true``: the account did change, and a re-run converges from there."""
 
-    def after_call(http_response=None, model=None, **_kwargs):
-        if model is not None and http_response is not None and http_response.status_code < 300 \
+    def __init__(self, client):
+        self._local = threading.local()
+        client.meta.events.register("after-call.*.*", self._after_call)
+
+    def _after_call(self, http_response=None, model=None, **_kwargs):
+        wrote = getattr(self._local, "wrote", None)
+        if wrote is not None and model is not None and http_response is not None and http_response.status_code < 300 \
                 and not model.name.startswith(READ_ACTION_PREFIXES):
             wrote.append(model.name)
 
-    client.meta.events.register("after-call.*.*", after_call)
-    return lambda: bool(wrote)
+    def start(self):
+        wrote = self._local.wrote = []
+        return lambda: bool(wrote)
+
+
+def watch_writes(client):
+    """``WriteWatch(client).start()``: whether the calls this thread makes on ``client`` from now on wrote."""
+    return WriteWatch(client).start()
 
 
 # --- EKS -------------------------------------------------------------------------------------------

@@ -34,8 +34,31 @@ options:
       - The name of the role, 1 to 64 letters, digits and C(+=,.@_-).
       - This is the name the assumed-role ARN carries
         (C(arn:aws:sts::<account>:assumed-role/<name>/<session>)).
+      - Required unless O(roles) is given; mutually exclusive with it.
     type: str
-    required: true
+    aliases: [role_name]
+  roles:
+    description:
+      - Many roles in one task, each a dict with the options of one role (V(name), V(path),
+        V(oidc_provider), V(cluster_name), V(oidc_providers), V(service_accounts), V(audience),
+        V(managed_policies), V(inline_policies), V(permissions_boundary), V(tags), V(state), V(adopt),
+        ...; every option of this module but O(roles) and O(max_concurrency) and the AWS connection).
+        V(name) is required in each.
+      - An option an item leaves out (or sets to V(null)) takes the value the task gives it, so options
+        the roles share are given once, beside O(roles).
+      - Each role is planned, checked and written as the single form would do it, with its own result,
+        C(changed), diff and warnings in RV(results); a role that fails does not stop the others, and the
+        task fails at the end, naming every role that failed.
+      - Reads that several roles need (the account, a cluster's issuer, the managed policy names, an
+        OIDC provider) are made once; the roles are worked on O(max_concurrency) at a time.
+    type: list
+    elements: raw
+  max_concurrency:
+    description:
+      - With O(roles), how many roles are read and written at the same time. Throttled calls are
+        retried with backoff as in the single form.
+    type: int
+    default: 8
   path:
     description:
       - The path of the role; it begins and ends with V(/).
@@ -324,6 +347,25 @@ EXAMPLES = r"""
 """
 
 RETURN = r"""
+results:
+  description:
+    - With O(roles), one entry per item, in the order given, with the keys the single form returns
+      (RV(role), RV(adopted) or RV(deleted) and RV(owned), RV(diff) in diff mode, RV(foreign_role)) plus
+      C(name), C(changed), and C(failed) and C(msg) for a role that failed (C(changed) is then whether
+      something was written before it failed), and C(warnings), the role's own warnings.
+  returned: when O(roles) is given
+  type: list
+  elements: dict
+  sample:
+    - name: app-reader
+      changed: false
+      adopted: false
+      role: {arn: "arn:aws:iam::111122223333:role/app-reader", name: app-reader}
+    - name: hand-made
+      changed: false
+      failed: true
+      foreign_role: hand-made
+      msg: "role 'hand-made' (roles[1]): role 'hand-made' exists and was not created by eks.irsa ..."
 adopted:
   description: Whether this task tagged as ours a role that existed without the ownership tag (see O(adopt)).
   returned: when state is present
@@ -347,7 +389,7 @@ foreign_role:
 role:
   description:
     - The role after the task (in check mode, as it would be). Empty when O(state=absent).
-  returned: always
+  returned: unless O(roles) is given
   type: dict
   contains:
     arn:
@@ -441,6 +483,7 @@ from ansible_collections.amazon.aws.plugins.module_utils.tagging import compare_
 
 from ansible_collections.eks.irsa.plugins.module_utils.aws import IrsaAWSModule
 from ansible_collections.eks.irsa.plugins.module_utils import aws as irsa_aws
+from ansible_collections.eks.irsa.plugins.module_utils import batch
 from ansible_collections.eks.irsa.plugins.module_utils import iam as irsa_iam
 from ansible_collections.eks.irsa.plugins.module_utils import trust
 from ansible_collections.eks.irsa.plugins.module_utils.constants import DEFAULT_AUDIENCE
@@ -649,32 +692,37 @@ def _account_of_arn(arn):
 
 
 class Resolver:
-    """Turns names (clusters, providers, policies) into ARNs, each AWS read made at most once."""
+    """Turns names (clusters, providers, policies) into ARNs, each AWS read made at most once per module run
+    (shared by the items of a batch through the module's ``cache``)."""
 
     def __init__(self, module, iam_client, current):
         self.module = module
         self.iam = iam_client
         self.current = current
+        self.cache = getattr(module, "cache", None) or batch.OnceCache()
         self._account = None
-        self._all_policies = None
 
     def account(self):
         if self._account is None:
             if self.current is not None:
                 self._account = _account_of_arn(self.current["role"]["Arn"])
             else:
-                identity = irsa_aws.caller_identity(self.module.client("sts"))
-                self._account = _account_of_arn(identity["arn"])
+                self._account = self.cache.get(
+                    ("account",), lambda: _account_of_arn(irsa_aws.caller_identity(self.module.client("sts"))["arn"]))
         return self._account
 
-    def cluster_provider(self, cluster_name):
+    def _cluster(self, cluster_name):
         cluster = irsa_aws.lookup_cluster(self.module.client("eks"), cluster_name, self.module.region)
         try:
             issuer = parse_issuer(irsa_aws.cluster_issuer_url(cluster))
         except NamingError as e:
             raise IrsaRoleError("cluster_name: {0}".format(e)) from None
+        return issuer, _account_of_arn(cluster["arn"])
+
+    def cluster_provider(self, cluster_name):
+        issuer, account = self.cache.get(("cluster", cluster_name), lambda: self._cluster(cluster_name))
         if self._account is None:
-            self._account = _account_of_arn(cluster["arn"])
+            self._account = account
         return provider_arn(issuer.provider, self._account[0], issuer.partition)
 
     def provider(self, value, label):
@@ -692,12 +740,14 @@ class Resolver:
             return arn
         return provider_arn(issuer.provider, self.account()[0], issuer.partition)
 
+    def _all_policies(self):
+        policies = {}
+        for policy in list_iam_managed_policies(self.iam):
+            policies.setdefault(policy["PolicyName"], []).append(policy["Arn"])
+        return policies
+
     def _policies_named(self, name):
-        if self._all_policies is None:
-            self._all_policies = {}
-            for policy in list_iam_managed_policies(self.iam):
-                self._all_policies.setdefault(policy["PolicyName"], []).append(policy["Arn"])
-        return sorted(self._all_policies.get(name, []))
+        return sorted(self.cache.get(("policies",), self._all_policies).get(name, []))
 
     def policy_arn(self, reference, option, known=()):
         """ARN of a policy reference; ``known`` are ARNs the role already uses (no read needed)."""
@@ -769,16 +819,22 @@ def _warn_about_trust(module, current_trust, desired_trust, managed_arns):
 
 
 def _oidc_provider_exists(module, iam_client, arn):
-    try:
-        return irsa_aws.get_oidc_provider(iam_client, arn) is not None
-    except irsa_aws.IrsaAWSError as e:
-        if irsa_aws.error_code(e.exception) not in irsa_aws.ACCESS_DENIED_CODES:
-            raise
-    module.warn(
-        "could not check that the IAM OIDC provider {0} exists (iam:GetOpenIDConnectProvider is not allowed); "
-        "IAM will refuse the trust policy if it does not".format(arn)
-    )
-    return True
+    def read():
+        try:
+            return irsa_aws.get_oidc_provider(iam_client, arn) is not None
+        except irsa_aws.IrsaAWSError as e:
+            if irsa_aws.error_code(e.exception) not in irsa_aws.ACCESS_DENIED_CODES:
+                raise
+        return None
+
+    exists = (getattr(module, "cache", None) or batch.OnceCache()).get(("provider", arn), read)
+    if exists is None:
+        module.warn(
+            "could not check that the IAM OIDC provider {0} exists (iam:GetOpenIDConnectProvider is not allowed); "
+            "IAM will refuse the trust policy if it does not".format(arn)
+        )
+        return True
+    return exists
 
 
 def _size_advice(size, limit):
@@ -1211,15 +1267,21 @@ def ensure_absent(module, iam_client, request):
     return {"changed": True, "role": {}, "deleted": True, "owned": True, "diff": diff}
 
 
-def main():
+# The options of one role; ``roles`` items take these keys (the task's values are their defaults).
+MUTUALLY_EXCLUSIVE = [("oidc_provider", "cluster_name", "oidc_providers")]
+
+
+def argument_spec():
     provider_options = dict(
         provider=dict(type="str", required=True),
         service_accounts=dict(type="list", elements="raw"),
         audience=dict(type="str"),
         state=dict(type="str", choices=["present", "absent"], default="present"),
     )
-    argument_spec = dict(
-        name=dict(type="str", required=True),
+    return dict(
+        name=dict(type="str", aliases=["role_name"]),
+        roles=dict(type="list", elements="raw"),
+        max_concurrency=dict(type="int", default=batch.DEFAULT_CONCURRENCY),
         path=dict(type="str", default="/"),
         description=dict(type="str"),
         max_session_duration=dict(type="int"),
@@ -1244,28 +1306,87 @@ def main():
         adopt=dict(type="bool", default=False),
         check_oidc_provider=dict(type="bool", default=True),
     )
-    module = IrsaAWSModule(
-        argument_spec=argument_spec,
-        mutually_exclusive=[("oidc_provider", "cluster_name", "oidc_providers")],
-        supports_check_mode=True,
-    )
-    wrote = bool
+
+
+def run_role(module, iam_client, watch):
+    """The result of one role (one item of ``roles``, or the single form): its failure is part of the result."""
+    wrote = watch.start()
     try:
         request = validate(module.params)
-        iam_client = module.client("iam")
-        wrote = irsa_aws.watch_writes(iam_client)
         if module.params["state"] == "absent":
             result = ensure_absent(module, iam_client, request)
         else:
             result = ensure_present(module, iam_client, request)
     except IrsaRoleError as e:
-        module.fail_json(msg=str(e), changed=wrote(), **e.details)
+        result = dict(failed=True, msg=str(e), changed=wrote(), **e.details)
     except AnsibleAWSError as e:
         # A failure after a write (say, attaching a policy after the role was created) still changed the role.
-        if e.exception:
-            module.fail_json_aws(e.exception, msg=e.message, changed=wrote())
-        module.fail_json(msg=e.message, changed=wrote())
-    module.exit_json(**result)
+        result = dict(failed=True, msg=irsa_aws.aws_failure_message(e, module.params), changed=wrote(), aws_error=e)
+    if module.warnings:
+        result["warnings"] = module.warnings
+    return result
+
+
+def items_of(module, spec):
+    """``[(ItemModule or None, error)]``: every item of ``roles``, or the single form as a batch of one."""
+    cache = batch.OnceCache()
+    if module.params["roles"] is None:
+        return [(batch.ItemModule(module, module.params, "", cache), None)]
+    items = []
+    for index, item in enumerate(module.params["roles"]):
+        where = "roles[{0}]".format(index)
+        params, error = batch.item_params(module, item, spec, where, MUTUALLY_EXCLUSIVE)
+        label = "role {0!r} ({1})".format(params["name"], where) if params else where
+        items.append((batch.ItemModule(module, params, label, cache) if params else None, error or label))
+    return items
+
+
+def main():
+    spec = argument_spec()
+    module = IrsaAWSModule(
+        argument_spec=spec,
+        mutually_exclusive=[("name", "roles")] + MUTUALLY_EXCLUSIVE,
+        required_one_of=[("name", "roles")],
+        supports_check_mode=True,
+    )
+    item_options = batch.item_spec(spec, ("roles", "max_concurrency"))
+    item_options["name"]["required"] = True
+    items = items_of(module, item_options)
+    iam_client = module.client("iam") if any(item for item, _label in items) else None
+    watch = irsa_aws.WriteWatch(iam_client) if iam_client is not None else None
+
+    def work(entry):
+        item, label = entry
+        if item is None:
+            return {"failed": True, "changed": False, "msg": label}
+        result = run_role(item, iam_client, watch)
+        result["name"] = item.params["name"]
+        return result
+
+    results = batch.run_items(work, items, module.params["max_concurrency"])
+    if module.params["roles"] is None:
+        result = results[0]
+        for warning in result.pop("warnings", []):
+            module.warn(warning)
+        result.pop("name")
+        error = result.pop("aws_error", None)
+        if error is not None and error.exception is not None:
+            module.fail_json_aws(error.exception, msg=error.message, changed=result["changed"])
+        if result.pop("failed", False):
+            module.fail_json(**result)
+        module.exit_json(**result)
+    for (item, label), result in zip(items, results):
+        for warning in result.get("warnings", []):
+            module.warn("{0}: {1}".format(label, warning))
+        error = result.pop("aws_error", None)
+        if error is not None and error.exception is not None:
+            result["error_code"] = irsa_aws.error_code(error.exception)
+        if result.get("failed") and item is not None:
+            result["msg"] = "{0}: {1}".format(label, result["msg"])
+    outcome = dict(changed=any(result.get("changed") for result in results), results=results)
+    if any(result.get("failed") for result in results):
+        module.fail_json(msg=batch.batch_message(results, "roles"), **outcome)
+    module.exit_json(**outcome)
 
 
 if __name__ == "__main__":

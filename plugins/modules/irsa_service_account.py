@@ -19,14 +19,35 @@ description:
     identity webhook mutates pods only when they are created; they keep their old identity until recreated.
   - Reaches the cluster with a kubeconfig, or in EKS mode with AWS credentials only (O(cluster_name)).
   - Unchanged, it makes two Kubernetes calls (read the ServiceAccount, list its pods; one with
-    O(list_pods=false)) and no write, plus C(eks:DescribeCluster) in EKS mode.
+    O(list_pods=false)) and no write, plus C(eks:DescribeCluster) in EKS mode. With O(service_accounts),
+    a namespace of several items costs those two calls once, not once per item.
 author:
   - eks.irsa contributors (!UNKNOWN)
 options:
   name:
-    description: Name of the ServiceAccount.
+    description:
+      - Name of the ServiceAccount.
+      - Required unless O(service_accounts) is given; mutually exclusive with it.
     type: str
-    required: true
+  service_accounts:
+    description:
+      - Many ServiceAccounts in one task, each a dict with the options of one ServiceAccount (V(name),
+        V(namespace), V(role_arn), V(audience), V(sts_regional_endpoints), V(token_expiration),
+        V(annotations), V(labels), V(create), V(create_namespace), V(list_pods), V(state), V(delete),
+        V(delete_when_unused), V(adopt), V(cluster_issuer)). V(name) is required in each.
+      - An option an item leaves out (or sets to V(null)) takes the value the task gives it.
+      - One Kubernetes connection serves every item; a namespace that several items name is read with one
+        list of its ServiceAccounts (and one of its pods) instead of a read per ServiceAccount, and the
+        cluster's issuer (O(cluster_issuer)) is read once. Each item has its own result, C(changed), diff and
+        warnings in RV(results); an item that fails does not stop the others, and the task fails at the end,
+        naming every one that failed.
+    type: list
+    elements: raw
+  max_concurrency:
+    description:
+      - With O(service_accounts), how many ServiceAccounts are worked on at the same time.
+    type: int
+    default: 8
   namespace:
     description: Namespace of the ServiceAccount.
     type: str
@@ -177,6 +198,22 @@ EXAMPLES = r"""
 """
 
 RETURN = r"""
+results:
+  description:
+    - With O(service_accounts), one entry per item, in the order given, with the keys the single form
+      returns (RV(service_account), RV(pods_to_restart), RV(previous_role_arn), RV(adopted) or RV(deleted),
+      RV(diff) in diff mode, RV(foreign_role_arn), RV(wrong_cluster_issuer)) plus C(namespace), C(name),
+      C(changed), C(warnings), and C(failed) and C(msg) for an item that failed.
+  returned: when O(service_accounts) is given
+  type: list
+  elements: dict
+  sample:
+    - namespace: default
+      name: irsa-test
+      changed: false
+      service_account: {name: irsa-test, namespace: default}
+      pods_to_restart: []
+      warnings: []
 previous_role_arn:
   description: The role the ServiceAccount named before this run replaced it, or V(null).
   returned: when state is present
@@ -209,7 +246,7 @@ foreign_role_arn:
   sample: arn:aws:iam::123456789012:role/someone-elses
 service_account:
   description: The ServiceAccount after the run (predicted in check mode); empty when it does not exist.
-  returned: always
+  returned: unless O(service_accounts) is given
   type: dict
   contains:
     name:
@@ -241,7 +278,7 @@ pods_to_restart:
   description:
     - Running or pending pods of the ServiceAccount that keep their old identity until recreated (not mutated for
       O(role_arn); with O(state=absent), still carrying a role).
-  returned: always
+  returned: unless O(service_accounts) is given
   type: list
   elements: dict
   contains:
@@ -275,6 +312,7 @@ pods_to_restart:
 
 
 from ansible_collections.eks.irsa.plugins.module_utils.aws import IrsaAWSModule
+from ansible_collections.eks.irsa.plugins.module_utils import batch
 from ansible_collections.eks.irsa.plugins.module_utils import service_account as sa
 from ansible_collections.eks.irsa.plugins.module_utils.constants import BOUND_ROLE_ANNOTATION
 from ansible_collections.eks.irsa.plugins.module_utils.constants import MANAGED_BY_LABEL
@@ -288,6 +326,37 @@ from ansible_collections.eks.irsa.plugins.module_utils.naming import NamingError
 from ansible_collections.eks.irsa.plugins.module_utils.verify import near_miss_role_keys
 
 CONFLICT_RETRIES = 5
+
+
+class Reads:
+    """The first read of each item's ServiceAccount, namespace and pods. A namespace that several items of the batch
+    name is read with one LIST of its ServiceAccounts (and one of its pods) instead of a GET per item; a namespace
+    with one item is read with a GET. Re-reads after a conflict go to the API directly."""
+
+    def __init__(self, kube, cache, items_per_namespace):
+        self.kube = kube
+        self.cache = cache
+        self.listed = {namespace for namespace, count in items_per_namespace.items() if count > 1}
+
+    def service_account(self, namespace, name):
+        if namespace not in self.listed:
+            return self.kube.get_service_account(namespace, name)
+        by_name = self.cache.get(("serviceaccounts", namespace), lambda: {
+            (item.get("metadata") or {}).get("name"): item for item in self.kube.list_service_accounts(namespace)})
+        found = by_name.get(name)
+        if found is not None:
+            found.setdefault("apiVersion", "v1")
+            found.setdefault("kind", "ServiceAccount")
+        return found
+
+    def namespace_missing(self, namespace):
+        return self.cache.get(("namespace", namespace), lambda: self.kube.get_namespace(namespace) is None)
+
+    def pods(self, namespace, name):
+        if namespace not in self.listed:
+            return self.kube.list_pods(namespace, service_account=name)
+        pods = self.cache.get(("pods", namespace), lambda: self.kube.list_pods(namespace))
+        return [pod for pod in pods if (pod.get("spec") or {}).get("serviceAccountName", "default") == name]
 
 
 def view(obj):
@@ -400,7 +469,7 @@ def create(module, kube, annotations, labels):
         raise NamingError(
             "ServiceAccount {0}/{1} does not exist and create=false: create it first, or set create: true".format(namespace, name)
         )
-    namespace_missing = kube.get_namespace(namespace) is None
+    namespace_missing = module.reads.namespace_missing(namespace)
     if namespace_missing and not params["create_namespace"]:
         raise NamingError(
             "namespace {0!r} does not exist: create it, or set create_namespace: true".format(namespace)
@@ -424,6 +493,7 @@ def create(module, kube, annotations, labels):
     if namespace_missing:
         try:
             kube.create_namespace(namespace, labels={MANAGED_BY_LABEL: MANAGED_BY_VALUE})
+            module.written = "namespace {0}".format(namespace)
         except KubernetesError as e:
             if e.status != 409:
                 raise
@@ -465,7 +535,7 @@ def patch_until_applied(module, kube, current, annotations, remove, labels):
 def check_cluster(module, kube):
     """Refuse to touch a cluster other than the one whose issuer the role trusts (a kubeconfig pointing elsewhere)."""
     expected = module.params["cluster_issuer"]
-    served = kube.service_account_issuer()
+    served = module.cache.get(("issuer",), kube.service_account_issuer)
     if served is None:
         module.warn("could not check that the Kubernetes API at {0} is the cluster of {1}: it does not let this identity "
                     "read its OIDC discovery document (403)".format(kube.connection.host, expected))
@@ -485,7 +555,7 @@ def run(module, kube):
     if params["cluster_issuer"]:
         check_cluster(module, kube)
     annotations, remove, labels = wanted(params)
-    current = kube.get_service_account(namespace, name)
+    current = module.reads.service_account(namespace, name)
     before = view(current)
 
     if params["state"] == "absent":
@@ -532,13 +602,15 @@ def run(module, kube):
 def pods_to_restart(module, kube, role_arn):
     if not module.params["list_pods"]:
         return []
-    pods = kube.list_pods(module.params["namespace"], service_account=module.params["name"])
+    pods = module.reads.pods(module.params["namespace"], module.params["name"])
     return sa.pods_to_restart(pods, role_arn)
 
 
-def main():
-    argument_spec = dict(
-        name=dict(type="str", required=True),
+def argument_spec():
+    return dict(
+        name=dict(type="str"),
+        service_accounts=dict(type="list", elements="raw"),
+        max_concurrency=dict(type="int", default=batch.DEFAULT_CONCURRENCY),
         namespace=dict(type="str", default="default"),
         role_arn=dict(type="str"),
         audience=dict(type="str"),
@@ -555,40 +627,113 @@ def main():
         adopt=dict(type="bool", default=False),
         cluster_issuer=dict(type="str"),
     )
-    argument_spec.update(k8s_argument_spec())
-    module = IrsaAWSModule(argument_spec=argument_spec, supports_check_mode=True)
-    kube = None
+
+
+def run_item(module, kube):
+    """The result of one ServiceAccount (an item of ``service_accounts``, or the single form), failure included."""
+    params = module.params
     try:
         validate(module)
-        kube = kubernetes_services(module)
         changed, before, after, restart, details = run(module, kube)
     except (NamingError, KubernetesError) as e:
-        module.fail_json(msg=str(e), **getattr(e, "details", {}))
-    finally:
-        if kube is not None:
-            kube.close()
+        # Every write of an item is its last step, but for a namespace created before its ServiceAccount.
+        written = getattr(module, "written", None)
+        message = str(e) + (" (namespace {0} was created)".format(module.params["namespace"]) if written else "")
+        result = dict(failed=True, msg=message, changed=bool(written), **getattr(e, "details", {}))
+        result["warnings"] = module.warnings
+        return result
     if restart:
         module.warn(
             "{0} pod(s) of ServiceAccount {1}/{2} predate this change and keep their old identity until recreated: {3}. "
             "Restart them (e.g. kubectl rollout restart of their owners)".format(
-                len(restart), module.params["namespace"], module.params["name"],
+                len(restart), params["namespace"], params["name"],
                 ", ".join("{0}{1}".format(p["name"], " ({0} {1})".format(p["owner_kind"], p["owner_name"]) if p["owner_kind"] else "")
                           for p in restart[:10]))
         )
     if details.get("previous_role_arn"):
         module.warn("ServiceAccount {0}/{1} was annotated with role {2}; it now names {3}".format(
-            module.params["namespace"], module.params["name"], details["previous_role_arn"], module.params["role_arn"]))
+            params["namespace"], params["name"], details["previous_role_arn"], params["role_arn"]))
     if details.get("kept_role_arn"):
         module.warn("ServiceAccount {0}/{1} is annotated with role {2}, not {3}: that annotation is another binding's "
-                    "and was left as it is".format(module.params["namespace"], module.params["name"],
-                                                   details["kept_role_arn"], module.params["role_arn"]))
+                    "and was left as it is".format(params["namespace"], params["name"], details["kept_role_arn"],
+                                                   params["role_arn"]))
     result = dict(changed=changed, service_account=after, pods_to_restart=restart, **details)
     if module._diff:
         result["diff"] = {
             "before": {"annotations": before.get("annotations", {}), "labels": before.get("labels", {})} if before else {},
             "after": {"annotations": after.get("annotations", {}), "labels": after.get("labels", {})} if after else {},
         }
-    module.exit_json(**result)
+    result["warnings"] = module.warnings
+    return result
+
+
+def items_of(module, spec, cache):
+    """``[(ItemModule or None, label or error)]``: every item of ``service_accounts``, or the single form."""
+    if module.params["service_accounts"] is None:
+        return [(batch.ItemModule(module, module.params, "", cache), "")]
+    items = []
+    for index, item in enumerate(module.params["service_accounts"]):
+        where = "service_accounts[{0}]".format(index)
+        params, error = batch.item_params(module, item, spec, where)
+        label = "ServiceAccount {0}/{1} ({2})".format(params["namespace"], params["name"], where) if params else where
+        items.append((batch.ItemModule(module, params, label, cache) if params else None, error or label))
+    return items
+
+
+def main():
+    spec = argument_spec()
+    spec.update(k8s_argument_spec())
+    module = IrsaAWSModule(argument_spec=spec, mutually_exclusive=[("name", "service_accounts")],
+                           required_one_of=[("name", "service_accounts")], supports_check_mode=True)
+    hide_kubeconfig_secrets(module)
+    item_options = batch.item_spec(argument_spec(), ("service_accounts", "max_concurrency"))
+    item_options["name"]["required"] = True
+    cache = batch.OnceCache()
+    items = items_of(module, item_options, cache)
+    kube = None
+    try:
+        if any(item for item, _label in items):
+            kube = kubernetes_services(module)
+    except KubernetesError as e:
+        module.fail_json(msg=str(e))
+    try:
+        per_namespace = {}
+        for item, _label in items:
+            if item is not None:
+                per_namespace[item.params["namespace"]] = per_namespace.get(item.params["namespace"], 0) + 1
+        reads = Reads(kube, cache, per_namespace)
+
+        def work(entry):
+            item, label = entry
+            if item is None:
+                return {"failed": True, "changed": False, "msg": label}
+            item.reads = reads
+            result = run_item(item, kube)
+            result.update(namespace=item.params["namespace"], name=item.params["name"])
+            return result
+
+        results = batch.run_items(work, items, module.params["max_concurrency"])
+    finally:
+        if kube is not None:
+            kube.close()
+    if module.params["service_accounts"] is None:
+        result = results[0]
+        for warning in result.pop("warnings", []):
+            module.warn(warning)
+        for key in ("namespace", "name"):
+            result.pop(key)
+        if result.pop("failed", False):
+            module.fail_json(**result)
+        module.exit_json(**result)
+    for (item, label), result in zip(items, results):
+        for warning in result.get("warnings", []):
+            module.warn("{0}: {1}".format(label, warning))
+        if result.get("failed") and item is not None:
+            result["msg"] = "{0}: {1}".format(label, result["msg"])
+    outcome = dict(changed=any(result.get("changed") for result in results), results=results)
+    if any(result.get("failed") for result in results):
+        module.fail_json(msg=batch.batch_message(results, "ServiceAccounts"), **outcome)
+    module.exit_json(**outcome)
 
 
 if __name__ == "__main__":

@@ -10,13 +10,13 @@ BINDINGS = [
     {"service_account": "broken", "role_name": "bad"},
 ]
 ROLES = {"results": [
-    {"ansible_loop_var": "r", "r": {"role_name": "shared"}, "changed": True, "role": {"arn": ARN + "shared"}},
-    {"ansible_loop_var": "r", "r": {"role_name": "bad"}, "changed": False, "failed": False,
+    {"name": "shared", "changed": True, "role": {"arn": ARN + "shared"}},
+    {"name": "bad", "changed": False, "failed": False,
      "msg": "managed_policies: the managed policy nope does not exist"},
 ]}
 SERVICE_ACCOUNTS = {"results": [
-    {"ansible_loop_var": "b", "b": BINDINGS[0], "changed": False, "service_account": {}, "pods_to_restart": [{"namespace": "shop", "name": "old"}]},
-    {"ansible_loop_var": "b", "b": BINDINGS[1], "changed": False, "service_account": {}, "pods_to_restart": []},
+    {"namespace": "shop", "name": "app", "changed": False, "service_account": {}, "pods_to_restart": [{"namespace": "shop", "name": "old"}]},
+    {"namespace": "shop", "name": "worker", "changed": False, "service_account": {}, "pods_to_restart": []},
 ]}
 VERIFY = {"results": [
     {"namespace": "shop", "service_account": "app", "verified": True, "caller_identity": {"arn": "arn:aws:sts::123456789012:assumed-role/shared/s"}},
@@ -65,7 +65,12 @@ def test_pods_to_restart_found_by_the_verification_are_reported_once():
 
 
 def _looped(loop_var, items):
-    return {"results": [dict(result, ansible_loop_var=loop_var, **{loop_var: item}) for item, result in items]}
+    """The registered result of a batched task: each item's result names its role or ServiceAccount."""
+    def key(item):
+        if loop_var == "__irsa_role":
+            return {"name": item["role_name"]}
+        return {"namespace": item.get("namespace") or "default", "name": item["service_account"]}
+    return {"results": [dict(result, **key(item)) for item, result in items]}
 
 
 @pytest.mark.parametrize("role_result, sa_result, summary, error", [

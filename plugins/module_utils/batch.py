@@ -1,0 +1,116 @@
+# -*- coding: utf-8 -*-
+
+# Copyright: eks.irsa contributors
+# GNU General Public License v3.0+ (see COPYING or https://www.gnu.org/licenses/gpl-3.0.txt)
+
+"""Many items in one module run: irsa_role's ``roles`` and irsa_service_account's ``service_accounts``.
+
+A module given a list of items runs each as its single form would: the task's own options are the defaults of
+every item and an item's keys override them; each item gets its own result, ``changed``, diff, warnings and
+failure, and a failing item does not stop the others. Items run on a bounded pool of threads (their AWS and
+Kubernetes calls wait on the network), reads that every item needs are made once (``OnceCache``), and the
+single form is a batch of one, so both go through the same code.
+
+Private to the eks.irsa collection; not a public API.
+"""
+
+from __future__ import annotations
+
+import threading
+from concurrent.futures import ThreadPoolExecutor
+
+from ansible.module_utils.common.arg_spec import ArgumentSpecValidator
+
+# Items in flight at once: enough to hide the network's latency, few enough to stay clear of AWS's throttling
+# (throttled calls are retried with backoff as in the single form).
+DEFAULT_CONCURRENCY = 8
+
+
+class ItemModule:
+    """What the single-item code uses of the module, for one item: its own ``params`` and warnings; the rest
+    (check mode, diff, clients, region) is the module's."""
+
+    def __init__(self, module, params, label, cache):
+        self._module = module
+        self.params = params
+        self.label = label
+        self.cache = cache
+        self.warnings = []
+
+    def warn(self, warning, *_args, **_kwargs):
+        self.warnings.append(warning)
+
+    def __getattr__(self, name):
+        return getattr(self._module, name)
+
+
+class OnceCache:
+    """Values every item may need (the account, a cluster's provider, the managed policies): computed once, by
+    the first item that asks, while the others asking for the same key wait. A failure is not kept: the next
+    item asking tries again (and reports its own failure)."""
+
+    def __init__(self):
+        self._lock = threading.Lock()
+        self._locks = {}
+        self._values = {}
+
+    def get(self, key, compute):
+        with self._lock:
+            lock = self._locks.setdefault(key, threading.Lock())
+        with lock:
+            if key not in self._values:
+                self._values[key] = compute()
+            return self._values[key]
+
+
+def item_spec(argument_spec, exclude):
+    """The options an item takes: the module's, without ``exclude`` (the list option, the connection) and without
+    defaults, so that an option an item leaves out takes the task's value."""
+    spec = {}
+    for name, option in argument_spec.items():
+        if name in exclude:
+            continue
+        option = dict(option)
+        option.pop("default", None)
+        spec[name] = option
+    return spec
+
+
+def item_params(module, item, spec, where, exclusive=()):
+    """``(params, None)`` for one item (the task's options overridden by the item's keys), or ``(None, message)``
+    when the item is not valid; ``where`` names it in messages (``roles[2]``). ``exclusive`` are groups of
+    mutually exclusive options: an item that sets one of a group does not inherit the task's others."""
+    if not isinstance(item, dict):
+        return None, "{0} is {1!r}, not a dict of options".format(where, item)
+    canonical = {alias: name for name, option in spec.items() for alias in option.get("aliases", [])}
+    unknown = sorted(str(key) for key in item if key not in spec and key not in canonical)
+    if unknown:
+        return None, "{0} has unknown keys {1}: it takes {2}".format(where, ", ".join(unknown), ", ".join(sorted(spec)))
+    merged = {name: module.params.get(name) for name in spec}
+    given = {canonical.get(key, key): value for key, value in item.items() if value is not None}
+    for group in exclusive:
+        if any(name in given for name in group):
+            merged.update(dict.fromkeys(group))
+    merged.update(given)
+    # Left out rather than None: the validator counts an option that is present as given.
+    merged = {name: value for name, value in merged.items() if value is not None}
+    validated = ArgumentSpecValidator(spec, mutually_exclusive=list(exclusive)).validate(merged)
+    if validated.error_messages:
+        return None, "{0}: {1}".format(where, "; ".join(validated.error_messages))
+    return validated.validated_parameters, None
+
+
+def run_items(work, items, concurrency=DEFAULT_CONCURRENCY):
+    """``[work(item) for item in items]``, at most ``concurrency`` at a time, in the order of ``items``."""
+    items = list(items)
+    if len(items) <= 1 or concurrency <= 1:
+        return [work(item) for item in items]
+    with ThreadPoolExecutor(max_workers=min(concurrency, len(items))) as pool:
+        return list(pool.map(work, items))
+
+
+def batch_message(results, noun):
+    """The failure message of a batch: how many items failed, and each one's message."""
+    failed = [result for result in results if result.get("failed")]
+    return "{0} of {1} {2} failed: {3}".format(
+        len(failed), len(results), noun, " | ".join(result.get("msg", "") for result in failed))
