@@ -17,7 +17,7 @@ description:
   - With O(state=present), only the bindings whose role is in place (a result of M(eks.irsa.irsa_role) with its
     C(role)) are returned, each with the ARN that result gives.
   - With O(state=absent), every binding is returned with the ARN of its role built from O(partition) and
-    O(account_id): only an annotation naming that role is removed, and a ServiceAccount the collection created
+    O(account_id). Only an annotation naming that role is removed, and a ServiceAccount the collection created
     goes when nothing but its own marks is left on it.
 options:
   _input:

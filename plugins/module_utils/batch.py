@@ -16,6 +16,7 @@ Private to the eks.irsa collection; not a public API.
 
 from __future__ import annotations
 
+import copy
 import threading
 from concurrent.futures import ThreadPoolExecutor
 
@@ -46,21 +47,64 @@ class ItemModule:
 
 class OnceCache:
     """Values every item may need (the account, a cluster's provider, the managed policies): computed once, by
-    the first item that asks, while the others asking for the same key wait. A failure is not kept: the next
-    item asking tries again (and reports its own failure)."""
+    the first item that asks, while the others asking for the same key wait.
 
-    def __init__(self):
+    A failure is not kept by default: the next item asking tries again (and reports its own failure). With
+    ``remember_failures`` the same failure is raised to every item sharing the key, for reads whose retrying is
+    done already (irsa_verify's facts).
+    """
+
+    def __init__(self, remember_failures=False):
         self._lock = threading.Lock()
         self._locks = {}
         self._values = {}
+        self._remember_failures = remember_failures
 
     def get(self, key, compute):
         with self._lock:
             lock = self._locks.setdefault(key, threading.Lock())
         with lock:
             if key not in self._values:
-                self._values[key] = compute()
-            return self._values[key]
+                try:
+                    self._values[key] = (True, compute())
+                except Exception as e:  # noqa: B902 - raised again below, to this item and (if kept) to the others
+                    if not self._remember_failures:
+                        raise
+                    self._values[key] = (False, e)
+            ok, value = self._values[key]
+        if not ok:
+            raise value
+        return value
+
+
+class NamespaceReads:
+    """The first read of each item's ServiceAccount, namespace and pods. A namespace that several items name is read
+    with one list of its ServiceAccounts (and one of its pods) instead of a read per item; a namespace of one item
+    is read with a get (and a list of that ServiceAccount's pods). Re-reads after a conflict go to the API."""
+
+    def __init__(self, kube, cache, items_per_namespace):
+        self.kube = kube
+        self.cache = cache
+        self.listed = {namespace for namespace, count in items_per_namespace.items() if count > 1}
+
+    def service_account(self, namespace, name):
+        """The ServiceAccount (a copy the caller may change), or None."""
+        if namespace not in self.listed:
+            return self.kube.get_service_account(namespace, name)
+        by_name = self.cache.get(("serviceaccounts", namespace), lambda: {
+            (item.get("metadata") or {}).get("name"): item for item in self.kube.list_service_accounts(namespace)})
+        found = by_name.get(name)
+        return dict(copy.deepcopy(found), apiVersion="v1", kind="ServiceAccount") if found is not None else None
+
+    def namespace_exists(self, namespace):
+        return self.cache.get(("namespace", namespace), lambda: self.kube.get_namespace(namespace) is not None)
+
+    def pods(self, namespace, name):
+        """The pods that run as ServiceAccount ``name``."""
+        if namespace not in self.listed:
+            return self.kube.list_pods(namespace, service_account=name)
+        pods = self.cache.get(("pods", namespace), lambda: self.kube.list_pods(namespace))
+        return [pod for pod in pods if (pod.get("spec") or {}).get("serviceAccountName", "default") == name]
 
 
 def item_spec(argument_spec, exclude):

@@ -36,7 +36,8 @@ def role_results(registered):
             continue
         items = result.get("results")
         if items is None:
-            if result.get("failed"):
+            # Failed as a whole (registered with failed_when false, it says failed: false but keeps its msg).
+            if result.get("msg"):
                 fallback = result
             continue
         for entry in items:

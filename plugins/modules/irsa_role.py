@@ -350,7 +350,7 @@ RETURN = r"""
 results:
   description:
     - With O(roles), one entry per item, in the order given, with the keys the single form returns
-      (RV(role), RV(adopted) or RV(deleted) and RV(owned), RV(diff) in diff mode, RV(foreign_role)) plus
+      (RV(role), RV(adopted) or RV(deleted) and RV(owned), C(diff) in diff mode, RV(foreign_role)) plus
       C(name), C(changed), and C(failed) and C(msg) for a role that failed (C(changed) is then whether
       something was written before it failed), and C(warnings), the role's own warnings.
   returned: when O(roles) is given
@@ -1322,8 +1322,7 @@ def run_role(module, iam_client, watch):
     except AnsibleAWSError as e:
         # A failure after a write (say, attaching a policy after the role was created) still changed the role.
         result = dict(failed=True, msg=irsa_aws.aws_failure_message(e, module.params), changed=wrote(), aws_error=e)
-    if module.warnings:
-        result["warnings"] = module.warnings
+    result["warnings"] = module.warnings
     return result
 
 

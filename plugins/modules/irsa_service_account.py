@@ -202,7 +202,7 @@ results:
   description:
     - With O(service_accounts), one entry per item, in the order given, with the keys the single form
       returns (RV(service_account), RV(pods_to_restart), RV(previous_role_arn), RV(adopted) or RV(deleted),
-      RV(diff) in diff mode, RV(foreign_role_arn), RV(wrong_cluster_issuer)) plus C(namespace), C(name),
+      C(diff) in diff mode, RV(foreign_role_arn), RV(wrong_cluster_issuer)) plus C(namespace), C(name),
       C(changed), C(warnings), and C(failed) and C(msg) for an item that failed.
   returned: when O(service_accounts) is given
   type: list
@@ -328,37 +328,6 @@ from ansible_collections.eks.irsa.plugins.module_utils.verify import near_miss_r
 CONFLICT_RETRIES = 5
 
 
-class Reads:
-    """The first read of each item's ServiceAccount, namespace and pods. A namespace that several items of the batch
-    name is read with one LIST of its ServiceAccounts (and one of its pods) instead of a GET per item; a namespace
-    with one item is read with a GET. Re-reads after a conflict go to the API directly."""
-
-    def __init__(self, kube, cache, items_per_namespace):
-        self.kube = kube
-        self.cache = cache
-        self.listed = {namespace for namespace, count in items_per_namespace.items() if count > 1}
-
-    def service_account(self, namespace, name):
-        if namespace not in self.listed:
-            return self.kube.get_service_account(namespace, name)
-        by_name = self.cache.get(("serviceaccounts", namespace), lambda: {
-            (item.get("metadata") or {}).get("name"): item for item in self.kube.list_service_accounts(namespace)})
-        found = by_name.get(name)
-        if found is not None:
-            found.setdefault("apiVersion", "v1")
-            found.setdefault("kind", "ServiceAccount")
-        return found
-
-    def namespace_missing(self, namespace):
-        return self.cache.get(("namespace", namespace), lambda: self.kube.get_namespace(namespace) is None)
-
-    def pods(self, namespace, name):
-        if namespace not in self.listed:
-            return self.kube.list_pods(namespace, service_account=name)
-        pods = self.cache.get(("pods", namespace), lambda: self.kube.list_pods(namespace))
-        return [pod for pod in pods if (pod.get("spec") or {}).get("serviceAccountName", "default") == name]
-
-
 def view(obj):
     if not obj:
         return {}
@@ -469,7 +438,7 @@ def create(module, kube, annotations, labels):
         raise NamingError(
             "ServiceAccount {0}/{1} does not exist and create=false: create it first, or set create: true".format(namespace, name)
         )
-    namespace_missing = module.reads.namespace_missing(namespace)
+    namespace_missing = not module.reads.namespace_exists(namespace)
     if namespace_missing and not params["create_namespace"]:
         raise NamingError(
             "namespace {0!r} does not exist: create it, or set create_namespace: true".format(namespace)
@@ -701,7 +670,7 @@ def main():
         for item, _label in items:
             if item is not None:
                 per_namespace[item.params["namespace"]] = per_namespace.get(item.params["namespace"], 0) + 1
-        reads = Reads(kube, cache, per_namespace)
+        reads = batch.NamespaceReads(kube, cache, per_namespace)
 
         def work(entry):
             item, label = entry

@@ -426,7 +426,6 @@ summary:
       sample: 1
 """
 
-import copy
 import signal
 import threading
 import time
@@ -435,6 +434,7 @@ from concurrent.futures import ThreadPoolExecutor
 from ansible_collections.amazon.aws.plugins.module_utils.botocore import get_aws_connection_info
 from ansible_collections.amazon.aws.plugins.module_utils.exceptions import AnsibleAWSError
 
+from ansible_collections.eks.irsa.plugins.module_utils import batch
 from ansible_collections.eks.irsa.plugins.module_utils import service_account as sa
 from ansible_collections.eks.irsa.plugins.module_utils import trust
 from ansible_collections.eks.irsa.plugins.module_utils import verify
@@ -470,29 +470,6 @@ class Interrupted(Exception):
     """The module was told to stop (SIGTERM, SIGINT) while verification pods may exist."""
 
 
-class Memo:
-    """Thread-safe, per-key memoization: each fact is read once per run, whatever the bindings sharing it."""
-
-    def __init__(self):
-        self._lock = threading.Lock()
-        self._locks = {}
-        self._values = {}
-
-    def get(self, key, compute):
-        with self._lock:
-            lock = self._locks.setdefault(key, threading.Lock())
-        with lock:
-            if key not in self._values:
-                try:
-                    self._values[key] = (True, compute())
-                except Exception as e:  # noqa: B902 - the same failure is reported to every binding sharing the fact
-                    self._values[key] = (False, e)
-            ok, value = self._values[key]
-        if not ok:
-            raise value
-        return value
-
-
 class Verifier:
     """Verifies bindings; holds one client per API and what the bindings share."""
 
@@ -502,7 +479,8 @@ class Verifier:
         self.params = module.params
         self.checks = checks
         self.check_mode = module.check_mode
-        self.memo = Memo()
+        # Each fact is read once per run, whatever the bindings sharing it; a failure is that of every sharer.
+        self.memo = batch.OnceCache(remember_failures=True)
         self.stop = threading.Event()
         self._pods_lock = threading.Lock()
         self.live_pods = {}  # name -> namespace, until deleted
@@ -552,16 +530,10 @@ class Verifier:
 
     def service_account(self, namespace, name):
         """The ServiceAccount, or None. Several bindings in one namespace share one list call."""
-        if self.bindings_per_namespace.get(namespace, 0) < 2:
-            return self.kube.get_service_account(namespace, name)
-        listed = self.memo.get(("serviceaccounts", namespace), lambda: {
-            (item.get("metadata") or {}).get("name"): item for item in self.kube.list_service_accounts(namespace)
-        })
-        found = listed.get(name)
-        return copy.deepcopy(found) if found is not None else None
+        return batch.NamespaceReads(self.kube, self.memo, self.bindings_per_namespace).service_account(namespace, name)
 
     def namespace_exists(self, namespace):
-        return self.memo.get(("namespace", namespace), lambda: self.kube.get_namespace(namespace) is not None)
+        return batch.NamespaceReads(self.kube, self.memo, self.bindings_per_namespace).namespace_exists(namespace)
 
     def pods_of(self, namespace, name):
         pods = self.memo.get(("pods", namespace), lambda: self.kube.list_pods(namespace))

@@ -781,3 +781,104 @@ def test_a_refused_secret_key_is_named_not_only_aws_error_code(aws):
     assert "secret_key" in result["msg"], result["msg"]
     assert "example" not in result["msg"].replace("EXAMPLE", "")  # the secret key itself is never shown
     assert aws.writes() == []
+
+
+# --------------------------------------------------------------------------------------------
+# roles: many roles in one module run, each with its own result
+
+
+ROLES = [{"name": "app-%d" % index, "service_accounts": ["shop:app-%d" % index]} for index in range(5)]
+
+
+def test_every_role_is_created_with_its_own_trust_and_result(aws):
+    created = aws.run(roles=ROLES, oidc_provider=BLUE_ARN)
+    assert created["changed"] is True and "failed" not in created
+    assert [entry["name"] for entry in created["results"]] == ["app-%d" % index for index in range(5)]
+    assert all(entry["changed"] for entry in created["results"])
+    assert sorted(aws.writes()) == ["CreateRole"] * 5
+    for index in range(5):
+        assert stored_trust(aws, "app-%d" % index)["Statement"] == [irsa_statement(BLUE, BLUE_ARN, [SA + "shop:app-%d" % index])]
+        assert created["results"][index]["role"]["arn"] == "arn:aws:iam::%s:role/app-%d" % (ACCOUNT, index)
+
+    again = aws.run(roles=ROLES, oidc_provider=BLUE_ARN)
+    assert again["changed"] is False and not any(entry["changed"] for entry in again["results"])
+    # One read per role, and nothing else: no write, no second look at anything shared.
+    assert aws.writes() == [] and sorted(aws.reads()) == ["GetRole"] * 5
+
+
+def test_check_mode_predicts_every_role_and_writes_nothing(aws):
+    predicted = aws.run(check_mode=True, roles=ROLES[:2], oidc_provider=BLUE_ARN)
+    assert predicted["changed"] is True and aws.writes() == []
+    assert [entry["changed"] for entry in predicted["results"]] == [True, True]
+    real = aws.run(roles=ROLES[:2], oidc_provider=BLUE_ARN)
+    for guess, made in zip(predicted["results"], real["results"]):
+        assert guess["diff"] == made["diff"] and guess["role"]["arn"] == made["role"]["arn"]
+
+
+def test_a_failing_role_does_not_stop_the_others(aws):
+    aws.iam.create_role(RoleName="app-1", AssumeRolePolicyDocument=json.dumps({"Version": "2012-10-17", "Statement": [EC2_STATEMENT]}))
+    result = aws.run(roles=ROLES[:3], oidc_provider=BLUE_ARN)
+    assert result["failed"] is True and result["changed"] is True
+    assert result["msg"].startswith("1 of 3 roles failed: role 'app-1' (roles[1]): ")
+    assert "irsa_adopt_roles" in result["msg"]
+    first, foreign, third = result["results"]
+    assert foreign["failed"] is True and foreign["foreign_role"] == "app-1" and foreign["changed"] is False
+    assert first["changed"] is True and third["changed"] is True and "failed" not in first
+    # The foreign role is untouched, the others exist with their trust.
+    assert stored_trust(aws, "app-1")["Statement"] == [EC2_STATEMENT]
+    assert stored_trust(aws, "app-2")["Statement"] == [irsa_statement(BLUE, BLUE_ARN, [SA + "shop:app-2"])]
+    assert sorted(aws.writes()) == ["CreateRole", "CreateRole"]
+
+
+def test_items_take_the_task_options_and_override_them(aws):
+    roles = [
+        {"name": "blue-app", "service_accounts": ["shop:app"]},
+        # Its own provider: the task's oidc_provider is not inherited with it (they exclude each other).
+        {"name": "green-app", "oidc_providers": [{"provider": GREEN_ARN, "service_accounts": ["shop:app"]}]},
+        {"role_name": "tagged", "service_accounts": ["shop:tagged"], "tags": {"team": "b"}},
+    ]
+    result = aws.run(roles=roles, oidc_provider=BLUE_ARN, tags={"team": "a"})
+    assert "failed" not in result, result.get("msg")
+    assert stored_trust(aws, "green-app")["Statement"][0]["Principal"]["Federated"] == GREEN_ARN
+    assert stored_trust(aws, "blue-app")["Statement"][0]["Principal"]["Federated"] == BLUE_ARN
+    tags = {t["Key"]: t["Value"] for t in aws.iam.list_role_tags(RoleName="tagged")["Tags"]}
+    assert tags["team"] == "b"
+    tags = {t["Key"]: t["Value"] for t in aws.iam.list_role_tags(RoleName="blue-app")["Tags"]}
+    assert tags["team"] == "a"
+
+
+def test_a_bad_item_fails_alone_and_says_which(aws):
+    roles = [{"name": "good", "service_accounts": ["shop:good"]}, {"name": "bad", "service_acounts": ["shop:x"]}, "just-a-name",
+             {"name": "empty", "service_accounts": []}]
+    result = aws.run(roles=roles, oidc_provider=BLUE_ARN)
+    assert result["failed"] is True
+    good, bad, text, empty = result["results"]
+    assert good["changed"] is True
+    assert "roles[1] has unknown keys service_acounts" in bad["msg"] and "service_accounts" in bad["msg"]
+    assert "roles[2] is 'just-a-name', not a dict" in text["msg"]
+    assert "service_accounts is empty" in empty["msg"] and empty["msg"].startswith("role 'empty' (roles[3])")
+    assert aws.writes() == ["CreateRole"]
+
+
+def test_name_and_roles_exclude_each_other(aws):
+    result = aws.run(name="x", roles=ROLES[:1], oidc_provider=BLUE_ARN)
+    assert result["failed"] is True and "mutually exclusive" in result["msg"] and "name|roles" in result["msg"]
+    assert aws.calls == []
+
+
+def test_a_shared_cluster_is_described_once(aws):
+    cluster = {"name": "blue", "arn": "arn:aws:eks:%s:%s:cluster/blue" % (REGION, ACCOUNT),
+               "identity": {"oidc": {"issuer": "https://" + BLUE}}, "status": "ACTIVE"}
+    with mock.patch.object(irsa_role.irsa_aws, "lookup_cluster", return_value=cluster) as lookup:
+        result = aws.run(roles=ROLES, cluster_name="blue")
+    assert "failed" not in result, result.get("msg")
+    assert lookup.call_count == 1
+
+
+def test_warnings_name_their_role(aws):
+    wildcard = {"Version": "2012-10-17", "Statement": [dict(irsa_statement(BLUE, BLUE_ARN, [SA + "shop:*"]))]}
+    aws.iam.create_role(RoleName="app-0", AssumeRolePolicyDocument=json.dumps(wildcard),
+                        Tags=[{"Key": "eks.irsa/managed-by", "Value": "eks.irsa"}])
+    result = aws.run(roles=ROLES[:2], oidc_provider=BLUE_ARN)
+    assert any(w.startswith("role 'app-0' (roles[0]): the trust policy's statement 0 compares") for w in result["warnings"])
+    assert result["results"][0]["warnings"] and not result["results"][1]["warnings"]
