@@ -145,7 +145,8 @@ demo: collection
 	tests/sandbox/demo
 
 BENCH_STAMP := $(VENV)/.bench-installed
-# Passed to benchmarks/run.py, e.g. make bench BENCH_ARGS='--sizes 1,10 --repetitions 1' (default: 1,10,50 x 3).
+# Passed to benchmarks/run.py, e.g. make bench BENCH_ARGS='--sizes 1,10 --anchor-sizes 1,10 --repetitions 1'
+# (default: A at N = 1,10,50,200, A+pod and B at 1,10,50, 3 repetitions).
 BENCH_ARGS ?=
 
 $(BENCH_STAMP): benchmarks/requirements.txt $(STAMP)
