@@ -344,6 +344,19 @@ EXAMPLES = r"""
   eks.irsa.irsa_role:
     name: AWSIRSATestRole
     state: absent
+
+- name: Many roles in one task; the task's options (here the cluster and the tags) are the defaults of every item
+  eks.irsa.irsa_role:
+    cluster_name: my-cluster
+    tags: {team: shop}
+    roles:
+      - {name: shop-cart, service_accounts: ["shop:cart"], managed_policies: [AmazonDynamoDBReadOnlyAccess]}
+      - {name: shop-billing, service_accounts: ["shop:billing"], tags: {team: billing}}
+  register: shop_roles
+
+- name: Say which roles failed, if any (the others were still created)
+  ansible.builtin.debug:
+    msg: "{{ shop_roles.results | selectattr('failed', 'defined') | map(attribute='msg') | list }}"
 """
 
 RETURN = r"""

@@ -195,6 +195,22 @@ EXAMPLES = r"""
     state: absent
     cluster_name: my-cluster
     region: us-west-2
+
+- name: Many ServiceAccounts in one task (the task's options are the defaults of every item)
+  eks.irsa.irsa_service_account:
+    namespace: shop
+    role_arn: arn:aws:iam::123456789012:role/shop-reader
+    service_accounts:
+      - name: cart
+      - name: checkout
+      - {name: billing, role_arn: "arn:aws:iam::123456789012:role/shop-billing"}
+    cluster_name: my-cluster
+    region: us-west-2
+  register: annotated_all
+
+- name: Say which ServiceAccounts changed
+  ansible.builtin.debug:
+    msg: "{{ annotated_all.results | selectattr('changed') | map(attribute='name') | list }}"
 """
 
 RETURN = r"""

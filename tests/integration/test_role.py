@@ -109,6 +109,10 @@ def test_check_mode_on_a_fresh_cluster_predicts_and_writes_nothing(fresh, tmp_pa
     result = run_playbook(fresh, SITE, str(tmp_path), extra_vars=[bindings], args=["--check"])
     assert result.returncode == 0, result.stdout[-8000:]
     assert recap(result.stdout)["localhost"]["changed"] > 0
+    # The checks are the run in check mode: each says changed for what a real run would write.
+    for task in ("Check the IAM roles", "Check the ServiceAccounts"):
+        after = result.stdout[result.stdout.index("TASK [eks.irsa.irsa : " + task):]
+        assert after.split("\n", 2)[1].startswith("changed: [localhost]"), after[:600]
     assert writes(fresh.log()) == []
     with pytest.raises(ClientError):
         fresh.client("iam").get_role(RoleName="AWSIRSATestRole")
