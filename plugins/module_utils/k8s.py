@@ -46,6 +46,7 @@ from __future__ import annotations
 import base64
 import json
 import os
+import re
 import ssl
 import threading
 import time
@@ -69,6 +70,9 @@ IN_CLUSTER_TOKEN = "/var/run/secrets/kubernetes.io/serviceaccount/token"
 IN_CLUSTER_CA = "/var/run/secrets/kubernetes.io/serviceaccount/ca.crt"
 
 
+_SECRET_NAME = re.compile(r"SECRET|TOKEN|PASSWORD|PASSWD|KEY", re.IGNORECASE)
+
+
 class KubernetesError(Exception):
     """A Kubernetes API failure; ``status`` is the HTTP status (0 when the server was not reached)."""
 
@@ -89,9 +93,15 @@ def hide_kubeconfig_secrets(module):
         return
     for entry in config.get("users") or []:
         user = (entry or {}).get("user") or {}
-        for key in ("token", "password", "client-key-data", "client-certificate-data"):
-            if user.get(key):
-                module.no_log_values.add(str(user[key]))
+        secrets = [user.get(key) for key in ("token", "password", "client-key-data", "client-certificate-data")]
+        # An auth-provider's tokens and client secret, and what an exec plugin is given in variables named as secrets
+        # (AWS_SECRET_ACCESS_KEY, a TOKEN...): other variables (a profile, a region) are words that may appear anywhere.
+        provider_config = (user.get("auth-provider") or {}).get("config") or {}
+        secrets += [provider_config.get(key) for key in ("id-token", "refresh-token", "access-token", "client-secret")]
+        for variable in (user.get("exec") or {}).get("env") or []:
+            if _SECRET_NAME.search(str((variable or {}).get("name", ""))):
+                secrets.append(variable.get("value"))
+        module.no_log_values.update(str(secret) for secret in secrets if secret)
 
 
 def k8s_argument_spec():

@@ -466,3 +466,15 @@ def test_an_unreachable_proxy_is_named_without_its_credentials(monkeypatch):
     message = str(raised.value)
     assert "through the proxy http://proxy.example:3128" in message and "proxy-url" in message
     assert "proxy-secret" not in message and len(client._pool.sent) == k8s.MAX_ATTEMPTS
+
+
+def test_the_secrets_of_a_kubeconfig_dict_are_hidden_before_anything_prints_them():
+    user = {"token": "tok", "auth-provider": {"name": "oidc", "config": {"id-token": "idt", "refresh-token": "rft",
+                                                                          "client-secret": "cs", "client-id": "public-id"}},
+            "exec": {"command": "aws", "env": [{"name": "AWS_SECRET_ACCESS_KEY", "value": "sak"},
+                                               {"name": "AWS_SESSION_TOKEN", "value": "st"},
+                                               {"name": "AWS_PROFILE", "value": "prod"}]}}
+    module = FakeModule(kubeconfig=dict(KUBECONFIG, users=[{"name": "u1", "user": user}]))
+    module.no_log_values = set()
+    k8s.hide_kubeconfig_secrets(module)
+    assert module.no_log_values == {"tok", "idt", "rft", "cs", "sak", "st"}
