@@ -469,11 +469,10 @@ def test_an_unreachable_proxy_is_named_without_its_credentials(monkeypatch):
 
 
 def test_the_secrets_of_a_kubeconfig_dict_are_hidden_before_anything_prints_them():
-    user = {"token": "tok", "auth-provider": {"name": "oidc", "config": {"id-token": "idt", "refresh-token": "rft",
-                                                                          "client-secret": "cs", "client-id": "public-id"}},
-            "exec": {"command": "aws", "env": [{"name": "AWS_SECRET_ACCESS_KEY", "value": "sak"},
-                                               {"name": "AWS_SESSION_TOKEN", "value": "st"},
-                                               {"name": "AWS_PROFILE", "value": "prod"}]}}
+    provider = {"name": "oidc", "config": {"id-token": "idt", "refresh-token": "rft", "client-secret": "cs", "client-id": "public-id"}}
+    env = [{"name": "AWS_SECRET_ACCESS_KEY", "value": "sak"}, {"name": "AWS_SESSION_TOKEN", "value": "st"},
+           {"name": "AWS_PROFILE", "value": "prod"}]
+    user = {"token": "tok", "auth-provider": provider, "exec": {"command": "aws", "env": env}}
     module = FakeModule(kubeconfig=dict(KUBECONFIG, users=[{"name": "u1", "user": user}]))
     module.no_log_values = set()
     k8s.hide_kubeconfig_secrets(module)
