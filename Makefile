@@ -71,7 +71,7 @@ sanity: collection
 	@cd $(SANITY_TREE) && git init -q && git add -A
 	@# The collections this one depends on, where ansible-test's import test looks for them.
 	@site=$$($(BIN)/python -c 'import ansible_collections.amazon.aws as m, os; print(os.path.dirname(os.path.dirname(os.path.dirname(m.__path__[0]))))'); \
-		for dep in amazon/aws kubernetes/core; do \
+		for dep in amazon/aws; do \
 			mkdir -p $(BUILD)/sanity/ansible_collections/$$(dirname $$dep); \
 			ln -sfn $$site/ansible_collections/$$dep $(BUILD)/sanity/ansible_collections/$$dep; \
 		done

@@ -38,7 +38,7 @@ def _execution_environment_collections(tmp_path):
     build, installed = tmp_path / "build", tmp_path / "ee-collections"
     _run([os.path.join(BIN, "ansible-galaxy"), "collection", "build", "--output-path", str(build), ROOT])
     tarball = next(build.glob("eks-irsa-*.tar.gz"))
-    # amazon.aws and kubernetes.core come with the ansible package, as in the execution environment.
+    # amazon.aws comes with the ansible package, as in the execution environment.
     _run([os.path.join(BIN, "ansible-galaxy"), "collection", "install", "--no-deps", "--force", "-p", str(installed), str(tarball)])
     return installed
 

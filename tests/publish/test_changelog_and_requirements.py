@@ -66,10 +66,14 @@ def test_requirements_txt_and_the_module_docs_agree():
     with open(os.path.join(ROOT, "requirements.txt"), encoding="utf-8") as handle:
         listed = {Requirement(line).name.lower(): str(Requirement(line).specifier) for line in map(str.strip, handle) if line}
     documented = _doc_fragment_requirements()
-    # PyYAML is documented by the Kubernetes connection's fragment (it reads kubeconfig files).
-    assert {name: spec for name, spec in listed.items() if name != "pyyaml"} == documented
+    # PyYAML and kubernetes are documented by the Kubernetes connection's fragment (they read kubeconfig files), with
+    # the same minimum as requirements.txt.
+    connection_only = ("pyyaml", "kubernetes")
+    assert {name: spec for name, spec in listed.items() if name not in connection_only} == documented
     with open(os.path.join(ROOT, "plugins", "doc_fragments", "k8s_auth.py"), encoding="utf-8") as handle:
-        assert "  - PyYAML" in handle.read()
+        k8s_auth = handle.read()
+    assert "  - PyYAML" in k8s_auth
+    assert "  - kubernetes {0} (the Python library)".format(listed["kubernetes"].replace(">=", ">= ")) in k8s_auth
 
 
 def test_the_execution_environment_asks_for_galaxy_yml_dependencies():

@@ -97,6 +97,12 @@ class RunningSandbox:
             body["claims"] = claims
         return self.control("POST", "token", body)["token"]
 
+    def client_certificate(self, user, groups=(), cluster=None, expires_in=3600):
+        """Test-only: ``(certificate PEM, key PEM)`` of a client certificate signed by ``cluster``'s CA."""
+        answer = self.control("POST", "client-certificate", {"cluster": cluster or self.vars["irsa_sandbox_cluster"],
+                                                             "user": user, "groups": list(groups), "expires_in": expires_in})
+        return answer["certificate"], answer["key"]
+
     def secrets(self):
         """Test-only: ``{aws_secret_access_keys, aws_session_tokens, service_account_tokens,
         eks_bearer_tokens, kubernetes_admin_tokens}``, every credential the sandbox holds or issued."""
