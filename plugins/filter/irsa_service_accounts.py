@@ -12,7 +12,7 @@ version_added: 0.1.0
 author:
   - eks.irsa contributors (!UNKNOWN)
 description:
-  - Turns the bindings of the C(eks.irsa.irsa) role into the O(service_accounts) items of one
+  - Turns the bindings of the C(eks.irsa.irsa) role into the O(eks.irsa.irsa_service_account#module:service_accounts) items of one
     M(eks.irsa.irsa_service_account) task, so that one module run annotates every binding.
   - With O(state=present), only the bindings whose role is in place (a result of M(eks.irsa.irsa_role) with its
     C(role)) are returned, each with the ARN that result gives.

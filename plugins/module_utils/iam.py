@@ -16,7 +16,13 @@ Private to the eks.irsa collection; not a public API.
 from __future__ import annotations
 
 import json
+import time
 from urllib.parse import unquote
+
+try:
+    import botocore.exceptions
+except ImportError:
+    pass  # AnsibleAWSModule reports a missing botocore.
 
 from ansible_collections.amazon.aws.plugins.module_utils.iam import IAMErrorHandler
 from ansible_collections.amazon.aws.plugins.module_utils.iam import list_iam_instance_profiles
@@ -48,13 +54,32 @@ def get_managed_policy(client, arn):
     return client.get_policy(PolicyArn=arn)["Policy"]
 
 
+# Answers that say "try again" rather than "no": a waiter gives up on them, so the wait starts over until its timeout.
+_TRANSIENT_CODES = ("InternalFailure", "ServiceFailure", "ServiceUnavailable", "Throttling", "ThrottlingException",
+                    "RequestLimitExceeded")
+
+
+def _transient(waiter_error):
+    response = waiter_error.last_response or {}
+    status = (response.get("ResponseMetadata") or {}).get("HTTPStatusCode") or 0
+    return status >= 500 or (response.get("Error") or {}).get("Code") in _TRANSIENT_CODES
+
+
 @IAMErrorHandler.common_error_handler("wait for the new role to be visible")
 def wait_for_role(client, role_name, timeout):
     delay = max(1, min(timeout, 5))
-    client.get_waiter("role_exists").wait(
-        RoleName=role_name,
-        WaiterConfig={"Delay": delay, "MaxAttempts": max(1, timeout // delay)},
-    )
+    deadline = time.monotonic() + timeout
+    while True:
+        try:
+            client.get_waiter("role_exists").wait(
+                RoleName=role_name,
+                WaiterConfig={"Delay": delay, "MaxAttempts": max(1, timeout // delay)},
+            )
+            return
+        except botocore.exceptions.WaiterError as e:
+            if not _transient(e) or time.monotonic() + delay > deadline:
+                raise
+        time.sleep(delay)
 
 
 # ---------------------------------------------------------------------------------------------
