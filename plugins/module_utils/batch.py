@@ -153,6 +153,20 @@ def run_items(work, items, concurrency=DEFAULT_CONCURRENCY):
         return list(pool.map(work, items))
 
 
+def finish(module, items, results, noun):
+    """End the module run of a batch: each item's warnings and failure message labelled with the item, ``changed`` when
+    any item changed, and a failure naming every failed item ("k of n <noun> failed: ...") when one failed."""
+    for (item, label), result in zip(items, results):
+        for warning in result.get("warnings", []):
+            module.warn("{0}: {1}".format(label, warning))
+        if result.get("failed") and item is not None:
+            result["msg"] = "{0}: {1}".format(label, result["msg"])
+    outcome = dict(changed=any(result.get("changed") for result in results), results=results)
+    if any(result.get("failed") for result in results):
+        module.fail_json(msg=batch_message(results, noun), **outcome)
+    module.exit_json(**outcome)
+
+
 def batch_message(results, noun):
     """The failure message of a batch: how many items failed, and each one's message."""
     failed = [result for result in results if result.get("failed")]

@@ -1387,18 +1387,11 @@ def main():
         if result.pop("failed", False):
             module.fail_json(**result)
         module.exit_json(**result)
-    for (item, label), result in zip(items, results):
-        for warning in result.get("warnings", []):
-            module.warn("{0}: {1}".format(label, warning))
+    for result in results:
         error = result.pop("aws_error", None)
         if error is not None and error.exception is not None:
             result["error_code"] = irsa_aws.error_code(error.exception)
-        if result.get("failed") and item is not None:
-            result["msg"] = "{0}: {1}".format(label, result["msg"])
-    outcome = dict(changed=any(result.get("changed") for result in results), results=results)
-    if any(result.get("failed") for result in results):
-        module.fail_json(msg=batch.batch_message(results, "roles"), **outcome)
-    module.exit_json(**outcome)
+    batch.finish(module, items, results, "roles")
 
 
 if __name__ == "__main__":
