@@ -16,7 +16,8 @@ description:
     M(eks.irsa.irsa_service_account) and M(eks.irsa.irsa_verify) tasks, and returns one entry per binding.
   - With O(stage=verify), returns instead the C(service_accounts) list to verify, the bindings whose role and
     ServiceAccount are in place (in check mode, only those that the run would not change, since the others do
-    not exist yet).
+    not exist yet). With O(unchanged_checks), a binding whose role and ServiceAccount were already right gets those
+    checks (C(checks) in its entry), or is left out when the list is empty.
   - With O(stage=audit), the C(service_accounts) list of M(eks.irsa.irsa_verify) for every binding, each with the
     ARN of the role the binding names (O(partition), O(account_id)), so that a ServiceAccount annotated with another
     role fails verification.
@@ -65,6 +66,12 @@ options:
     description: Whether the run is in check mode.
     type: bool
     default: false
+  unchanged_checks:
+    description:
+      - With O(stage=verify), the checks of the bindings that the run did not change (C(irsa_verify_unchanged_checks));
+        unset, every binding gets the task's checks.
+    type: list
+    elements: str
 """
 
 EXAMPLES = r"""
@@ -77,7 +84,8 @@ RETURN = r"""
 _value:
   description:
     - With O(stage=summary), one entry per binding.
-    - With O(stage=verify), a list of C({namespace, name, role_arn}).
+    - With O(stage=verify), a list of C({namespace, name, role_arn}), with C(checks) for an unchanged binding when
+      O(unchanged_checks) is given.
   type: list
   elements: dict
   contains:
@@ -110,7 +118,9 @@ _value:
       description: The role the ServiceAccount named before this run replaced it (with C(irsa_adopt_service_accounts)), or null.
       type: str
     summary:
-      description: The entry as one line, C(namespace/name -> role ARN, changed, verified as <caller>), with the error if any.
+      description:
+        - The entry as one line, C(namespace/name -> role ARN, changed, verified as <caller>), with the error if any.
+        - A binding verified without a token or pod check says C(verified (static checks only)).
       type: str
 """
 
@@ -140,6 +150,8 @@ def _check_message(check):
 def _summary_line(entry):
     """``ns/sa -> role: changed, verified as <caller>`` with the pods to restart and the error, if any."""
     verified = {True: "verified", False: "NOT verified", None: "not verified"}[entry["verified"]]
+    if entry["verified"] and not entry["caller_arn"]:
+        verified += " (static checks only)"
     line = "{0} -> {1}: {2}, {3}".format(
         entry["binding"], entry["role_arn"] or entry["role_name"], "changed" if entry["changed"] else "unchanged", verified
     )
@@ -222,7 +234,7 @@ def _teardown_entry(binding, label, role_result, sa_result):
 
 
 def irsa_outcome(bindings, roles, service_accounts, verify=None, stage="summary", check_mode=False, partition=None,
-                 account_id=None, cluster_name=None):
+                 account_id=None, cluster_name=None, unchanged_checks=None):
     if stage == "audit":
         return [{"namespace": binding.get("namespace") or "default", "name": binding["service_account"],
                  "role_arn": "arn:{0}:iam::{1}:role{2}{3}".format(partition, account_id, binding.get("path") or "/",
@@ -248,7 +260,11 @@ def irsa_outcome(bindings, roles, service_accounts, verify=None, stage="summary"
         role_arn = role_result["role"]["arn"] if role_ok else ""
         changed = bool(role_result.get("changed")) or bool(sa_result.get("changed"))
         if role_ok and sa_ok and not (check_mode and changed):
-            targets.append({"namespace": binding.get("namespace") or "default", "name": binding["service_account"], "role_arn": role_arn})
+            target = {"namespace": binding.get("namespace") or "default", "name": binding["service_account"], "role_arn": role_arn}
+            if unchanged_checks is not None and not changed:
+                target["checks"] = list(unchanged_checks)
+            if target.get("checks", True):
+                targets.append(target)
 
         error = ""
         if not role_ok:

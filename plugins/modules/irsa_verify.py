@@ -83,6 +83,21 @@ options:
       role_arn:
         description: The role it must assume; defaults to its annotation.
         type: str
+      checks:
+        description:
+          - The checks of this ServiceAccount, instead of O(checks).
+        type: list
+        elements: str
+        choices: [static, token, pod]
+  known_roles:
+    description:
+      - IAM roles as M(eks.irsa.irsa_role) has just read them in the same run (the C(role) of its
+        RV(eks.irsa.irsa_role#module:results)): each needs C(arn), C(name) and C(trust_policy). A binding whose role is
+        among them is checked against it, and the role is not read again with C(iam:GetRole).
+      - Give only roles read moments ago; a role changed since then is judged as it was.
+    type: list
+    elements: dict
+    default: []
   oidc_provider:
     description:
       - The cluster's OIDC issuer, as M(eks.irsa.eks_oidc_info) returns it (RV(eks.irsa.eks_oidc_info#module:issuer_url),
@@ -486,7 +501,8 @@ class Verifier:
         self.live_pods = {}  # name -> namespace, until deleted
         self._clients = {}
         self._clients_lock = threading.Lock()
-        self.bindings_per_namespace = {}
+        # One read per item until run() knows how many bindings each namespace has.
+        self.namespace_reads = batch.NamespaceReads(kube, self.memo, {})
 
     # ----- AWS ------------------------------------------------------------------------------------
 
@@ -515,6 +531,14 @@ class Verifier:
         name = parse_arn(role_arn, service="iam", resource_type="role")["resource_id"].rsplit("/", 1)[-1]
         return self.memo.get(("role", name), lambda: verify_aws.get_role(self.client("iam"), name))
 
+    def know_roles(self, roles):
+        """Take roles as irsa_role returned them for GetRole's answer (known_roles)."""
+        for role in roles:
+            name = parse_arn(role["arn"], service="iam", resource_type="role")["resource_id"].rsplit("/", 1)[-1]
+            known = {"Arn": role["arn"], "RoleName": role.get("name") or name, "Path": role.get("path") or "/",
+                     "AssumeRolePolicyDocument": role["trust_policy"]}
+            self.memo.get(("role", name), lambda known=known: known)
+
     def oidc_provider(self, arn):
         return self.memo.get(("provider", arn), lambda: get_oidc_provider(self.client("iam"), arn))
 
@@ -530,10 +554,10 @@ class Verifier:
 
     def service_account(self, namespace, name):
         """The ServiceAccount, or None. Several bindings in one namespace share one list call."""
-        return batch.NamespaceReads(self.kube, self.memo, self.bindings_per_namespace).service_account(namespace, name)
+        return self.namespace_reads.service_account(namespace, name)
 
     def namespace_exists(self, namespace):
-        return batch.NamespaceReads(self.kube, self.memo, self.bindings_per_namespace).namespace_exists(namespace)
+        return self.namespace_reads.namespace_exists(namespace)
 
     def pods_of(self, namespace, name):
         pods = self.memo.get(("pods", namespace), lambda: self.kube.list_pods(namespace))
@@ -561,6 +585,7 @@ class Verifier:
             "caller_identity": {}, "attempts": 0, "checks": [], "pod": "", "pods_to_restart": [],
         }
         checks = entry["checks"]
+        kinds = binding.get("checks") or self.checks
         try:
             sa = self.service_account(namespace, name)
             namespace_exists = True if sa is not None else self.namespace_exists(namespace)
@@ -568,14 +593,14 @@ class Verifier:
             checks.extend(found)
             entry["role_arn"] = role_arn or ""
             context = {"subject": subject(namespace, name), "audience": audience, "provider_arn": "", "issuer": None, "stale_pods": []}
-            if "static" in self.checks:
+            if "static" in kinds:
                 checks.extend(self.static(namespace, name, role_arn, audience, context, annotated=sa is not None and not verify.failures(found)))
             else:
-                self.resolve_provider(role_arn, context)
+                self.resolve_provider(role_arn, context, static=False)
             entry["pods_to_restart"] = context["stale_pods"]
-            if "token" in self.checks:
+            if "token" in kinds:
                 self.token(entry, sa, role_arn, context)
-            if "pod" in self.checks:
+            if "pod" in kinds:
                 self.pod(entry, sa, role_arn, context)
         except Interrupted:
             raise
@@ -586,7 +611,7 @@ class Verifier:
         entry["verified"] = verify.is_verified(checks)
         return entry
 
-    def resolve_provider(self, role_arn, context):
+    def resolve_provider(self, role_arn, context, static=True):
         """Fill the issuer and the provider ARN (in the role's account) into ``context`` when they can be known.
 
         Without the static check they only make messages more precise, so failing to read them is no error.
@@ -594,7 +619,7 @@ class Verifier:
         try:
             issuer = self.issuer()
         except (IrsaAWSError, NamingError):
-            if "static" in self.checks:
+            if static:
                 raise
             issuer = None
         context["issuer"] = issuer
@@ -603,7 +628,7 @@ class Verifier:
         if role_arn:
             details = parse_arn(role_arn)
             account, partition = details["account_id"], details["partition"]
-        elif "static" in self.checks:
+        elif static:
             account, partition = self.caller_account(), issuer.partition
         else:
             return
@@ -853,8 +878,10 @@ class Verifier:
     # ----- many bindings --------------------------------------------------------------------------
 
     def run(self, bindings):
+        per_namespace = {}
         for binding in bindings:
-            self.bindings_per_namespace[binding["namespace"]] = self.bindings_per_namespace.get(binding["namespace"], 0) + 1
+            per_namespace[binding["namespace"]] = per_namespace.get(binding["namespace"], 0) + 1
+        self.namespace_reads = batch.NamespaceReads(self.kube, self.memo, per_namespace)
         workers = max(1, min(self.params["max_concurrency"], len(bindings)))
         if workers == 1:
             return [self.verify(binding) for binding in bindings]
@@ -891,8 +918,25 @@ def bindings_from(params):
         sa.check_names(*key)
         if item.get("role_arn"):
             sa.check_role_arn(item["role_arn"])
-        bindings.append({"namespace": key[0], "name": key[1], "role_arn": item.get("role_arn") or None})
+        binding = {"namespace": key[0], "name": key[1], "role_arn": item.get("role_arn") or None}
+        if item.get("checks") is not None:
+            if not item["checks"]:
+                raise NamingError("service_accounts: {0}/{1} has an empty checks list: choose among static, token and pod, "
+                                  "or leave checks out to use the task's".format(*key))
+            binding["checks"] = list(dict.fromkeys(item["checks"]))
+        bindings.append(binding)
     return bindings
+
+
+def known_role_problem(role):
+    """What is wrong with an entry of known_roles, or None."""
+    missing = [key for key in ("arn", "trust_policy") if not role.get(key)]
+    if missing:
+        return "known_roles: an entry has no {0} (give the role of eks.irsa.irsa_role's results): {1}".format(
+            " and no ".join(missing), sorted(role))
+    if not isinstance(role["trust_policy"], dict):
+        return "known_roles: the trust_policy of {0} is not a policy document (a dict)".format(role["arn"])
+    return None
 
 
 def _raise_interrupted(signum, _frame):
@@ -908,7 +952,9 @@ def main():
             namespace=dict(type="str", default="default"),
             name=dict(type="str", required=True),
             role_arn=dict(type="str"),
+            checks=dict(type="list", elements="str", choices=list(verify.CHECKS)),
         )),
+        known_roles=dict(type="list", elements="dict", default=[]),
         oidc_provider=dict(type="str"),
         checks=dict(type="list", elements="str", choices=list(verify.CHECKS), default=list(verify.DEFAULT_CHECKS)),
         fail_on_error=dict(type="bool", default=True),
@@ -937,15 +983,22 @@ def main():
     checks = list(dict.fromkeys(params["checks"]))
     if not checks:
         module.fail_json(msg="checks is empty: choose among static, token and pod")
-    if "static" in checks and not (params["cluster_name"] or params["oidc_provider"]):
-        module.fail_json(msg="The static check needs the cluster's OIDC issuer: give cluster_name or oidc_provider "
-                             "(the issuer_url or provider_arn of eks.irsa.eks_oidc_info)")
     if not module.region:
         module.fail_json(msg="No AWS region given: set the region option or AWS_REGION to the cluster's region")
     try:
         bindings = bindings_from(params)
+        for role in params["known_roles"]:
+            problem = known_role_problem(role)
+            if problem:
+                module.fail_json(msg=problem)
+            parse_arn(role["arn"], service="iam", resource_type="role")
     except NamingError as e:
         module.fail_json(msg=str(e))
+    # Every check any binding runs.
+    every_check = set(checks).union(*(binding.get("checks", ()) for binding in bindings))
+    if "static" in every_check and not (params["cluster_name"] or params["oidc_provider"]):
+        module.fail_json(msg="The static check needs the cluster's OIDC issuer: give cluster_name or oidc_provider "
+                             "(the issuer_url or provider_arn of eks.irsa.eks_oidc_info)")
 
     hide_kubeconfig_secrets(module)
     try:
@@ -953,12 +1006,13 @@ def main():
     except KubernetesError as e:
         module.fail_json(msg=_message(e))
     verifier = Verifier(module, kube, checks)
+    verifier.know_roles(params["known_roles"])
     previous = {sig: signal.signal(sig, _raise_interrupted) for sig in (signal.SIGTERM, signal.SIGINT)}
     try:
         try:
             verifier.issuer()
         except (IrsaAWSError, NamingError):
-            if "static" in checks:
+            if "static" in every_check:
                 raise
         results = verifier.run(bindings)
     except Interrupted as e:

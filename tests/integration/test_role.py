@@ -85,6 +85,23 @@ def test_create_verify_rerun_and_teardown(fresh, tmp_path):
     log = fresh.log()
     assert writes(log, "iam") == [] and writes(log, "eks") == []
     assert [call["action"] for call in writes(log, "kubernetes") if "serviceaccounts" == call["action"].split()[-1]] == []
+    # Unchanged bindings are checked against the roles the run has just read: each role read once, no token exchanged.
+    for binding in BINDINGS:
+        assert "%s/%s -> %s%s: unchanged, verified (static checks only)" % (
+            binding["namespace"], binding["service_account"], ROLE_ARN, binding["role_name"]) in second.stdout, second.stdout[-8000:]
+    actions = [(call["service"], call["action"]) for call in log["calls"]]
+    assert actions.count(("iam", "GetRole")) == 2, actions
+    assert ("sts", "AssumeRoleWithWebIdentity") not in actions
+    assert not [action for service, action in actions if service == "kubernetes" and action.endswith("serviceaccounts/token")]
+
+    # Asked for, every run exchanges a token for every binding.
+    fresh.reset_log()
+    proven = run_playbook(fresh, SITE, str(tmp_path), extra_vars=[bindings, write_vars(
+        tmp_path, irsa_verify_unchanged_checks=["static", "token"])])
+    assert proven.returncode == 0, proven.stdout[-8000:]
+    assert proven.stdout.count(": unchanged, verified as arn:aws:sts::123456789012:assumed-role/") == len(BINDINGS), proven.stdout[-8000:]
+    actions = [(call["service"], call["action"]) for call in fresh.log()["calls"]]
+    assert actions.count(("sts", "AssumeRoleWithWebIdentity")) == len(BINDINGS)
 
     audit = run_playbook(fresh, VERIFY, str(tmp_path), extra_vars=[bindings])
     assert audit.returncode == 0, audit.stdout[-8000:]

@@ -48,6 +48,31 @@ def test_what_to_verify():
     ]
 
 
+def test_unchanged_bindings_get_the_unchanged_checks():
+    roles = {"results": [{"name": "shared", "changed": False, "role": {"arn": ARN + "shared"}},
+                         {"name": "solo", "changed": True, "role": {"arn": ARN + "solo"}}]}
+    bindings = BINDINGS[:2] + [{"service_account": "new", "namespace": "shop", "role_name": "solo"}]
+    service_accounts = {"results": SERVICE_ACCOUNTS["results"] + [
+        {"namespace": "shop", "name": "new", "changed": True, "service_account": {}}]}
+    assert irsa_outcome(bindings, roles, service_accounts, stage="verify", unchanged_checks=["static"]) == [
+        {"namespace": "shop", "name": "app", "role_arn": ARN + "shared", "checks": ["static"]},
+        {"namespace": "shop", "name": "worker", "role_arn": ARN + "shared", "checks": ["static"]},
+        # Changed: the task's own checks.
+        {"namespace": "shop", "name": "new", "role_arn": ARN + "solo"},
+    ]
+    # An empty list leaves the unchanged bindings out; without the option every binding gets the task's checks.
+    assert irsa_outcome(bindings, roles, service_accounts, stage="verify", unchanged_checks=[]) == [
+        {"namespace": "shop", "name": "new", "role_arn": ARN + "solo"}]
+    assert all("checks" not in target for target in irsa_outcome(bindings, roles, service_accounts, stage="verify"))
+
+
+def test_a_binding_verified_statically_says_so():
+    verify = {"results": [{"namespace": "shop", "service_account": "app", "verified": True, "caller_identity": {},
+                           "checks": [{"name": "trust_policy", "check": "static", "passed": True}]}]}
+    outcome = irsa_outcome(BINDINGS[:1], ROLES, SERVICE_ACCOUNTS, verify)
+    assert outcome[0]["summary"].startswith("shop/app -> %sshared: changed, verified (static checks only)" % ARN)
+
+
 def test_check_mode_verifies_only_what_would_not_change():
     # The shared role would be changed: its bindings do not exist yet for real, so nothing is verified.
     assert irsa_outcome(BINDINGS, ROLES, SERVICE_ACCOUNTS, stage="verify", check_mode=True) == []
