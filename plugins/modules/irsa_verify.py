@@ -91,8 +91,8 @@ options:
         choices: [static, token, pod]
   known_roles:
     description:
-      - IAM roles as M(eks.irsa.irsa_role) has just read them in the same run (the C(role) of its
-        RV(eks.irsa.irsa_role#module:results)): each needs C(arn), C(name) and C(trust_policy). A binding whose role is
+      - IAM roles as M(eks.irsa.irsa_role) has just read them in the same run, the C(role) of each of its
+        RV(eks.irsa.irsa_role#module:results), with at least C(arn) and C(trust_policy). A binding whose role is
         among them is checked against it, and the role is not read again with C(iam:GetRole).
       - Give only roles read moments ago; a role changed since then is judged as it was.
     type: list
