@@ -81,7 +81,7 @@ units: collection
 	$(BIN)/python -m pytest -n $(PYTEST_WORKERS) tests/unit
 
 integration: collection
-	$(BIN)/python -m pytest -n $(PYTEST_WORKERS) tests/sandbox/tests tests/integration
+	$(BIN)/python -m pytest -n $(PYTEST_WORKERS) --dist loadgroup tests/sandbox/tests tests/integration
 
 LINT_PATHS = $(wildcard roles playbooks)
 

@@ -126,6 +126,7 @@ _value:
 
 from ansible.errors import AnsibleFilterError
 
+from ansible_collections.eks.irsa.plugins.module_utils.role_results import changed_items
 from ansible_collections.eks.irsa.plugins.module_utils.role_results import role_results
 from ansible_collections.eks.irsa.plugins.module_utils.role_terms import in_role_terms
 
@@ -246,6 +247,10 @@ def irsa_outcome(bindings, roles, service_accounts, verify=None, stage="summary"
     for entry in (verify or {}).get("results", []) or []:
         verified["{0}/{1}".format(entry.get("namespace"), entry.get("service_account"))] = entry
 
+    # Unchanged is what the checks found already right: a binding the check found to change, which another writer
+    # then completed first (the write found it done), was not found right by this run.
+    roles_changed = changed_items(roles) if unchanged_checks is not None else set()
+    accounts_changed = changed_items(service_accounts) if unchanged_checks is not None else set()
     targets = []
     outcome = []
     for binding in bindings:
@@ -261,7 +266,7 @@ def irsa_outcome(bindings, roles, service_accounts, verify=None, stage="summary"
         changed = bool(role_result.get("changed")) or bool(sa_result.get("changed"))
         if role_ok and sa_ok and not (check_mode and changed):
             target = {"namespace": binding.get("namespace") or "default", "name": binding["service_account"], "role_arn": role_arn}
-            if unchanged_checks is not None and not changed:
+            if unchanged_checks is not None and binding.get("role_name") not in roles_changed and label not in accounts_changed:
                 target["checks"] = list(unchanged_checks)
             if target.get("checks", True):
                 targets.append(target)

@@ -22,6 +22,14 @@ def item_key(entry):
     return entry.get("name") or entry.get("role_name")
 
 
+def changed_items(registered):
+    """The keys of the items that any of the registered results (one dict or a list) says changed or would change."""
+    if isinstance(registered, dict):
+        registered = [registered]
+    return {item_key(entry) for result in registered or [] if isinstance(result, dict)
+            for entry in result.get("results") or [] if entry.get("changed")}
+
+
 def role_results(registered):
     """``({key: result}, fallback)`` from registered results (one dict or a list, later ones winning).
 

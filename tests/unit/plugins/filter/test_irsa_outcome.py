@@ -66,6 +66,15 @@ def test_unchanged_bindings_get_the_unchanged_checks():
     assert all("checks" not in target for target in irsa_outcome(bindings, roles, service_accounts, stage="verify"))
 
 
+def test_a_binding_the_check_found_to_change_is_not_unchanged_when_another_writer_completed_it():
+    # The check said the role would be created; the write found it created by a concurrent run, exactly right.
+    plan = {"results": [{"name": "shared", "changed": True, "role": {"arn": ARN + "shared"}}]}
+    written = {"results": [{"name": "shared", "changed": False, "role": {"arn": ARN + "shared"}}]}
+    targets = irsa_outcome(BINDINGS[:2], [plan, written], SERVICE_ACCOUNTS, stage="verify", unchanged_checks=["static"])
+    assert targets == [{"namespace": "shop", "name": "app", "role_arn": ARN + "shared"},
+                       {"namespace": "shop", "name": "worker", "role_arn": ARN + "shared"}]
+
+
 def test_a_binding_verified_statically_says_so():
     verify = {"results": [{"namespace": "shop", "service_account": "app", "verified": True, "caller_identity": {},
                            "checks": [{"name": "trust_policy", "check": "static", "passed": True}]}]}
