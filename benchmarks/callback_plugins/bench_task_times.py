@@ -9,8 +9,9 @@ type: aggregate
 short_description: Wall time and module invocations of every task, for benchmarks/run.py
 description:
   - Writes, when the playbook ends, one JSON list to the file named by the environment variable E(BENCH_TASK_TIMES)
-    with, for every task, its name, action, wall time, the completion time of each loop item, and its start and end
-    on the wall clock (to attribute the sandbox's logged API calls to tasks).
+    with, for every task, its name, action (as written and as resolved to a fully qualified name), wall time, how
+    many times it ran its action (loop items and C(until) retries included), the completion time of each loop item,
+    and its start and end on the wall clock (to attribute the sandbox's logged API calls to tasks).
   - Nothing else is printed; the stdout callback is unchanged.
 requirements:
   - enabled in callbacks_enabled, with benchmarks/callback_plugins in callback_plugins
@@ -39,8 +40,11 @@ class CallbackModule(CallbackBase):
         if self._current is not None and self._current["end"] is None:
             self._current["end"] = now
             self._current["wall_end"] = time.time()
-        self._current = {"name": task.get_name(), "action": task.action, "start": now, "end": None,
-                         "wall_start": time.time(), "wall_end": None, "status": "", "items": [], "items_skipped": 0}
+        self._current = {"name": task.get_name(), "action": task.action,
+                         # What the action resolved to (FQCN), so that a short or redirected name is still counted as its module's.
+                         "resolved_action": getattr(task, "resolved_action", None) or task.action,
+                         "start": now, "end": None, "wall_start": time.time(), "wall_end": None, "status": "",
+                         "items": [], "items_skipped": 0, "retries": 0}
         self._tasks.append(self._current)
 
     def _finish(self, status):
@@ -77,6 +81,11 @@ class CallbackModule(CallbackBase):
     def v2_runner_item_on_failed(self, result):
         self._item()
 
+    def v2_runner_retry(self, result):
+        # An until/retries attempt that did not satisfy the condition: the action ran once more.
+        if self._current is not None:
+            self._current["retries"] += 1
+
     def v2_runner_item_on_skipped(self, result):
         if self._current is not None:
             self._current["items_skipped"] += 1
@@ -96,8 +105,10 @@ class CallbackModule(CallbackBase):
                 invocations = len(items)
             else:
                 invocations = 0 if entry["status"] in ("skipped", "") else 1
-            tasks.append({"name": entry["name"], "action": entry["action"], "status": entry["status"],
-                          "seconds": round(end - entry["start"], 4), "invocations": invocations,
+            invocations += entry["retries"]
+            tasks.append({"name": entry["name"], "action": entry["action"], "resolved_action": entry["resolved_action"],
+                          "status": entry["status"], "seconds": round(end - entry["start"], 4),
+                          "invocations": invocations, "retries": entry["retries"],
                           "wall_start": entry["wall_start"], "wall_end": entry["wall_end"] or time.time(),
                           "items_skipped": entry["items_skipped"], "item_seconds": durations})
         with open(path, "w", encoding="utf-8") as handle:

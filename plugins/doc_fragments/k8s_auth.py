@@ -20,8 +20,12 @@ options:
     type: str
   kubeconfig:
     description:
-      - Path of a kubeconfig, or the kubeconfig itself as a dict. Users may authenticate with a token, a token file, client
-        certificates or an exec plugin.
+      - Path of a kubeconfig, several paths separated by C(:) (merged as kubectl merges C(KUBECONFIG); the first file that
+        names a cluster, user or context, or sets C(current-context), wins; missing files are skipped), or the kubeconfig
+        itself as a dict. It is read with the Python library C(kubernetes).
+      - Users may authenticate with a token, a token file, client certificates, an C(auth-provider) (C(oidc)) or an exec
+        plugin such as C(aws eks get-token); an exec plugin's token is reused until its C(expirationTimestamp) is near,
+        and a plugin may answer a client certificate instead. A cluster's C(proxy-url) and C(tls-server-name) are used.
       - Without any connection option, C(K8S_AUTH_KUBECONFIG), then C(KUBECONFIG), then C(~/.kube/config) is used.
     type: raw
   context:
@@ -54,7 +58,8 @@ options:
     aliases: [key_file]
   proxy:
     description:
-      - HTTP proxy URL for the Kubernetes API.
+      - HTTP proxy URL for the Kubernetes API (a C(socks5://) URL needs the Python library PySocks). Takes precedence over
+        the kubeconfig's C(proxy-url) (C(K8S_AUTH_PROXY) when not given).
     type: str
   k8s_validate_certs:
     description:
@@ -73,6 +78,10 @@ options:
       - Kubernetes groups to impersonate.
     type: list
     elements: str
+requirements:
+  - kubernetes >= 32.0.1 (the Python library), to read a kubeconfig or the in-cluster configuration; EKS mode and O(host)
+    do without it
+  - PyYAML, to read a kubeconfig file (it comes with ansible-core)
 notes:
   - "Where the Kubernetes connection comes from, first match wins: O(host) (with O(api_key) or client certificates);
     O(kubeconfig)/O(context); EKS mode with O(cluster_name); the C(K8S_AUTH_*) environment variables; the default

@@ -16,9 +16,18 @@ description:
     M(eks.irsa.irsa_service_account) and M(eks.irsa.irsa_verify) tasks, and returns one entry per binding.
   - With O(stage=verify), returns instead the C(service_accounts) list to verify, the bindings whose role and
     ServiceAccount are in place (in check mode, only those that the run would not change, since the others do
-    not exist yet).
-  - Used by the role. The registered results must come from loops over the bindings, and for roles over the
-    output of the P(eks.irsa.irsa_roles#filter) filter.
+    not exist yet). With O(unchanged_checks), a binding whose role and ServiceAccount were already right gets those
+    checks (C(checks) in its entry), or is left out when the list is empty.
+  - With O(stage=audit), the C(service_accounts) list of M(eks.irsa.irsa_verify) for every binding, each with the
+    ARN of the role the binding names (O(partition), O(account_id)), so that a ServiceAccount annotated with another
+    role fails verification.
+  - With O(stage=teardown), one entry per binding of a teardown (C(irsa_state=absent)), saying what happened to its
+    annotation, ServiceAccount and role.
+  - Errors are worded in the role's terms (C(irsa_adopt_roles), C(irsa_adopt_service_accounts)), not the modules'.
+  - Used by the role. The registered results are those of M(eks.irsa.irsa_role) with
+    O(eks.irsa.irsa_role#module:roles) and M(eks.irsa.irsa_service_account) with
+    O(eks.irsa.irsa_service_account#module:service_accounts); a list of them (a check-mode run, then the run that
+    wrote) gives each item its latest result. A task that failed as a whole stands for every item it was given.
 options:
   _input:
     description: The bindings (the role's C(irsa_bindings), with defaults applied).
@@ -26,26 +35,43 @@ options:
     elements: dict
     required: true
   roles:
-    description: The registered result of the looped M(eks.irsa.irsa_role) task.
-    type: dict
+    description: The registered result of the M(eks.irsa.irsa_role) task, or a list of them (later ones win).
+    type: raw
     required: true
   service_accounts:
-    description: The registered result of the looped M(eks.irsa.irsa_service_account) task.
-    type: dict
+    description: The registered result of the M(eks.irsa.irsa_service_account) task, or a list of them (later ones win).
+    type: raw
     required: true
   verify:
     description: The registered result of the M(eks.irsa.irsa_verify) task (may be skipped).
     type: dict
     default: {}
   stage:
-    description: C(summary) for the per-binding outcome, C(verify) for the list of ServiceAccounts to verify.
+    description:
+      - C(summary) for the per-binding outcome, C(verify) for the list of ServiceAccounts to verify, C(teardown) for
+        the outcome of a teardown, C(audit) for the list of ServiceAccounts and the roles their bindings name.
     type: str
     default: summary
-    choices: [summary, verify]
+    choices: [summary, verify, teardown, audit]
+  cluster_name:
+    description: The cluster's name, for messages.
+    type: str
+  partition:
+    description: With O(stage=audit), the partition of the roles (as M(eks.irsa.eks_oidc_info) returns it).
+    type: str
+  account_id:
+    description: With O(stage=audit), the account of the roles (as M(eks.irsa.eks_oidc_info) returns it).
+    type: str
   check_mode:
     description: Whether the run is in check mode.
     type: bool
     default: false
+  unchanged_checks:
+    description:
+      - With O(stage=verify), the checks of the bindings that the run did not change (C(irsa_verify_unchanged_checks));
+        unset, every binding gets the task's checks.
+    type: list
+    elements: str
 """
 
 EXAMPLES = r"""
@@ -58,7 +84,8 @@ RETURN = r"""
 _value:
   description:
     - With O(stage=summary), one entry per binding.
-    - With O(stage=verify), a list of C({namespace, name, role_arn}).
+    - With O(stage=verify), a list of C({namespace, name, role_arn}), with C(checks) for an unchanged binding when
+      O(unchanged_checks) is given.
   type: list
   elements: dict
   contains:
@@ -87,46 +114,45 @@ _value:
     error:
       description: Why the binding failed, or an empty string.
       type: str
+    previous_role_arn:
+      description: The role the ServiceAccount named before this run replaced it (with C(irsa_adopt_service_accounts)), or null.
+      type: str
     summary:
-      description: The entry as one line, C(namespace/name -> role ARN, changed, verified as <caller>), with the error if any.
+      description:
+        - The entry as one line, C(namespace/name -> role ARN, changed, verified as <caller>), with the error if any.
+        - A binding verified without a token or pod check says C(verified (static checks only)).
       type: str
 """
 
 from ansible.errors import AnsibleFilterError
 
-
-def _loop_item(result):
-    return result.get(result.get("ansible_loop_var", "item"), {})
-
-
-def _failed(result, success_key):
-    return success_key not in result and not result.get("skipped")
+from ansible_collections.eks.irsa.plugins.module_utils.role_results import changed_items
+from ansible_collections.eks.irsa.plugins.module_utils.role_results import role_results
+from ansible_collections.eks.irsa.plugins.module_utils.role_terms import in_role_terms
 
 
 def _label(binding):
     return "{0}/{1}".format(binding.get("namespace") or "default", binding.get("service_account"))
 
 
-def _index(results, key):
-    if not isinstance(results, dict):
+def _index(results):
+    if not isinstance(results, (dict, list)):
         raise AnsibleFilterError("irsa_outcome expects registered task results (dicts), got {0}".format(type(results).__name__))
-    index = {}
-    for result in results.get("results", []):
-        item = _loop_item(result)
-        index[key(item)] = result
-    return index
+    return role_results(results)
 
 
 def _check_message(check):
     text = check.get("message", "")
     if check.get("remediation"):
         text += " Fix: " + check["remediation"]
-    return text
+    return in_role_terms(text)
 
 
 def _summary_line(entry):
     """``ns/sa -> role: changed, verified as <caller>`` with the pods to restart and the error, if any."""
     verified = {True: "verified", False: "NOT verified", None: "not verified"}[entry["verified"]]
+    if entry["verified"] and not entry["caller_arn"]:
+        verified += " (static checks only)"
     line = "{0} -> {1}: {2}, {3}".format(
         entry["binding"], entry["role_arn"] or entry["role_name"], "changed" if entry["changed"] else "unchanged", verified
     )
@@ -134,36 +160,122 @@ def _summary_line(entry):
         line += " as " + entry["caller_arn"]
     if entry["pods_to_restart"]:
         line += "; restart " + ", ".join(entry["pods_to_restart"])
+    if entry.get("previous_role_arn"):
+        line += "; replaced " + entry["previous_role_arn"]
     if entry["error"]:
         line += ". " + entry["error"]
     return line
 
 
-def irsa_outcome(bindings, roles, service_accounts, verify=None, stage="summary", check_mode=False):
-    role_results = _index(roles, lambda item: item.get("role_name"))
-    sa_results = _index(service_accounts, _label)
+def _role_error(binding, role_result, default):
+    """A role task's failure in the role's terms."""
+    name = role_result.get("foreign_role")
+    if name:
+        return (
+            "role {0} exists and was not created by eks.irsa (no eks.irsa/managed-by tag), and this binding would change "
+            "it, so nothing was written. If eks.irsa should manage it, add {0} to irsa_adopt_roles; otherwise give the "
+            "binding another role_name".format(name)
+        )
+    return "role {0}: {1}".format(binding.get("role_name"), in_role_terms(role_result.get("msg", default)))
+
+
+def _service_account_error(label, sa_result, role_arn, default, cluster_name=None):
+    """A ServiceAccount task's failure in the role's terms."""
+    if sa_result.get("wrong_cluster_issuer"):
+        return (
+            "ServiceAccount {0}: the Kubernetes API that irsa_k8s_auth, irsa_kubeconfig and irsa_context reach is not "
+            "cluster {1}: it issues tokens for {2}, which {1}'s roles do not trust, so nothing was written. Set "
+            "irsa_context to the context of cluster {1} (or irsa_k8s_auth: eks)".format(
+                label, cluster_name or "irsa_cluster_name", sa_result["wrong_cluster_issuer"])
+        )
+    foreign = sa_result.get("foreign_role_arn")
+    if foreign:
+        return (
+            "ServiceAccount {0} is annotated with role {1}, which eks.irsa did not set, so it is not replaced{2}. If this "
+            "binding should take it over, add {0} to irsa_adopt_service_accounts".format(
+                label, foreign, " with " + role_arn if role_arn else "")
+        )
+    return "ServiceAccount {0}: {1}".format(label, in_role_terms(sa_result.get("msg", default)))
+
+
+def _teardown_entry(binding, label, role_result, sa_result):
+    """What a teardown did to one binding: its annotation (or ServiceAccount) and its role."""
+    parts, error = [], ""
+    # A task registered with failed_when false says failed: false; a result without its keys is the failure.
+    if sa_result and "deleted" not in sa_result:
+        error = _service_account_error(label, sa_result, "", "not changed")
+    elif sa_result.get("deleted"):
+        parts.append("ServiceAccount deleted (created by eks.irsa, nothing else on it)")
+    elif sa_result.get("kept_role_arn"):
+        parts.append("annotation left: it names {0}, another binding's role".format(sa_result["kept_role_arn"]))
+    elif sa_result.get("changed"):
+        parts.append("annotation removed")
+    role_name = binding.get("role_name")
+    if role_result and "deleted" not in role_result:
+        if role_result.get("foreign_role"):
+            error = error or (
+                "role {0} was not created by eks.irsa and still trusts {1}, so it was left as it is. To let the teardown "
+                "change it, add {0} to irsa_adopt_roles".format(role_name, label)
+            )
+        else:
+            error = error or "role {0}: {1}".format(role_name, in_role_terms(role_result.get("msg", "not changed")))
+    elif role_result.get("deleted"):
+        parts.append("role {0} deleted (nothing left in its trust)".format(role_name))
+    elif role_result.get("changed"):
+        parts.append("left the trust of role {0}, which stays (it still trusts others)".format(role_name))
+    elif role_result.get("owned") is False:
+        parts.append("role {0} is not eks.irsa's and does not trust it: left as it is".format(role_name))
+    elif not role_result.get("role"):
+        parts.append("role {0} does not exist".format(role_name))
+    changed = bool(role_result.get("changed")) or bool(sa_result.get("changed"))
+    entry = {"binding": label, "role_name": role_name, "changed": changed, "error": error}
+    entry["summary"] = "{0} -> {1}: {2}{3}".format(
+        label, role_name, ", ".join(parts) or "nothing to remove", ". " + error if error else "")
+    return entry
+
+
+def irsa_outcome(bindings, roles, service_accounts, verify=None, stage="summary", check_mode=False, partition=None,
+                 account_id=None, cluster_name=None, unchanged_checks=None):
+    if stage == "audit":
+        return [{"namespace": binding.get("namespace") or "default", "name": binding["service_account"],
+                 "role_arn": "arn:{0}:iam::{1}:role{2}{3}".format(partition, account_id, binding.get("path") or "/",
+                                                                  binding["role_name"])}
+                for binding in bindings]
+    roles_found, roles_failed = _index(roles)
+    accounts_found, accounts_failed = _index(service_accounts)
     verified = {}
     for entry in (verify or {}).get("results", []) or []:
         verified["{0}/{1}".format(entry.get("namespace"), entry.get("service_account"))] = entry
 
+    # Unchanged is what the checks found already right: a binding the check found to change, which another writer
+    # then completed first (the write found it done), was not found right by this run.
+    roles_changed = changed_items(roles) if unchanged_checks is not None else set()
+    accounts_changed = changed_items(service_accounts) if unchanged_checks is not None else set()
     targets = []
     outcome = []
     for binding in bindings:
         label = _label(binding)
-        role_result = role_results.get(binding.get("role_name"), {})
-        sa_result = sa_results.get(label, {})
+        role_result = roles_found.get(binding.get("role_name"), roles_failed or {})
+        sa_result = accounts_found.get(label, accounts_failed or {})
+        if stage == "teardown":
+            outcome.append(_teardown_entry(binding, label, role_result, sa_result))
+            continue
         role_ok = "role" in role_result
         sa_ok = "service_account" in sa_result
         role_arn = role_result["role"]["arn"] if role_ok else ""
         changed = bool(role_result.get("changed")) or bool(sa_result.get("changed"))
         if role_ok and sa_ok and not (check_mode and changed):
-            targets.append({"namespace": binding.get("namespace") or "default", "name": binding["service_account"], "role_arn": role_arn})
+            target = {"namespace": binding.get("namespace") or "default", "name": binding["service_account"], "role_arn": role_arn}
+            if unchanged_checks is not None and binding.get("role_name") not in roles_changed and label not in accounts_changed:
+                target["checks"] = list(unchanged_checks)
+            if target.get("checks", True):
+                targets.append(target)
 
         error = ""
         if not role_ok:
-            error = "role {0}: {1}".format(binding.get("role_name"), role_result.get("msg", "not created"))
+            error = _role_error(binding, role_result, "not created")
         elif not sa_ok:
-            error = "ServiceAccount {0}: {1}".format(label, sa_result.get("msg", "not annotated"))
+            error = _service_account_error(label, sa_result, role_arn, "not annotated", cluster_name)
         check = verified.get(label)
         is_verified = None
         if check is not None:
@@ -180,12 +292,14 @@ def irsa_outcome(bindings, roles, service_accounts, verify=None, stage="summary"
                 "role_arn": role_arn,
                 "changed": changed,
                 "verified": is_verified,
-                "pods_to_restart": sorted(set(
-                    ["{0}/{1}".format(pod.get("namespace"), pod.get("name")) for pod in sa_result.get("pods_to_restart", []) or []]
+                "pods_to_restart": sorted({
+                    "{0}/{1}".format(pod.get("namespace"), pod.get("name")) for pod in sa_result.get("pods_to_restart", []) or []
+                }.union(
                     # irsa_verify's static check finds them too (the role then skips the ServiceAccount module's listing).
-                    + ["{0}/{1}".format(check.get("namespace"), pod) for pod in (check or {}).get("pods_to_restart", []) or []]
+                    "{0}/{1}".format(check.get("namespace"), pod) for pod in (check or {}).get("pods_to_restart", []) or []
                 )),
                 "caller_arn": ((check or {}).get("caller_identity") or {}).get("arn", ""),
+                "previous_role_arn": sa_result.get("previous_role_arn"),
                 "error": error,
             }
         )

@@ -26,6 +26,12 @@ options:
     type: list
     elements: dict
     required: true
+  adopt:
+    description:
+      - The names of the roles that may be adopted (the role's C(irsa_adopt_roles)); when given, each entry gets
+        C(adopt), so that the entries are the O(eks.irsa.irsa_role#module:roles) items of M(eks.irsa.irsa_role).
+    type: list
+    elements: str
 """
 
 EXAMPLES = r"""
@@ -69,6 +75,9 @@ _value:
     tags:
       description: The bindings' tags merged, or null.
       type: dict
+    adopt:
+      description: Whether the role is in O(adopt); only when O(adopt) is given.
+      type: bool
 """
 
 import re
@@ -76,6 +85,9 @@ import re
 from ansible.errors import AnsibleFilterError
 
 from ansible_collections.eks.irsa.plugins.module_utils import service_account as sa
+from ansible_collections.eks.irsa.plugins.module_utils.bindings import BindingError
+from ansible_collections.eks.irsa.plugins.module_utils.bindings import check_bindings
+from ansible_collections.eks.irsa.plugins.module_utils.bindings import label as binding_label
 from ansible_collections.eks.irsa.plugins.module_utils.naming import NamingError
 
 _SINGLE = ("permissions_boundary", "path", "audience")
@@ -105,31 +117,16 @@ def _check_binding(binding, label):
         )
 
 
-def _label(binding):
-    return "{0}/{1}".format(binding.get("namespace") or "default", binding.get("service_account"))
-
-
-def irsa_roles(bindings):
-    if not isinstance(bindings, list):
-        raise AnsibleFilterError("irsa_roles expects the list of bindings, got {0}".format(type(bindings).__name__))
+def irsa_roles(bindings, adopt=None):
+    try:
+        check_bindings(bindings)
+    except BindingError as e:
+        raise AnsibleFilterError(str(e)) from None
     roles = {}
     owners = {}
     seen = {}
     for binding in bindings:
-        if not isinstance(binding, dict) or not binding.get("role_name") or not binding.get("service_account"):
-            raise AnsibleFilterError(
-                "every binding needs service_account and role_name; got {0!r}".format(binding)
-            )
-        for key in ("service_account", "namespace", "role_name"):
-            value = binding.get(key)
-            if value is not None and not isinstance(value, str):
-                raise AnsibleFilterError(
-                    "binding {0!r}: {1} is {2} {3!r}, not a name; YAML read an unquoted value as a {2} "
-                    "(yes/no/on/off are booleans, digits are numbers): put it in quotes".format(
-                        binding, key, "a boolean" if isinstance(value, bool) else "a number", value
-                    )
-                )
-        label = _label(binding)
+        label = binding_label(binding)
         _check_binding(binding, label)
         if label in seen:
             raise AnsibleFilterError(
@@ -154,7 +151,7 @@ def irsa_roles(bindings):
         role["service_accounts"].append("{0}:{1}".format(binding.get("namespace") or "default", binding["service_account"]))
         for key in _SINGLE:
             value = binding.get(key)
-            if value is None:
+            if value is None or value == "":
                 continue
             if role[key] is not None and role[key] != value:
                 raise AnsibleFilterError(
@@ -183,6 +180,9 @@ def irsa_roles(bindings):
                 merged[item] = value
                 owners[(name, key, item)] = label
             role[key] = merged
+    if adopt is not None:
+        for name, role in roles.items():
+            role["adopt"] = name in adopt
     return list(roles.values())
 
 

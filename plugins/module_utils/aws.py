@@ -7,7 +7,13 @@
 
 Every call goes through amazon.aws's ``AWSRetry.jittered_backoff`` (throttling and transient errors
 are retried) and turns a botocore error into ``IrsaAWSError``, whose message says what failed, why,
-and how to fix it: an AccessDenied names the IAM permission that is missing.
+and how to fix it: an AccessDenied names the IAM permission that is missing; credentials AWS refuses
+(a wrong secret key, an unknown access key, a bogus or expired session token, a clock that is off) are
+told apart by ``credentials_problem``, which ``IrsaAWSModule`` applies to every failure it reports.
+
+``IrsaAWSModule`` is amazon.aws's ``AnsibleAWSModule`` with two differences: its warnings go straight to
+ansible-core (AnsibleAWSModule hands them to ``exit_json`` as ``warnings=``, which ansible-core 2.19
+deprecates on every run that warns), and its AWS failures say which credential AWS refused and why.
 
 Private to the eks.irsa collection; not a public API.
 """
@@ -16,6 +22,8 @@ from __future__ import annotations
 
 import functools
 import json
+import os
+import threading
 from urllib.parse import unquote
 
 try:
@@ -23,14 +31,27 @@ try:
 except ImportError:
     pass  # AnsibleAWSModule reports a missing botocore.
 
+from ansible.module_utils.common.warnings import warn
+
 from ansible_collections.amazon.aws.plugins.module_utils.botocore import is_boto3_error_code
 from ansible_collections.amazon.aws.plugins.module_utils.exceptions import AnsibleAWSError
+from ansible_collections.amazon.aws.plugins.module_utils.modules import AnsibleAWSModule
 from ansible_collections.amazon.aws.plugins.module_utils.retries import AWSRetry
 from ansible_collections.amazon.aws.plugins.module_utils.tagging import boto3_tag_list_to_ansible_dict
 
 ACCESS_DENIED_CODES = ("AccessDenied", "AccessDeniedException", "UnauthorizedOperation", "UnauthorizedException")
 # EKS's REST API names throttling and server errors differently from IAM and STS, and AWSRetry knows only the latter.
 EKS_RETRY_CODES = ("ThrottlingException", "ServerException", "ServiceUnavailableException")
+
+
+# What AWS answers when it refuses the credentials themselves, before any permission is looked at
+# (STS and IAM, then the JSON services such as EKS).
+SIGNATURE_CODES = ("SignatureDoesNotMatch", "InvalidSignatureException", "IncompleteSignature")
+UNKNOWN_KEY_CODES = ("InvalidClientTokenId", "UnrecognizedClientException")
+EXPIRED_CODES = ("ExpiredToken", "ExpiredTokenException", "RequestExpired")
+CREDENTIAL_ERROR_CODES = SIGNATURE_CODES + UNKNOWN_KEY_CODES + EXPIRED_CODES
+# Access key IDs of temporary credentials (STS) start with ASIA; they are valid only with their session token.
+TEMPORARY_KEY_PREFIX = "ASIA"
 
 
 class IrsaAWSError(AnsibleAWSError):
@@ -41,6 +62,125 @@ def error_code(exception):
     if isinstance(exception, botocore.exceptions.ClientError):
         return exception.response.get("Error", {}).get("Code", "")
     return ""
+
+
+def _masked(access_key):
+    """An access key ID as it may be shown: its kind (AKIA/ASIA) and last four characters."""
+    return "{0}...{1}".format(access_key[:4], access_key[-4:]) if access_key and len(access_key) > 8 else "(unknown)"
+
+
+def _aws_words(aws_message, params):
+    """AWS's own message, fit to be shown: without the canonical request and string to sign that JSON services quote
+    after a signature mismatch (they carry the session token), and without any credential value."""
+    words = (aws_message or "").split("The Canonical String", 1)[0].strip() or "no message"
+    for secret in (params.get("secret_key"), params.get("session_token")):
+        if secret:
+            words = words.replace(secret, "(hidden)")
+    return words
+
+
+def credentials_problem(code, aws_message, params, environ=None):
+    """``(cause, fix)`` when AWS refused the credentials in use (``code`` among CREDENTIAL_ERROR_CODES), else None.
+
+    ``params`` are the module's amazon.aws options (``access_key``, ``secret_key``, ``session_token``, ``profile``,
+    after their environment fallbacks); ``environ`` the environment. Secrets are never quoted; the access key ID
+    only as its kind and last four characters.
+    """
+    if code not in CREDENTIAL_ERROR_CODES:
+        return None
+    environ = os.environ if environ is None else environ
+    access_key = params.get("access_key") or ""
+    has_token = bool(params.get("session_token"))
+    profile = params.get("profile")
+    said = "AWS refused the credentials in use ({0}: {1})".format(code, _aws_words(aws_message, params))
+    key = "the access key {0}".format(_masked(access_key)) if access_key else (
+        "the credentials of profile {0!r}".format(profile) if profile else "the credentials botocore found (environment, "
+        "shared config files, instance or container role)")
+    lowered = (aws_message or "").lower()
+    if code in SIGNATURE_CODES and ("expired" in lowered or "not yet current" in lowered) or code == "RequestExpired":
+        return ("{0}: the request's time is too far from AWS's, so the clock of this host is off by more than "
+                "5 minutes.".format(said),
+                "Set the clock of the host that runs the task right (NTP), and run again.")
+    if code in SIGNATURE_CODES:
+        return ("{0}: AWS knows {1}, but the signature made with the secret access key does not match it, so the "
+                "secret key is not the one issued with that access key ID.".format(said, key),
+                "Set secret_key (or AWS_SECRET_ACCESS_KEY) to the secret issued with {0}, or use another access "
+                "key.".format(key) if access_key else "Fix the secret access key of {0}.".format(key))
+    if code in EXPIRED_CODES:
+        return ("{0}: the temporary credentials ({1} with its session token) have expired.".format(said, key),
+                "Get new temporary credentials (assume the role again, aws sso login, or refresh the AWX credential) "
+                "and run again.")
+    security_token = environ.get("AWS_SECURITY_TOKEN")
+    if access_key.startswith(TEMPORARY_KEY_PREFIX) and not has_token:
+        if security_token and not environ.get("AWS_SESSION_TOKEN"):
+            return ("{0}: {1} is a temporary key and was sent without its session token. AWS_SECURITY_TOKEN is set "
+                    "but AWS_SESSION_TOKEN is not, and amazon.aws reads only AWS_SESSION_TOKEN (or the "
+                    "session_token option).".format(said, key),
+                    "Set AWS_SESSION_TOKEN to the value of AWS_SECURITY_TOKEN (or pass it as session_token), and "
+                    "run again.")
+        return ("{0}: {1} is a temporary key (ASIA...) and was sent without its session token.".format(said, key),
+                "Set session_token (or AWS_SESSION_TOKEN) to the session token issued with this key.")
+    if access_key.startswith(TEMPORARY_KEY_PREFIX):
+        return ("{0}: AWS does not accept the session token given with the temporary {1}: it is not the token "
+                "issued with this key (mistyped, cut short, or of another session).".format(said, key[4:]),
+                "Set session_token (or AWS_SESSION_TOKEN) to the session token issued with {0}, or get a new set "
+                "of temporary credentials.".format(key))
+    if access_key and has_token:
+        return ("{0}: a session token was sent with the long-term {1}, which takes none.".format(said, key[4:]),
+                "Unset session_token (and AWS_SESSION_TOKEN) for this access key, or use the temporary key issued "
+                "with that session token.")
+    if access_key:
+        return ("{0}: AWS does not know {1}: it was deleted or deactivated, is mistyped, or belongs to another "
+                "partition (China, GovCloud) than the endpoint.".format(said, key),
+                "Set access_key (or AWS_ACCESS_KEY_ID) to an active access key of the account (aws iam "
+                "list-access-keys lists a user's keys), and its secret_key.")
+    return ("{0}: AWS does not know the access key of {1}, or its session token is not valid.".format(said, key),
+            "Check {0} (aws sts get-caller-identity with the same settings tells whether AWS accepts them), or give "
+            "access_key, secret_key and session_token.".format(key))
+
+
+def describe_error(error, params, environ=None):
+    """The message of ``error`` (an ``AnsibleAWSError``), saying which credential AWS refused when that is why."""
+    message = getattr(error, "message", None) or str(error)
+    return credentials_message(message, getattr(error, "exception", None), params, environ) or message
+
+
+def credentials_message(message, exception, params, environ=None):
+    """``message`` followed by why AWS refused the credentials and how to fix it, or None when ``exception``
+    (a botocore error) is no refusal of the credentials."""
+    code = error_code(exception)
+    aws_message = exception.response.get("Error", {}).get("Message", "") if code else ""
+    problem = credentials_problem(code, aws_message, params, environ)
+    if problem is None:
+        return None
+    return "{0}{1} {2}".format(message.rstrip(".") + ". " if message else "", problem[0], problem[1])
+
+
+def aws_failure_message(error, params, environ=None):
+    """What failed in ``error`` (an ``AnsibleAWSError``) and AWS's words for why, as ``fail_json_aws`` says it, for
+    a failure that is reported without ending the module (an item of a batch); or why AWS refused the
+    credentials, when it did."""
+    explained = credentials_message(error.message, error.exception, params, environ)
+    if explained is not None:
+        return explained
+    if error.exception is None:
+        return error.message
+    return "{0}: {1}".format(error.message, _aws_words(str(error.exception), params))
+
+
+class IrsaAWSModule(AnsibleAWSModule):
+    """``AnsibleAWSModule`` whose warnings go to ansible-core directly, and whose AWS failures name the credential
+    AWS refused."""
+
+    def warn(self, warning, *args, **kwargs):  # pylint: disable=unused-argument
+        # AnsibleAWSModule would keep it and pass it to exit_json/fail_json as warnings=, deprecated by ansible-core.
+        warn(warning)
+
+    def fail_json_aws(self, exception, msg=None, **kwargs):
+        explained = credentials_message(msg, exception, self.params)
+        if explained is not None:
+            self.fail_json(msg=explained, **kwargs)
+        super().fail_json_aws(exception, msg=msg, **kwargs)
 
 
 def aws_call(description, permission, retry_codes=()):
@@ -78,19 +218,30 @@ def aws_call(description, permission, retry_codes=()):
 READ_ACTION_PREFIXES = ("Get", "List", "Describe")
 
 
-def watch_writes(client):
-    """Watch ``client`` for calls that changed AWS state (any successful call that is not a Get, List or
-    Describe). Returns a function answering whether one happened, so that a task failing after a write
-    still reports ``changed: true``: the account did change, and a re-run converges from there."""
-    wrote = []
+class WriteWatch:
+    """Watches ``client`` for calls that changed AWS state (any successful call that is not a Get, List or
+    Describe), per thread: ``start()`` in the thread that then makes the calls returns a function answering
+    whether one of them wrote. A task (or an item of a batched task) failing after a write so still reports
+    ``changed: true``: the account did change, and a re-run converges from there."""
 
-    def after_call(http_response=None, model=None, **_kwargs):
-        if model is not None and http_response is not None and http_response.status_code < 300 \
+    def __init__(self, client):
+        self._local = threading.local()
+        client.meta.events.register("after-call.*.*", self._after_call)
+
+    def _after_call(self, http_response=None, model=None, **_kwargs):
+        wrote = getattr(self._local, "wrote", None)
+        if wrote is not None and model is not None and http_response is not None and http_response.status_code < 300 \
                 and not model.name.startswith(READ_ACTION_PREFIXES):
             wrote.append(model.name)
 
-    client.meta.events.register("after-call.*.*", after_call)
-    return lambda: bool(wrote)
+    def start(self):
+        wrote = self._local.wrote = []
+        return lambda: bool(wrote)
+
+
+def watch_writes(client):
+    """``WriteWatch(client).start()``: whether the calls this thread makes on ``client`` from now on wrote."""
+    return WriteWatch(client).start()
 
 
 # --- EKS -------------------------------------------------------------------------------------------

@@ -54,3 +54,12 @@ WEB_IDENTITY_ACTION = "sts:AssumeRoleWithWebIdentity"
 # The label on Kubernetes objects this collection created.
 MANAGED_BY_LABEL = "app.kubernetes.io/managed-by"
 MANAGED_BY_VALUE = "eks.irsa"
+
+# The tag on IAM roles and OIDC providers this collection created (or was told by name to adopt): only
+# what carries it is ever deleted, or changed beyond adding to it.
+OWNER_TAG_KEY = "eks.irsa/managed-by"
+OWNER_TAG_VALUE = MANAGED_BY_VALUE
+
+# The annotation in which the collection records the role ARN it set on a ServiceAccount: a role-arn
+# annotation that differs from it was set by someone else, and is not overwritten or removed.
+BOUND_ROLE_ANNOTATION = "eks.irsa/bound-role-arn"

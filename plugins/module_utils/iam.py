@@ -16,9 +16,19 @@ Private to the eks.irsa collection; not a public API.
 from __future__ import annotations
 
 import json
+import time
 from urllib.parse import unquote
 
+try:
+    import botocore.exceptions
+except ImportError:
+    pass  # AnsibleAWSModule reports a missing botocore.
+
 from ansible_collections.amazon.aws.plugins.module_utils.iam import IAMErrorHandler
+from ansible_collections.amazon.aws.plugins.module_utils.iam import list_iam_instance_profiles
+from ansible_collections.amazon.aws.plugins.module_utils.iam import list_iam_role_attached_policies
+from ansible_collections.amazon.aws.plugins.module_utils.iam import list_iam_role_policies
+from ansible_collections.amazon.aws.plugins.module_utils.iam import remove_role_from_iam_instance_profile
 from ansible_collections.amazon.aws.plugins.module_utils.retries import AWSRetry
 from ansible_collections.amazon.aws.plugins.module_utils.tagging import ansible_dict_to_boto3_tag_list
 
@@ -44,13 +54,32 @@ def get_managed_policy(client, arn):
     return client.get_policy(PolicyArn=arn)["Policy"]
 
 
+# Answers that say "try again" rather than "no": a waiter gives up on them, so the wait starts over until its timeout.
+_TRANSIENT_CODES = ("InternalFailure", "ServiceFailure", "ServiceUnavailable", "Throttling", "ThrottlingException",
+                    "RequestLimitExceeded")
+
+
+def _transient(waiter_error):
+    response = waiter_error.last_response or {}
+    status = (response.get("ResponseMetadata") or {}).get("HTTPStatusCode") or 0
+    return status >= 500 or (response.get("Error") or {}).get("Code") in _TRANSIENT_CODES
+
+
 @IAMErrorHandler.common_error_handler("wait for the new role to be visible")
 def wait_for_role(client, role_name, timeout):
     delay = max(1, min(timeout, 5))
-    client.get_waiter("role_exists").wait(
-        RoleName=role_name,
-        WaiterConfig={"Delay": delay, "MaxAttempts": max(1, timeout // delay)},
-    )
+    deadline = time.monotonic() + timeout
+    while True:
+        try:
+            client.get_waiter("role_exists").wait(
+                RoleName=role_name,
+                WaiterConfig={"Delay": delay, "MaxAttempts": max(1, timeout // delay)},
+            )
+            return
+        except botocore.exceptions.WaiterError as e:
+            if not _transient(e) or time.monotonic() + delay > deadline:
+                raise
+        time.sleep(delay)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -145,3 +174,21 @@ def delete_role_policy(client, name, policy_name):
 def delete_role(client, name):
     client.delete_role(RoleName=name)
     return True
+
+
+def delete_role_with_attachments(client, name, attached=None, inline_names=None):
+    """Delete a role as IAM requires: out of its instance profiles, policies detached and deleted, then the role.
+
+    ``attached`` (policy ARNs) and ``inline_names`` are read when not given.
+    """
+    for profile in list_iam_instance_profiles(client, role=name):
+        remove_role_from_iam_instance_profile(client, profile["InstanceProfileName"], name)
+    if attached is None:
+        attached = [item["PolicyArn"] for item in list_iam_role_attached_policies(client, name)]
+    if inline_names is None:
+        inline_names = list_iam_role_policies(client, name)
+    for arn in sorted(attached):
+        detach_policy(client, name, arn)
+    for policy_name in inline_names:
+        delete_role_policy(client, name, policy_name)
+    delete_role(client, name)

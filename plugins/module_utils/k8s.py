@@ -17,13 +17,26 @@ Where the connection comes from, first match wins:
    ``K8S_AUTH_KUBECONFIG``, ``K8S_AUTH_CONTEXT``, ...);
 5. the default kubeconfig (``KUBECONFIG`` or ``~/.kube/config``), else the in-cluster ServiceAccount.
 
-The API is spoken with urllib3 (already there for botocore) instead of the kubernetes Python client,
-whose API classes alone take about a second to import on each module run. Kubeconfig users may authenticate with a token,
-a token file, client certificates or an exec plugin (``aws eks get-token`` among them).
+Kubeconfig files and the in-cluster configuration are read by the ``kubernetes`` library (``kube_config``,
+``incluster_config``), as kubectl reads them: several files in ``kubeconfig``/``K8S_AUTH_KUBECONFIG``/``KUBECONFIG``
+separated by ``os.pathsep`` are merged (the first file that names a cluster, user or context, or sets current-context,
+wins; missing files are skipped), contexts, tokens and token files, client certificates, ``auth-provider`` (oidc; gcp
+with google-auth), exec plugins (a token kept until its ``expirationTimestamp`` is near, or a client certificate),
+``proxy-url`` and ``tls-server-name`` (the name the server certificate is checked against, and the SNI).
+
+The API itself is spoken with urllib3 (it comes with botocore), fed from the library's ``Configuration`` (host, CA,
+client certificate, TLS check, proxy, tls-server-name, the Authorization header its refresh hook renews). Why not the
+library's ``ApiClient``: importing ``kubernetes`` costs a module start 0.41 s on its own (``kubernetes.client``,
+measured in-process), 0.78 s of wall time on a loaded two-core machine (a process that imports this file and resolves
+a kubeconfig connection: 1.38 s with the library against 0.60 s with the former YAML reader, medians of 7), so it is
+imported only when a kubeconfig or the in-cluster configuration is read. EKS mode, which AWX jobs use, and the ``host``
+option never pay it, and one transport keeps the retries, ``Retry-After`` and the messages below the same in every mode.
+A client certificate an exec plugin answers is used for the whole module run (the library renews tokens only).
 
 Errors are ``KubernetesError`` with a message that says what failed, why and how to fix it: a 401 names
-the identity that was refused, a 403 the verb and resource that identity lacks. Tokens never appear in
-messages.
+the identity that was refused (in EKS mode after asking AWS whether it accepts the credentials at all, so
+that a wrong secret key or an expired session token is not taken for a missing access entry), a 403 the
+verb and resource that identity lacks. Tokens never appear in messages.
 
 Private to the eks.irsa collection; not a public API.
 """
@@ -33,9 +46,8 @@ from __future__ import annotations
 import base64
 import json
 import os
+import re
 import ssl
-import subprocess
-import tempfile
 import threading
 import time
 from urllib.parse import quote, urlencode
@@ -58,6 +70,9 @@ IN_CLUSTER_TOKEN = "/var/run/secrets/kubernetes.io/serviceaccount/token"
 IN_CLUSTER_CA = "/var/run/secrets/kubernetes.io/serviceaccount/ca.crt"
 
 
+_SECRET_NAME = re.compile(r"SECRET|TOKEN|PASSWORD|PASSWD|KEY", re.IGNORECASE)
+
+
 class KubernetesError(Exception):
     """A Kubernetes API failure; ``status`` is the HTTP status (0 when the server was not reached)."""
 
@@ -78,9 +93,15 @@ def hide_kubeconfig_secrets(module):
         return
     for entry in config.get("users") or []:
         user = (entry or {}).get("user") or {}
-        for key in ("token", "password", "client-key-data", "client-certificate-data"):
-            if user.get(key):
-                module.no_log_values.add(str(user[key]))
+        secrets = [user.get(key) for key in ("token", "password", "client-key-data", "client-certificate-data")]
+        # An auth-provider's tokens and client secret, and what an exec plugin is given in variables named as secrets
+        # (AWS_SECRET_ACCESS_KEY, a TOKEN...): other variables (a profile, a region) are words that may appear anywhere.
+        provider_config = (user.get("auth-provider") or {}).get("config") or {}
+        secrets += [provider_config.get(key) for key in ("id-token", "refresh-token", "access-token", "client-secret")]
+        for variable in (user.get("exec") or {}).get("env") or []:
+            if _SECRET_NAME.search(str((variable or {}).get("name", ""))):
+                secrets.append(variable.get("value"))
+        module.no_log_values.update(str(secret) for secret in secrets if secret)
 
 
 def k8s_argument_spec():
@@ -123,87 +144,227 @@ def eks_token(sts_client, cluster_name):
     return EKS_TOKEN_PREFIX + base64.urlsafe_b64encode(url.encode("utf-8")).decode("ascii").rstrip("=")
 
 
-# --- kubeconfig ---------------------------------------------------------------------------------------
+# --- kubeconfig and in-cluster configuration: the kubernetes library reads them ------------------------
 
 
-def _load_kubeconfig(source):
-    if isinstance(source, dict):
-        return source, os.getcwd()
+def _kubernetes_library():
+    """``(kube_config, incluster_config, ConfigException, Configuration)`` of the kubernetes library.
+
+    Imported on first need: EKS mode and the host option do without it, and importing it costs a module run
+    about half a second (see the figures in this file's docstring).
+    """
+    try:
+        # pylint: disable=import-outside-toplevel
+        from kubernetes.client import Configuration
+        from kubernetes.config import incluster_config, kube_config
+        from kubernetes.config.config_exception import ConfigException
+    except ImportError:
+        raise KubernetesError(
+            "The Python library kubernetes is missing, and reading a kubeconfig or the in-cluster configuration needs it: "
+            "install it where the module runs (pip install kubernetes), or use cluster_name for EKS mode, or host with api_key"
+        ) from None
+    return kube_config, incluster_config, ConfigException, Configuration
+
+
+_LOADER_CLASS = []
+
+
+def _loader_class():
+    """The library's ``KubeConfigLoader``, except that a failing exec plugin is an error with its reason.
+
+    The library logs a plugin's failure and goes on without credentials, which the API server then answers with a bare
+    401; a module run says which plugin failed and why instead. The rest (ExecProvider's environment and
+    ``KUBERNETES_EXEC_INFO``, the token or client certificate, ``expirationTimestamp``) is the library's.
+    """
+    if _LOADER_CLASS:
+        return _LOADER_CLASS[0]
+    kube_config, _incluster, config_exception, _configuration = _kubernetes_library()
+    from kubernetes.config.dateutil import parse_rfc3339  # pylint: disable=import-outside-toplevel
+    from kubernetes.config.exec_provider import ExecProvider  # pylint: disable=import-outside-toplevel
+
+    class Loader(kube_config.KubeConfigLoader):
+        def _load_from_exec_plugin(self):
+            if "exec" not in self._user:
+                return None
+            spec = self._user["exec"]
+            command = spec.safe_get("command")
+            cluster = self._current_context["context"].safe_get("cluster")
+            base_path = self._get_base_path(self._cluster.path)
+            try:
+                status = ExecProvider(spec, base_path, self._cluster).run()
+            except OSError as e:
+                raise KubernetesError(
+                    "The kubeconfig's credential plugin {0!r} could not run: {1}. Install it, or use cluster_name for EKS "
+                    "mode, which needs no plugin".format(command, e.strerror)
+                ) from None
+            except config_exception as e:
+                raise KubernetesError(
+                    "The kubeconfig's credential plugin {0!r} failed for cluster {1}: {2}".format(command, cluster, str(e)[-500:])
+                ) from None
+            if status.get("token"):
+                self.token = "Bearer %s" % status["token"]
+            elif status.get("clientCertificateData") and status.get("clientKeyData"):
+                self.cert_file = kube_config.FileOrData(status, None, data_key_name="clientCertificateData",
+                                                        base64_file_content=False, temp_file_path=self._temp_file_path).as_file()
+                self.key_file = kube_config.FileOrData(status, None, data_key_name="clientKeyData",
+                                                       base64_file_content=False, temp_file_path=self._temp_file_path).as_file()
+            else:
+                raise KubernetesError(
+                    "The kubeconfig's credential plugin {0!r} printed an ExecCredential with neither a token nor "
+                    "clientCertificateData and clientKeyData".format(command))
+            if status.get("expirationTimestamp"):
+                try:
+                    self.expiry = parse_rfc3339(status["expirationTimestamp"])
+                except ValueError as e:
+                    raise KubernetesError("The kubeconfig's credential plugin {0!r} printed a bad expirationTimestamp: {1}".format(
+                        command, e)) from None
+            return True
+
+    _LOADER_CLASS.append(Loader)
+    return Loader
+
+
+def _plain(node):
+    """A kubeconfig entry as a dict, whether the library wrapped it in a ConfigNode or not."""
+    return getattr(node, "value", node)
+
+
+def _merge_kubeconfig_files(source):
+    """The library's ``KubeConfigMerger`` over the files of ``source`` (paths separated by ``os.pathsep``).
+
+    Files are added one by one so that a broken one is named. Missing files are skipped as kubectl skips them; the
+    first file that sets ``current-context`` sets it, as with kubectl (the library would let the last one win).
+    """
     import yaml  # pylint: disable=import-outside-toplevel
 
-    paths = [path for path in str(source).split(os.pathsep) if path]
-    path = os.path.expanduser(paths[0]) if paths else ""
-    try:
-        with open(path, encoding="utf-8") as handle:
-            return yaml.safe_load(handle) or {}, os.path.dirname(os.path.abspath(path))
-    except OSError as e:
+    kube_config, _incluster, config_exception, _configuration = _kubernetes_library()
+    merger = kube_config.KubeConfigMerger("")
+    current_context = None
+    paths = [os.path.expanduser(path) for path in str(source).split(os.pathsep) if path]
+    for path in paths:
+        if not os.path.exists(path):
+            continue
+        try:
+            merger.load_config(path)
+        except OSError as e:
+            raise KubernetesError("Cannot read the kubeconfig {0}: {1}. Make it readable, or leave it out of the kubeconfig "
+                                  "paths given (kubeconfig option or K8S_AUTH_KUBECONFIG) and of KUBECONFIG".format(
+                                      path, e.strerror)) from None
+        except yaml.YAMLError as e:
+            raise KubernetesError("The kubeconfig {0} is not valid YAML: {1}".format(path, e)) from None
+        except config_exception:
+            continue  # an empty file, which kubectl skips too
+        except (AttributeError, KeyError, TypeError):
+            raise KubernetesError(
+                "The kubeconfig {0} is not a kubeconfig (a YAML mapping whose clusters, contexts and users are lists of "
+                "entries with a name): fix it, or leave it out of the kubeconfig paths given (kubeconfig option or "
+                "K8S_AUTH_KUBECONFIG) and of KUBECONFIG".format(path)
+            ) from None
+        merger.paths.append(path)
+        current_context = current_context or merger.config_files[path].get("current-context")
+    if merger.config is None:
+        reason = "the file is empty" if any(os.path.exists(path) for path in paths) else "No such file or directory"
         raise KubernetesError(
             "Cannot read the kubeconfig {0}: {1}. Give the path of an existing kubeconfig (kubeconfig option or "
-            "K8S_AUTH_KUBECONFIG), or use cluster_name for EKS mode".format(path, e.strerror)
-        ) from None
-    except yaml.YAMLError as e:
-        raise KubernetesError("The kubeconfig {0} is not valid YAML: {1}".format(path, e)) from None
-
-
-def _named(config, kind, name):
-    for entry in config.get(kind + "s") or []:
-        if entry.get("name") == name:
-            return entry.get(kind) or {}
-    return None
-
-
-def _data_or_file(section, key, base_dir):
-    """(pem bytes or None) from ``<key>-data`` (base64) or ``<key>`` (a path relative to the kubeconfig)."""
-    if section.get(key + "-data"):
-        return base64.b64decode(section[key + "-data"])
-    if section.get(key):
-        path = section[key]
-        if not os.path.isabs(path):
-            path = os.path.join(base_dir, path)
-        with open(path, "rb") as handle:
-            return handle.read()
-    return None
-
-
-def _run_exec_plugin(spec, cluster_name):
-    """Run a kubeconfig exec credential plugin; return its ExecCredential status."""
-    command = [spec.get("command")] + list(spec.get("args") or [])
-    env = dict(os.environ)
-    for item in spec.get("env") or []:
-        env[item.get("name")] = item.get("value", "")
-    try:
-        result = subprocess.run(command, env=env, capture_output=True, text=True, timeout=60, check=False)
-    except OSError as e:
-        raise KubernetesError(
-            "The kubeconfig's credential plugin {0!r} could not run: {1}. Install it, or use cluster_name for EKS mode, "
-            "which needs no plugin".format(spec.get("command"), e.strerror)
-        ) from None
-    if result.returncode != 0:
-        raise KubernetesError(
-            "The kubeconfig's credential plugin {0!r} failed for cluster {1}: {2}".format(
-                spec.get("command"), cluster_name, (result.stderr or result.stdout).strip()[-500:]
-            )
+            "K8S_AUTH_KUBECONFIG), or use cluster_name for EKS mode".format(source, reason)
         )
+    merger.config.value["current-context"] = current_context
+    return merger.config
+
+
+def _check_context(config, context_name, where):
+    """The context's name, checked against the kubeconfig before the library reads it, for messages in our terms."""
+    contexts = [_plain(entry) for entry in _plain(config).get("contexts") or []]
+    known = ", ".join(str(entry.get("name", "?")) for entry in contexts) or "none"
+    context_name = context_name or _plain(config).get("current-context")
+    if not context_name:
+        raise KubernetesError("{0} sets no current-context (contexts: {1}): set context to one of them".format(
+            where[0].upper() + where[1:], known))
+    matches = [entry for entry in contexts if entry.get("name") == context_name]
+    if not matches:
+        raise KubernetesError("Context {0!r} is not in {1} (contexts: {2}): set context to one of them".format(context_name, where, known))
+    context = matches[0].get("context") or {}
+    clusters = [_plain(entry) for entry in _plain(config).get("clusters") or []]
+    cluster = next((entry.get("cluster") or {} for entry in clusters if entry.get("name") == context.get("cluster")), None)
+    if not cluster or not cluster.get("server"):
+        raise KubernetesError("Context {0!r} of {1} names cluster {2!r}, which has no server".format(context_name, where, context.get("cluster")))
+    return context_name, context
+
+
+def _authorization_source(configuration):
+    """The Authorization header the library's configuration holds, refreshed by its hook when it expires (an exec
+    plugin's ``expirationTimestamp``, an OIDC token, the in-cluster token file), or None without one."""
+    if not any(configuration.api_key.values()):
+        return None
+
+    def authorization():
+        return configuration.get_api_key_with_prefix("BearerToken") or configuration.get_api_key_with_prefix("authorization")
+
+    return authorization
+
+
+def _from_kubeconfig(source, context_name, verify, common):
+    _kube_config, _incluster, config_exception, configuration_class = _kubernetes_library()
+    if isinstance(source, dict):
+        config, where = source, "the kubeconfig given"
+    else:
+        config, where = _merge_kubeconfig_files(source), "kubeconfig {0}".format(source)
+    context_name, context = _check_context(config, context_name, where)
+    configuration = configuration_class()
     try:
-        return json.loads(result.stdout).get("status") or {}
-    except ValueError:
-        raise KubernetesError("The kubeconfig's credential plugin {0!r} printed no ExecCredential JSON".format(spec.get("command"))) from None
+        _loader_class()(config_dict=config, active_context=context_name, config_base_path=None).load_and_set(configuration)
+    except config_exception as e:
+        raise KubernetesError("{0} cannot be used with context {1!r}: {2}. Fix the kubeconfig, or use another of its "
+                              "contexts".format(where[0].upper() + where[1:], context_name, e)) from None
+    except OSError as e:
+        raise KubernetesError("Cannot read {0} named by {1}: {2}".format(e.filename, where, e.strerror)) from None
+    return Connection(
+        configuration.host, ca_file=configuration.ssl_ca_cert, client_cert=configuration.cert_file,
+        client_key=configuration.key_file, authorization_source=_authorization_source(configuration),
+        verify=configuration.verify_ssl if verify is None else verify, tls_server_name=configuration.tls_server_name,
+        identity="user {0!r} of context {1!r} in {2}".format(context.get("user"), context_name, where), mode="kubeconfig",
+        **dict(common, proxy=common.get("proxy") or configuration.proxy),
+    )
+
+
+def _in_cluster(verify, common, environ):
+    _kube_config, incluster_config, config_exception, configuration_class = _kubernetes_library()
+    configuration = configuration_class()
+    try:
+        incluster_config.InClusterConfigLoader(IN_CLUSTER_TOKEN, IN_CLUSTER_CA, environ=environ).load_and_set(configuration)
+    except (config_exception, OSError) as e:
+        raise KubernetesError("The pod's ServiceAccount credentials cannot be read: {0}. Mount the ServiceAccount token "
+                              "(automountServiceAccountToken), or use cluster_name for EKS mode or another Kubernetes connection "
+                              "(kubeconfig, context or host)".format(e)) from None
+    return Connection(configuration.host, ca_file=configuration.ssl_ca_cert,
+                      authorization_source=_authorization_source(configuration),
+                      verify=True if verify is None else verify, identity="the pod's ServiceAccount", mode="in-cluster", **common)
 
 
 class Connection:
-    """Where the API is and how to authenticate: host, CA, credentials, TLS and proxy settings."""
+    """Where the API is and how to authenticate: host, CA, credentials, TLS and proxy settings.
+
+    ``ca_pem`` is CA data, ``ca_file``, ``client_cert`` and ``client_key`` are paths. The Authorization header comes from
+    ``token`` (static), ``token_source`` (a callable making a fresh bearer token, renewed every
+    ``EKS_TOKEN_RENEW_AFTER`` seconds: EKS mode) or ``authorization_source`` (a callable answering the whole header, which
+    renews it itself when it expires: the kubernetes library's configuration).
+    """
 
     def __init__(self, host, ca_pem=None, token=None, token_source=None, client_cert=None, client_key=None,
-                 verify=True, proxy=None, identity="", impersonate_user=None, impersonate_groups=None, mode=""):
+                 verify=True, proxy=None, identity="", impersonate_user=None, impersonate_groups=None, mode="",
+                 ca_file=None, tls_server_name=None, authorization_source=None):
         self.host = host.rstrip("/")
         self.ca_pem = ca_pem
+        self.ca_file = ca_file
         self._token = token
-        self._token_source = token_source  # callable returning a fresh token (EKS mode, exec plugins)
+        self._token_source = token_source
         self._token_time = time.monotonic() if token else 0.0
+        self._authorization_source = authorization_source
         self.client_cert = client_cert
         self.client_key = client_key
         self.verify = verify
         self.proxy = proxy
+        self.tls_server_name = tls_server_name
         self.identity = identity
         self.impersonate_user = impersonate_user
         self.impersonate_groups = impersonate_groups or []
@@ -218,6 +379,14 @@ class Connection:
                 self._token = self._token_source()
                 self._token_time = time.monotonic()
             return self._token
+
+    def authorization(self):
+        """The value of the Authorization header, or None for a client that authenticates otherwise."""
+        if self._authorization_source is not None:
+            with self._lock:  # the library's refresh hook is not thread safe, and irsa_verify calls from threads
+                return self._authorization_source()
+        token = self.token()
+        return "Bearer " + token if token else None
 
 
 def resolve_connection(module, params=None, environ=None):
@@ -247,16 +416,10 @@ def resolve_connection(module, params=None, environ=None):
         return _from_kubeconfig(environ.get("K8S_AUTH_KUBECONFIG") or _default_kubeconfig(environ),
                                 environ.get("K8S_AUTH_CONTEXT"), verify, common)
     default = _default_kubeconfig(environ)
-    if os.path.exists(os.path.expanduser(default.split(os.pathsep)[0])):
+    if any(os.path.exists(os.path.expanduser(path)) for path in default.split(os.pathsep) if path):
         return _from_kubeconfig(default, None, verify, common)
     if os.path.exists(IN_CLUSTER_TOKEN) and environ.get("KUBERNETES_SERVICE_HOST"):
-        with open(IN_CLUSTER_TOKEN, encoding="utf-8") as handle:
-            token = handle.read().strip()
-        host = "https://{0}:{1}".format(environ["KUBERNETES_SERVICE_HOST"], environ.get("KUBERNETES_SERVICE_PORT", "443"))
-        with open(IN_CLUSTER_CA, encoding="utf-8") as handle:
-            ca_pem = handle.read()
-        return Connection(host, ca_pem=ca_pem, token=token, verify=True if verify is None else verify,
-                          identity="the pod's ServiceAccount", mode="in-cluster", **common)
+        return _in_cluster(verify, common, environ)
     raise KubernetesError(
         "No Kubernetes connection: give cluster_name (EKS mode, AWS credentials only), or kubeconfig/context, or host "
         "with api_key; no kubeconfig was found at {0} and this is not a pod".format(default)
@@ -273,20 +436,20 @@ def _default_kubeconfig(environ):
     return environ.get("KUBECONFIG") or os.path.join("~", ".kube", "config")
 
 
-def _read_optional(path):
+def _readable(path):
+    """``path`` expanded, after checking that it can be read (so that a wrong path fails before any call)."""
     if not path:
         return None
-    with open(os.path.expanduser(path), "rb") as handle:
-        return handle.read()
+    path = os.path.expanduser(path)
+    with open(path, "rb"):
+        return path
 
 
 def _explicit(host, api_key, ca_cert, client_cert, client_key, verify, common, where):
     try:
-        ca_pem = _read_optional(ca_cert)
-        return Connection(host, ca_pem=ca_pem.decode("utf-8") if ca_pem else None, token=api_key,
-                          client_cert=_read_optional(client_cert), client_key=_read_optional(client_key),
-                          verify=True if verify is None else verify, identity=_explicit_identity(api_key, client_cert),
-                          mode=where, **common)
+        return Connection(host, ca_file=_readable(ca_cert), token=api_key, client_cert=_readable(client_cert),
+                          client_key=_readable(client_key), verify=True if verify is None else verify,
+                          identity=_explicit_identity(api_key, client_cert), mode=where, **common)
     except OSError as e:
         raise KubernetesError("Cannot read {0}: {1}".format(e.filename, e.strerror)) from None
 
@@ -299,47 +462,9 @@ def _explicit_identity(api_key, client_cert):
     return "an anonymous client (no api_key or client certificate was given; use api_key, a kubeconfig or cluster_name)"
 
 
-def _from_kubeconfig(source, context_name, verify, common):
-    config, base_dir = _load_kubeconfig(source)
-    where = "the kubeconfig given" if isinstance(source, dict) else "kubeconfig {0}".format(source)
-    context_name = context_name or config.get("current-context")
-    context = _named(config, "context", context_name)
-    if context is None:
-        known = ", ".join(entry.get("name", "?") for entry in config.get("contexts") or []) or "none"
-        raise KubernetesError("Context {0!r} is not in {1} (contexts: {2}): set context to one of them".format(context_name, where, known))
-    cluster = _named(config, "cluster", context.get("cluster"))
-    if cluster is None or not cluster.get("server"):
-        raise KubernetesError("Context {0!r} of {1} names cluster {2!r}, which has no server".format(context_name, where, context.get("cluster")))
-    user = _named(config, "user", context.get("user")) or {}
-    try:
-        ca = _data_or_file(cluster, "certificate-authority", base_dir)
-        client_cert = _data_or_file(user, "client-certificate", base_dir)
-        client_key = _data_or_file(user, "client-key", base_dir)
-    except OSError as e:
-        raise KubernetesError("Cannot read {0} named by {1}: {2}".format(e.filename, where, e.strerror)) from None
-    token = user.get("token")
-    if not token and user.get("tokenFile"):
-        token_path = user["tokenFile"] if os.path.isabs(user["tokenFile"]) else os.path.join(base_dir, user["tokenFile"])
-        with open(token_path, encoding="utf-8") as handle:
-            token = handle.read().strip()
-    if not token and user.get("exec"):
-        spec = user["exec"]
-
-        def token_source_fn():
-            return _run_exec_plugin(spec, context.get("cluster")).get("token")
-
-    else:
-        token_source_fn = None
-    if verify is None:
-        verify = not cluster.get("insecure-skip-tls-verify", False)
-    return Connection(cluster["server"], ca_pem=ca.decode("utf-8") if ca else None, token=token, token_source=token_source_fn,
-                      client_cert=client_cert, client_key=client_key, verify=verify,
-                      identity="user {0!r} of context {1!r} in {2}".format(context.get("user"), context_name, where),
-                      mode="kubeconfig", **common)
-
-
 def _eks(module, cluster_name, verify, common):
     from ansible_collections.eks.irsa.plugins.module_utils.aws import IrsaAWSError  # pylint: disable=import-outside-toplevel
+    from ansible_collections.eks.irsa.plugins.module_utils.aws import describe_error  # pylint: disable=import-outside-toplevel
     from ansible_collections.eks.irsa.plugins.module_utils.aws import lookup_cluster  # pylint: disable=import-outside-toplevel
 
     if not module.region:
@@ -347,7 +472,7 @@ def _eks(module, cluster_name, verify, common):
     try:
         cluster = lookup_cluster(module.client("eks"), cluster_name, module.region)
     except IrsaAWSError as e:
-        raise KubernetesError(to_native(e)) from None
+        raise KubernetesError(describe_error(e, module.params)) from None
     endpoint = cluster.get("endpoint")
     if not endpoint:
         raise KubernetesError(
@@ -375,34 +500,42 @@ class KubernetesAPI:
             raise KubernetesError("The Python library urllib3 is missing: install botocore (pip install botocore)")
         self.connection = connection
         self._aws_identity = aws_identity  # callable naming the AWS caller, for 401/403 messages in EKS mode
-        self._tempdir = None
         self._pool = self._make_pool()
 
     def _make_pool(self):
         connection = self.connection
-        context = ssl.create_default_context(cadata=connection.ca_pem) if connection.ca_pem else ssl.create_default_context()
-        if not connection.verify:
-            context.check_hostname = False
-            context.verify_mode = ssl.CERT_NONE
-        if connection.client_cert and connection.client_key:
-            # ssl loads certificates only from files: keep them in a private directory removed with this object.
-            self._tempdir = tempfile.TemporaryDirectory(prefix="eks-irsa-")
-            cert_path = os.path.join(self._tempdir.name, "client.crt")
-            key_path = os.path.join(self._tempdir.name, "client.key")
-            for path, data in ((cert_path, connection.client_cert), (key_path, connection.client_key)):
-                with os.fdopen(os.open(path, os.O_WRONLY | os.O_CREAT, 0o600), "wb") as handle:
-                    handle.write(data)
-            context.load_cert_chain(cert_path, key_path)
+        try:
+            context = ssl.create_default_context(cafile=connection.ca_file, cadata=connection.ca_pem)
+            if not connection.verify:
+                context.check_hostname = False
+                context.verify_mode = ssl.CERT_NONE
+            if connection.client_cert and connection.client_key:
+                context.load_cert_chain(connection.client_cert, connection.client_key)
+        except (OSError, ssl.SSLError) as e:
+            raise KubernetesError(
+                "Cannot load the TLS material of {0} (CA {1}, client certificate {2}): {3}. Check that they are PEM files "
+                "(ca_cert, client_cert, client_key, or the kubeconfig's certificate-authority and client-certificate)".format(
+                    connection.identity, connection.ca_file or ("data" if connection.ca_pem else "none"),
+                    connection.client_cert or "none", _reason(e))
+            ) from None
         # Keep as many connections as irsa_verify runs bindings concurrently (its max_concurrency default).
         options = dict(ssl_context=context, retries=False, timeout=urllib3.Timeout(connect=10, read=60), maxsize=10)
-        if connection.proxy:
-            return urllib3.ProxyManager(connection.proxy, **options)
-        return urllib3.PoolManager(**options)
+        if connection.tls_server_name:
+            # The name the server certificate must carry and the SNI sent, whatever address the host holds.
+            options["server_hostname"] = connection.tls_server_name
+        if not connection.proxy:
+            return urllib3.PoolManager(**options)
+        if connection.proxy.startswith("socks"):
+            try:
+                from urllib3.contrib.socks import SOCKSProxyManager  # pylint: disable=import-outside-toplevel
+            except ImportError:
+                raise KubernetesError("The proxy {0} is a SOCKS proxy, which needs the Python library PySocks: install it "
+                                      "(pip install pysocks) or give an HTTP proxy".format(connection.proxy)) from None
+            return SOCKSProxyManager(connection.proxy, **options)
+        return urllib3.ProxyManager(connection.proxy, **options)
 
     def close(self):
         self._pool.clear()
-        if self._tempdir is not None:
-            self._tempdir.cleanup()
 
     # ----- transport ---------------------------------------------------------------------------
 
@@ -425,16 +558,17 @@ class KubernetesAPI:
             headers["Impersonate-User"] = self.connection.impersonate_user
         delay = 0.5
         for attempt in range(1, MAX_ATTEMPTS + 1):
-            token = self.connection.token()
-            if token:
-                headers["Authorization"] = "Bearer " + token
+            authorization = self.connection.authorization()
+            if authorization:
+                headers["Authorization"] = authorization
             try:
                 response = self._pool.request(method, url, body=data, headers=self._with_groups(headers))
             except urllib3.exceptions.SSLError as e:
                 raise KubernetesError(
                     "TLS to the Kubernetes API at {0} failed: {1}. Check the cluster CA (ca_cert, the kubeconfig's "
-                    "certificate-authority, or EKS mode's CA); k8s_validate_certs=false skips the check".format(
-                        self.connection.host, _reason(e))
+                    "certificate-authority, or EKS mode's CA); k8s_validate_certs=false skips the check. When the server's "
+                    "certificate names another host than the address in the kubeconfig's server (a tunnel, a load "
+                    "balancer), set the cluster's tls-server-name to that name".format(self.connection.host, _reason(e))
                 ) from None
             except urllib3.exceptions.HTTPError as e:
                 if attempt < MAX_ATTEMPTS:
@@ -442,8 +576,8 @@ class KubernetesAPI:
                     delay = min(delay * 2, 8)
                     continue
                 raise KubernetesError(
-                    "Cannot reach the Kubernetes API at {0}: {1}. Check the endpoint, the network path and the proxy "
-                    "option".format(self.connection.host, _reason(e))
+                    "Cannot reach the Kubernetes API at {0}{1}: {2}. Check the endpoint, the network path and the proxy "
+                    "option".format(self.connection.host, self._through_proxy(), _reason(e))
                 ) from None
             if response.status in RETRIABLE_STATUSES and attempt < MAX_ATTEMPTS:
                 retry_after = response.headers.get("Retry-After")
@@ -452,6 +586,14 @@ class KubernetesAPI:
                 continue
             return self._answer(response, method, path, not_found, what)
         raise KubernetesError("The Kubernetes API kept failing for {0} {1}".format(method, path))  # pragma: no cover
+
+    def _through_proxy(self):
+        """`` through the proxy host:port`` (never its credentials), or nothing without a proxy."""
+        if not self.connection.proxy:
+            return ""
+        proxy = urllib3.util.parse_url(self.connection.proxy)
+        return " through the proxy {0}://{1}:{2} (the proxy option, K8S_AUTH_PROXY or the kubeconfig's proxy-url)".format(
+            proxy.scheme, proxy.host, proxy.port or "")
 
     def _with_groups(self, headers):
         if not self.connection.impersonate_groups:
@@ -480,10 +622,11 @@ class KubernetesAPI:
     def _explain(self, status, message, method, path, what):
         identity = self.connection.identity
         if status == 401:
-            fix = ("map that AWS identity into the cluster (an EKS access entry, or the aws-auth ConfigMap) "
-                   if self.connection.mode == "eks" else "renew the credentials (an expired token?) ")
-            return "The Kubernetes API at {0} refused {1} (401 Unauthorized{2}): {3}and run again".format(
-                self.connection.host, self._who(identity), ": " + message if message and message != "Unauthorized" else "", fix)
+            said = "401 Unauthorized{0}".format(": " + message if message and message != "Unauthorized" else "")
+            if self.connection.mode == "eks":
+                return self._explain_eks_401(said)
+            return "The Kubernetes API at {0} refused {1} ({2}): renew the credentials (an expired token?) and run again".format(
+                self.connection.host, identity, said)
         if status == 403:
             verb = {"GET": "get", "POST": "create", "PATCH": "patch", "PUT": "update", "DELETE": "delete"}.get(method, method.lower())
             return ("{0} (403 Forbidden for {1}). Grant the verb {2!r} on the resource named there to {1} "
@@ -493,15 +636,65 @@ class KubernetesAPI:
             return "The Kubernetes API rejected {0}: {1}".format(what or path, message)
         return "Kubernetes API {0} {1} failed ({2}): {3}".format(method, what or path, status, message)
 
+    def _explain_eks_401(self, said):
+        """A 401 in EKS mode: the credentials themselves are checked first (GetCallerIdentity), since the cluster
+        refuses a token signed with credentials AWS refuses just as it refuses an identity it does not map."""
+        arn, refused = self._aws_identity() if self._aws_identity is not None else (None, None)
+        host, identity = self.connection.host, self.connection.identity
+        if refused:
+            return ("The Kubernetes API at {0} refused the token of {1} ({2}) because AWS refuses the credentials it was "
+                    "signed with. {3}".format(host, identity, said, refused))
+        if arn:
+            return ("The Kubernetes API at {0} refused {1} ({2}), although AWS accepts these credentials "
+                    "(GetCallerIdentity: {3}): the cluster does not map that identity. Add an EKS access entry for it "
+                    "(aws eks create-access-entry --principal-arn with its IAM user or role ARN; for an assumed-role "
+                    "session, the role's ARN) or map it in the aws-auth ConfigMap, and run again. If it is mapped, check "
+                    "the clock of this host: the token is valid for 15 minutes from the time it is signed".format(
+                        host, identity, said, arn))
+        return ("The Kubernetes API at {0} refused {1} ({2}): check that AWS accepts the credentials of this task "
+                "(aws sts get-caller-identity), then map that identity into the cluster (an EKS access entry, or the "
+                "aws-auth ConfigMap) and run again".format(host, identity, said))
+
     def _who(self, identity):
         if self.connection.mode == "eks" and self._aws_identity is not None:
-            try:
-                return "{0} ({1})".format(identity, self._aws_identity())
-            except Exception:  # pylint: disable=broad-except
-                return identity
+            arn, _refused = self._aws_identity()
+            if arn:
+                return "{0} ({1})".format(identity, arn)
         return identity
 
     # ----- the calls the modules make -------------------------------------------------------------
+
+    def check_allowed(self, verb, resource, namespace):
+        """Fail when RBAC denies ``verb`` on ``resource`` in ``namespace`` to this identity (a SelfSubjectAccessReview,
+        which writes nothing); a server without the review API is not asked."""
+        review = {"apiVersion": "authorization.k8s.io/v1", "kind": "SelfSubjectAccessReview",
+                  "spec": {"resourceAttributes": {"namespace": namespace, "verb": verb, "resource": resource}}}
+        answer = self.request("POST", "/apis/authorization.k8s.io/v1/selfsubjectaccessreviews", body=review, not_found=True,
+                              what="a SelfSubjectAccessReview")
+        status = (answer or {}).get("status") or {} if isinstance(answer, dict) else {}
+        if answer is None or status.get("allowed", True):
+            return
+        raise KubernetesError(
+            "Kubernetes RBAC does not let {0} {1} {2} in namespace {3}{4}, so the run would fail there: grant the verb {1!r} "
+            "on {2} to that identity with a Role and RoleBinding (see the collection's permissions documentation)".format(
+                self._who(self.connection.identity), verb, resource, namespace,
+                " ({0})".format(status["reason"]) if status.get("reason") else ""),
+            status=403, reason="Forbidden",
+        )
+
+    def service_account_issuer(self):
+        """The issuer of the API server's ServiceAccount tokens (its OIDC discovery), or None when it may not be read.
+
+        Which cluster a kubeconfig reaches: an EKS cluster's API server issues tokens for the cluster's OIDC issuer.
+        """
+        try:
+            answer = self.request("GET", "/.well-known/openid-configuration", not_found=True,
+                                  what="the API server's OIDC discovery document")
+        except KubernetesError as e:
+            if e.status == 403:
+                return None
+            raise
+        return answer.get("issuer") if isinstance(answer, dict) else None
 
     def get_namespace(self, namespace):
         return self.request("GET", "/api/v1/namespaces/" + quote(namespace), not_found=True, what="namespace " + namespace)
@@ -516,6 +709,10 @@ class KubernetesAPI:
     def list_service_accounts(self, namespace):
         answer = self.request("GET", "/api/v1/namespaces/{0}/serviceaccounts".format(quote(namespace)),
                               what="serviceaccounts in " + namespace)
+        return answer.get("items") or []
+
+    def list_all_service_accounts(self):
+        answer = self.request("GET", "/api/v1/serviceaccounts", what="serviceaccounts in every namespace")
         return answer.get("items") or []
 
     def create_service_account(self, namespace, body):
@@ -593,11 +790,16 @@ def _reason(exception):
 def kubernetes_services(module):
     """The ``KubernetesAPI`` of a module run, its connection resolved from the module's options."""
     connection = resolve_connection(module)
-    aws_identity = None
-    if connection.mode == "eks":
-        from ansible_collections.eks.irsa.plugins.module_utils.aws import caller_identity  # pylint: disable=import-outside-toplevel
+    if connection.mode != "eks":
+        return KubernetesAPI(connection)
+    from ansible_collections.eks.irsa.plugins.module_utils import aws  # pylint: disable=import-outside-toplevel
 
-        def aws_identity():
-            return caller_identity(module.client("sts"))["arn"]
+    def aws_identity():
+        """``(arn, None)`` when AWS accepts the credentials of the task, ``(None, why not)`` when it refuses them,
+        ``(None, None)`` when that cannot be told."""
+        try:
+            return aws.caller_identity(module.client("sts"))["arn"], None
+        except aws.IrsaAWSError as e:
+            return None, aws.credentials_message("", e.exception, module.params)
 
     return KubernetesAPI(connection, aws_identity=aws_identity)

@@ -46,32 +46,56 @@ def partition_for_region(region):
     return "aws"
 
 
+def _arn_kind(service, resource_type):
+    """How messages name the ARN expected: 'an IAM role ARN', 'an ARN'."""
+    words = " ".join(part for part in ((service or "").upper(), resource_type or "", "ARN") if part)
+    return ("an " if words[0] in "AEIOU" else "a ") + words
+
+
+def _arn_layout_problem(arn, service):
+    """Why ``arn`` (which starts with ``arn:``) does not have the six fields of an ARN, with the likely fix."""
+    fields = arn.split(":", 5)
+    layout = "arn:<partition>:<service>:<region>:<account>:<resource>"
+    if service == "iam":
+        layout += " (IAM has no region: arn:aws:iam::<account>:role/<name>)"
+    if len(fields) < 6:
+        # arn:aws:iam:123456789012:role/x -- the empty region lost one of its two colons.
+        if len(fields) == 5 and fields[2] and re.match(r"^\d{12}$", fields[3]):
+            return "a ':' is missing: it has 5 fields, an ARN has 6, {0}; did you mean {1!r}?".format(
+                layout, ":".join(fields[:3] + [""] + fields[3:]))
+        return "it has {0} ':'-separated fields where an ARN has 6, {1}: a ':' is missing".format(len(fields), layout)
+    if fields[1] not in PARTITIONS:
+        return "the partition must be one of {0}, not {1!r}".format(", ".join(PARTITIONS), fields[1])
+    if not fields[2]:
+        return "its service field is empty, {0}".format(layout)
+    return "it does not have the layout {0}".format(layout)
+
+
 def parse_arn(arn, service=None, resource_type=None):
     """Split an ARN into its parts (amazon.aws ``parse_aws_arn``), checking it is one from start to end.
 
-    ``service``/``resource_type`` name what the ARN must be (e.g. ``iam``/``role``).
+    ``service``/``resource_type`` name what the ARN must be (e.g. ``iam``/``role``). A malformed ARN is
+    refused with the field that is wrong: a missing ``:`` is not blamed on the partition.
     """
-    what = "{0} ARN".format(resource_type or service or "AWS") if (service or resource_type) else "ARN"
+    what = _arn_kind(service, resource_type)
     if not isinstance(arn, str) or not arn.startswith("arn:") or " " in arn:
         raise NamingError(
-            "{0!r} is not an {1}: an ARN looks like arn:<partition>:<service>:<region>:<account>:<resource>".format(arn, what)
+            "{0!r} is not {1}: an ARN looks like arn:<partition>:<service>:<region>:<account>:<resource>".format(arn, what)
         )
     details = parse_aws_arn(arn)
     if not details or details["partition"] not in PARTITIONS:
-        raise NamingError(
-            "{0!r} is not an {1}: the partition must be one of {2}".format(arn, what, ", ".join(PARTITIONS))
-        )
+        raise NamingError("{0!r} is not {1}: {2}".format(arn, what, _arn_layout_problem(arn, service)))
     if details["service"] == "iam" and not (_ACCOUNT_ID.match(details["account_id"]) or details["account_id"] == "aws"):
         raise NamingError(
-            "{0!r} is not an {1}: the account {2!r} must be 12 digits (or 'aws' for AWS managed policies)".format(
+            "{0!r} is not {1}: the account {2!r} must be 12 digits (or 'aws' for AWS managed policies)".format(
                 arn, what, details["account_id"]
             )
         )
     if service and details["service"] != service:
-        raise NamingError("{0!r} is not an {1}: its service is {2!r}, not {3!r}".format(arn, what, details["service"], service))
+        raise NamingError("{0!r} is not {1}: its service is {2!r}, not {3!r}".format(arn, what, details["service"], service))
     if resource_type and details["resource_type"] != resource_type:
         raise NamingError(
-            "{0!r} is not an {1}: it names a {2!r}, not a {3!r}".format(arn, what, details["resource_type"], resource_type)
+            "{0!r} is not {1}: it names a {2!r}, not a {3!r}".format(arn, what, details["resource_type"], resource_type)
         )
     return details
 

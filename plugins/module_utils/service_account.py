@@ -17,8 +17,11 @@ from __future__ import annotations
 import re
 
 from ansible_collections.eks.irsa.plugins.module_utils.constants import AUDIENCE_ANNOTATION
+from ansible_collections.eks.irsa.plugins.module_utils.constants import BOUND_ROLE_ANNOTATION
 from ansible_collections.eks.irsa.plugins.module_utils.constants import DEFAULT_AUDIENCE
 from ansible_collections.eks.irsa.plugins.module_utils.constants import IRSA_ANNOTATIONS
+from ansible_collections.eks.irsa.plugins.module_utils.constants import MANAGED_BY_LABEL
+from ansible_collections.eks.irsa.plugins.module_utils.constants import MANAGED_BY_VALUE
 from ansible_collections.eks.irsa.plugins.module_utils.constants import ROLE_ARN_ANNOTATION
 from ansible_collections.eks.irsa.plugins.module_utils.constants import STS_REGIONAL_ENDPOINTS_ANNOTATION
 from ansible_collections.eks.irsa.plugins.module_utils.constants import TOKEN_EXPIRATION_ANNOTATION
@@ -158,9 +161,36 @@ def apply_patch(metadata, patch):
 
 
 def irsa_removal(metadata):
-    """The owned IRSA annotations present on ``metadata`` (removed by ``state=absent``)."""
+    """The IRSA annotations present on ``metadata``, and our record of the role (removed by ``state=absent``)."""
     annotations = (metadata or {}).get("annotations") or {}
-    return [key for key in IRSA_ANNOTATIONS if key in annotations]
+    return [key for key in IRSA_ANNOTATIONS + (BOUND_ROLE_ANNOTATION,) if key in annotations]
+
+
+def role_annotation(metadata):
+    """``(role ARN, ours)``: the ServiceAccount's role annotation, and whether this collection set it (the ARN
+    it recorded in BOUND_ROLE_ANNOTATION is the one there now; a hand edit since then makes it someone else's)."""
+    annotations = (metadata or {}).get("annotations") or {}
+    role_arn = annotations.get(ROLE_ARN_ANNOTATION)
+    return role_arn, role_arn is not None and annotations.get(BOUND_ROLE_ANNOTATION) == role_arn
+
+
+def same_role(arn, other):
+    """Whether two role ARNs name the same role: partition, account and name (a path does not make another role)."""
+    try:
+        first, second = parse_arn(arn, service="iam"), parse_arn(other, service="iam")
+    except NamingError:
+        return arn == other
+    return all(first[key] == second[key] for key in ("partition", "account_id")) and (
+        first["resource"].rsplit("/", 1)[-1] == second["resource"].rsplit("/", 1)[-1])
+
+
+def unused_after(metadata, removal):
+    """Whether a ServiceAccount this collection created has nothing but its own marks left once ``removal`` goes."""
+    labels = dict((metadata or {}).get("labels") or {})
+    if labels.pop(MANAGED_BY_LABEL, None) != MANAGED_BY_VALUE or labels:
+        return False
+    annotations = (metadata or {}).get("annotations") or {}
+    return not [key for key in annotations if key not in removal]
 
 
 def pods_to_restart(pods, role_arn):

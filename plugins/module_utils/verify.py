@@ -30,6 +30,8 @@ Private to the eks.irsa collection; not a public API.
 
 from __future__ import annotations
 
+import base64
+import binascii
 import calendar
 import json
 import random
@@ -177,11 +179,11 @@ def near_miss_role_keys(annotations):
             continue
         normalized = _normalized_key(key)
         suffix = key.rsplit("/", 1)[-1]
-        if (
-            normalized == _ROLE_ARN_KEY
-            or _edit_distance(normalized, _ROLE_ARN_KEY) <= 3
-            or (_normalized_key(suffix) in ("rolearn", "iamrolearn", "role") and "eks" in key.lower())
-        ):
+        if any((
+            normalized == _ROLE_ARN_KEY,
+            _edit_distance(normalized, _ROLE_ARN_KEY) <= 3,
+            _normalized_key(suffix) in ("rolearn", "iamrolearn", "role") and "eks" in key.lower(),
+        )):
             found.append(key)
     return sorted(found)
 
@@ -265,10 +267,27 @@ def service_account_checks(namespace, name, service_account, role_arn=None, name
 
 
 def role_checks(role_arn, role, caller_account=None):
-    """Checks that the role exists. ``role`` is GetRole's ``Role`` or None; ``caller_account`` the
-    account of the AWS credentials in use (known when the role was not found)."""
+    """Checks that the role exists. ``role`` is GetRole's ``Role`` for the role's name in the account of the
+    credentials in use, or None; ``caller_account`` the account of those credentials (known when the role was
+    not found).
+
+    GetRole reads the caller's account only: a role found there under the same name is not the role of an
+    annotation that names another account.
+    """
     details = parse_arn(role_arn, service="iam", resource_type="role")
     role_name = details["resource_id"].rsplit("/", 1)[-1]
+    found_account = parse_arn(role["Arn"])["account_id"] if role is not None and role.get("Arn") else None
+    if found_account and found_account != details["account_id"]:
+        return [result(
+            "role", "static", False,
+            "The ServiceAccount names the role {0} in account {1}, but the AWS credentials in use are of account {2}, "
+            "and IAM is read in that account only: account {2} has a role of that name, {3}, which is not the one the "
+            "annotation names. The role in account {1}, its trust policy and the OIDC provider it needs there were "
+            "not checked.".format(role_arn, details["account_id"], found_account, role["Arn"]),
+            "If the account {0} in the annotation is a mistake, set {1} to {2} (eks.irsa.irsa_service_account role_arn); "
+            "if the role really is in account {0}, run the verification with credentials of account {0}.".format(
+                details["account_id"], ROLE_ARN_ANNOTATION, role["Arn"]),
+        )]
     if role is None:
         if caller_account and caller_account != details["account_id"]:
             return [result(
@@ -284,19 +303,28 @@ def role_checks(role_arn, role, caller_account=None):
             "The IAM role {0!r} does not exist in account {1} (the ServiceAccount names {2}); STS answers "
             "'Not authorized to perform sts:AssumeRoleWithWebIdentity' for a role that does not exist.".format(
                 role_name, details["account_id"], role_arn),
-            "Create the role (eks.irsa.irsa_role) or correct the {0} annotation (aws iam list-roles "
-            "--query 'Roles[].Arn').".format(ROLE_ARN_ANNOTATION),
+            "Create the role (eks.irsa.irsa_role name: {0}) or correct the {1} annotation (aws iam list-roles "
+            "--query 'Roles[].Arn').".format(role_name, ROLE_ARN_ANNOTATION),
         )]
     checks = [result("role", "static", True, "The IAM role {0} exists.".format(role.get("Arn", role_arn)))]
     if role.get("Arn") and role["Arn"] != role_arn:
         checks.append(result(
             "role_arn_path", "static", False,
             "The ServiceAccount names {0}, but the role's ARN is {1} (its path differs); the webhook passes the "
-            "annotation to AWS as it is.".format(role_arn, role["Arn"]),
-            "Set the annotation to {0}.".format(role["Arn"]),
-            severity=WARNING,
+            "annotation to AWS as it is, and STS looks the role up by its whole ARN, path included, so it answers "
+            "AccessDenied.".format(role_arn, role["Arn"]),
+            "Set the annotation to {0} (eks.irsa.irsa_service_account role_arn).".format(role["Arn"]),
         ))
     return checks
+
+
+def role_in_other_account(role_arn, role, caller_account=None):
+    """True when the role the ServiceAccount names is in another account than the credentials in use, so
+    that neither it nor the IAM OIDC provider its trust needs (in its account) can be read from here."""
+    account = parse_arn(role_arn, service="iam", resource_type="role")["account_id"]
+    if role is not None and role.get("Arn"):
+        return parse_arn(role["Arn"])["account_id"] != account
+    return bool(caller_account) and caller_account != account
 
 
 # ---------------------------------------------------------------------------------------------
@@ -707,8 +735,10 @@ def sts_error_diagnosis(code, message, role_arn, provider_arn, audience, subject
         cause = known or (
             "the role {0} does not exist, or its trust policy does not allow sub {1!r} with aud {2!r} from {3}".format(
                 role_arn, subject, audience, provider_arn))
-        fix = ("Fix the trust policy of the role (eks.irsa.irsa_role) so it allows the subject; the static check "
-               "names the statement that decides.")
+        # The static check's own fix when it found the cause (a missing role is not fixed in a trust policy).
+        fix = " ".join(dict.fromkeys(entry["remediation"] for entry in static_failures if entry.get("remediation"))) or (
+            "Fix the trust policy of the role (eks.irsa.irsa_role) so it allows the subject; the static check "
+            "names the statement that decides.")
         if timeout and not known:
             cause += ", or a change of the role made moments ago has not reached STS within propagation_timeout ({0} s)".format(timeout)
             fix += " If the role or its trust changed moments ago, run again later or raise propagation_timeout."
@@ -733,6 +763,57 @@ def _not_propagated(said, timeout, found):
 
 def _also(known):
     return " ({0})".format(known) if known else ""
+
+
+def token_claims(token):
+    """``{iss, sub, aud}`` of a ServiceAccount token (a JWT), read without checking its signature; ``{}`` when it
+    is not a JWT. Only these claims are kept: they say which cluster issued the token and for whom, and are
+    no secret, unlike the token."""
+    try:
+        payload = token.split(".")[1]
+        claims = json.loads(base64.urlsafe_b64decode(payload + "=" * (-len(payload) % 4)).decode("utf-8"))
+    except (AttributeError, IndexError, ValueError, TypeError, binascii.Error):
+        return {}
+    if not isinstance(claims, dict):
+        return {}
+    return {key: claims[key] for key in ("iss", "sub", "aud") if key in claims}
+
+
+def token_audience(claims, audience):
+    """The audience of the token as STS matches it: ``audience`` when the token carries it, else its first."""
+    values = _as_list(claims.get("aud"))
+    if audience in values or not values:
+        return audience
+    return str(values[0])
+
+
+def issuer_mismatch_check(claims, issuer_url, issuer_source, api_host, role_name=None, trusted=(), token_provider_arn=None,
+                          token_provider_exists=None):
+    """The token check's failure when the Kubernetes API issued the token under another issuer than the cluster the
+    task names (``issuer_source``: ``cluster_name 'blue'`` or ``oidc_provider``): the connection reaches another
+    cluster. ``trusted`` are the OIDC provider ARNs the role's trust names; ``token_provider_exists`` whether IAM has
+    a provider for the token's issuer (None: unknown)."""
+    token_issuer = claims.get("iss")
+    token_provider = token_issuer[len("https://"):] if token_issuer.startswith("https://") else token_issuer
+    facts = []
+    if role_name is not None:
+        names = [arn.split(":oidc-provider/", 1)[-1] for arn in trusted]
+        facts.append("The trust policy of role {0!r} names {1}; {2}.".format(
+            role_name, ", ".join(names) if names else "no OIDC provider",
+            "the token's issuer is among them" if token_provider in names else "the token's issuer is not among them, so "
+            "STS refuses this token whatever IAM does"))
+    if token_provider_exists is not None and token_provider_arn:
+        facts.append("IAM {0} OIDC provider for the token's issuer ({1}).".format(
+            "has an" if token_provider_exists else "has no", token_provider_arn))
+    return result(
+        "token", "token", False,
+        "The Kubernetes API at {0} issued the ServiceAccount token under the issuer {1}, but {2} has the issuer {3}, "
+        "which the role and the OIDC provider were checked against: the Kubernetes connection reaches another cluster "
+        "than {2}. {4}".format(api_host, token_issuer, issuer_source, issuer_url, " ".join(facts)).strip(),
+        "Point the Kubernetes connection (kubeconfig, context or host) at the cluster of {0}, or set {1} to the cluster "
+        "the connection reaches (its issuer is {2}); then run again. No token was exchanged.".format(
+            issuer_source, "oidc_provider" if issuer_source == "oidc_provider" else "cluster_name", token_issuer),
+    )
 
 
 def token_check(role_arn, identity=None, error=None, attempts=0, elapsed=0.0):
@@ -879,13 +960,13 @@ def leftover_verification_pods(pods, service_account, now, grace=LEFTOVER_POD_GR
         metadata = pod.get("metadata") or {}
         labels = metadata.get("labels") or {}
         spec = pod.get("spec") or {}
-        if (
-            labels.get(MANAGED_BY_LABEL) != MANAGED_BY_VALUE
-            or labels.get(VERIFY_COMPONENT_LABEL) != VERIFY_COMPONENT_VALUE
-            or spec.get("serviceAccountName") != service_account
-            or metadata.get("deletionTimestamp")
-            or not metadata.get("name")
-        ):
+        if any((
+            labels.get(MANAGED_BY_LABEL) != MANAGED_BY_VALUE,
+            labels.get(VERIFY_COMPONENT_LABEL) != VERIFY_COMPONENT_VALUE,
+            spec.get("serviceAccountName") != service_account,
+            metadata.get("deletionTimestamp"),
+            not metadata.get("name"),
+        )):
             continue
         if (pod.get("status") or {}).get("phase") in ("Succeeded", "Failed"):
             ended = _ended_at(pod)
@@ -995,7 +1076,8 @@ def pod_outcome_check(pod_name_, role_arn, pod, events, log, timed_out, timeout,
             "pod", role_arn, caller_identity_result(identity),
             "The pod {0} ran aws sts get-caller-identity".format(pod_name_),
         )
-    if timed_out:
+    # Kubernetes stops a pod at its activeDeadlineSeconds (pod_timeout) before the wait for it may run out.
+    if timed_out or (pod.get("status") or {}).get("reason") == "DeadlineExceeded":
         return result(
             "pod", "pod", False,
             "The pod {0} did not finish within {1} s: {2}.".format(pod_name_, timeout, state),

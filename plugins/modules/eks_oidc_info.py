@@ -29,7 +29,7 @@ options:
 extends_documentation_fragment:
   - amazon.aws.common.modules
   - amazon.aws.region.modules
-  - amazon.aws.boto3
+  - eks.irsa.requirements
 attributes:
   check_mode:
     support: full
@@ -145,9 +145,8 @@ cluster_status:
   sample: ACTIVE
 """
 
-from ansible_collections.amazon.aws.plugins.module_utils.modules import AnsibleAWSModule
-
 from ansible_collections.eks.irsa.plugins.module_utils.aws import IrsaAWSError
+from ansible_collections.eks.irsa.plugins.module_utils.aws import IrsaAWSModule
 from ansible_collections.eks.irsa.plugins.module_utils.aws import caller_identity
 from ansible_collections.eks.irsa.plugins.module_utils.aws import cluster_issuer_url
 from ansible_collections.eks.irsa.plugins.module_utils.aws import get_oidc_provider
@@ -193,7 +192,7 @@ def oidc_facts(module, cluster_name):
 
 
 def main():
-    module = AnsibleAWSModule(
+    module = IrsaAWSModule(
         argument_spec=dict(cluster_name=dict(type="str", required=True)),
         supports_check_mode=True,
     )

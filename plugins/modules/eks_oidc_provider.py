@@ -66,6 +66,12 @@ options:
     type: str
     choices: [present, absent]
     default: present
+  adopt:
+    description:
+      - Providers this collection creates carry the tag C(eks.irsa/managed-by=eks.irsa). With O(state=absent), a
+        provider without it is not deleted (the task fails and says so) unless O(adopt=true).
+    type: bool
+    default: false
   force:
     description:
       - With O(state=absent), delete the provider even though IAM roles still trust it. Their pods then fail
@@ -75,7 +81,7 @@ options:
 extends_documentation_fragment:
   - amazon.aws.common.modules
   - amazon.aws.region.modules
-  - amazon.aws.boto3
+  - eks.irsa.requirements
 attributes:
   check_mode:
     support: full
@@ -166,12 +172,14 @@ roles_trusting:
 
 import re
 
-from ansible_collections.amazon.aws.plugins.module_utils.modules import AnsibleAWSModule
 from ansible_collections.amazon.aws.plugins.module_utils.tagging import compare_aws_tags
 
 from ansible_collections.eks.irsa.plugins.module_utils import aws
+from ansible_collections.eks.irsa.plugins.module_utils.aws import IrsaAWSModule
 from ansible_collections.eks.irsa.plugins.module_utils.constants import DEFAULT_AUDIENCE
 from ansible_collections.eks.irsa.plugins.module_utils.constants import OIDC_PROVIDER_QUOTA
+from ansible_collections.eks.irsa.plugins.module_utils.constants import OWNER_TAG_KEY
+from ansible_collections.eks.irsa.plugins.module_utils.constants import OWNER_TAG_VALUE
 from ansible_collections.eks.irsa.plugins.module_utils.constants import OIDC_PROVIDER_QUOTA_WARNING
 from ansible_collections.eks.irsa.plugins.module_utils.naming import NamingError
 from ansible_collections.eks.irsa.plugins.module_utils.naming import parse_issuer
@@ -253,7 +261,8 @@ def ensure_present(module, iam, issuer, client_ids, thumbprints, arns):
                 "The account already has {0} IAM OIDC providers, the default quota: creating another may fail with "
                 "LimitExceeded. Remove providers of deleted clusters or request a quota increase".format(count)
             )
-        tags = params["tags"] or {}
+        # The ownership tag: only a provider that carries it is ever deleted by the collection.
+        tags = dict(params["tags"] or {}, **{OWNER_TAG_KEY: OWNER_TAG_VALUE})
         after = {"url": issuer.provider, "client_ids": client_ids, "thumbprints": thumbprints or [], "tags": tags}
         if module.check_mode:
             caller = aws.caller_identity(module.client("sts"))
@@ -299,7 +308,10 @@ def ensure_present(module, iam, issuer, client_ids, thumbprints, arns):
             aws.update_thumbprints(iam, arn, thumbprints)
 
     if params["tags"] is not None:
-        tags_to_set, tags_to_remove = compare_aws_tags(current["tags"], params["tags"], params["purge_tags"])
+        wanted_tags = dict(params["tags"])
+        if current["tags"].get(OWNER_TAG_KEY) == OWNER_TAG_VALUE:
+            wanted_tags[OWNER_TAG_KEY] = OWNER_TAG_VALUE  # never purged: it is what allows deleting the provider later
+        tags_to_set, tags_to_remove = compare_aws_tags(current["tags"], wanted_tags, params["purge_tags"])
         if tags_to_set or tags_to_remove:
             changed = True
             after["tags"] = {k: v for k, v in current["tags"].items() if k not in tags_to_remove}
@@ -318,6 +330,12 @@ def ensure_absent(module, iam, issuer, arns):
         caller = aws.caller_identity(module.client("sts"))
         return False, provider_arn(issuer.provider, caller["account_id"], caller["partition"]), {}, {}, len(arns), []
     current = aws.get_oidc_provider(iam, arn)
+    if current["tags"].get(OWNER_TAG_KEY) != OWNER_TAG_VALUE and not module.params["adopt"]:
+        raise NamingError(
+            "the OIDC provider {0} was not created by eks.irsa (it has no {1}={2} tag), so it is not deleted: other "
+            "tools (eksctl, Terraform) or people may rely on it. To delete it anyway, set adopt: true".format(
+                arn, OWNER_TAG_KEY, OWNER_TAG_VALUE)
+        )
     trusting = []
     if not module.params["force"]:
         trusting = aws.roles_trusting(iam, arn)
@@ -335,7 +353,7 @@ def ensure_absent(module, iam, issuer, arns):
 
 
 def main():
-    module = AnsibleAWSModule(
+    module = IrsaAWSModule(
         argument_spec=dict(
             issuer_url=dict(type="str"),
             cluster_name=dict(type="str"),
@@ -346,6 +364,7 @@ def main():
             purge_tags=dict(type="bool", default=True),
             state=dict(type="str", choices=["present", "absent"], default="present"),
             force=dict(type="bool", default=False),
+            adopt=dict(type="bool", default=False),
         ),
         mutually_exclusive=[("issuer_url", "cluster_name")],
         required_one_of=[("issuer_url", "cluster_name")],

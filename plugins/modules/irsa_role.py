@@ -34,8 +34,31 @@ options:
       - The name of the role, 1 to 64 letters, digits and C(+=,.@_-).
       - This is the name the assumed-role ARN carries
         (C(arn:aws:sts::<account>:assumed-role/<name>/<session>)).
+      - Required unless O(roles) is given; mutually exclusive with it.
     type: str
-    required: true
+    aliases: [role_name]
+  roles:
+    description:
+      - Many roles in one task, each a dict with the options of one role (V(name), V(path),
+        V(oidc_provider), V(cluster_name), V(oidc_providers), V(service_accounts), V(audience),
+        V(managed_policies), V(inline_policies), V(permissions_boundary), V(tags), V(state), V(adopt),
+        ...; every option of this module but O(roles) and O(max_concurrency) and the AWS connection).
+        V(name) is required in each.
+      - An option an item leaves out (or sets to V(null)) takes the value the task gives it, so options
+        the roles share are given once, beside O(roles).
+      - Each role is planned, checked and written as the single form would do it, with its own result,
+        C(changed), diff and warnings in RV(results); a role that fails does not stop the others, and the
+        task fails at the end, naming every role that failed.
+      - Reads that several roles need (the account, a cluster's issuer, the managed policy names, an
+        OIDC provider) are made once; the roles are worked on O(max_concurrency) at a time.
+    type: list
+    elements: raw
+  max_concurrency:
+    description:
+      - With O(roles), how many roles are read and written at the same time. Throttled calls are
+        retried with backoff as in the single form.
+    type: int
+    default: 8
   path:
     description:
       - The path of the role; it begins and ends with V(/).
@@ -171,11 +194,36 @@ options:
     default: 2048
   state:
     description:
-      - V(absent) detaches the managed policies, deletes the inline policies, removes the role from
-        its instance profiles and deletes the role.
+      - V(absent) with O(service_accounts) (and O(oidc_provider) or O(cluster_name)), or with
+        O(oidc_providers), removes only those ServiceAccounts (or the statements of the providers with
+        O(oidc_providers[].state=absent)) from the trust policy. The role itself is deleted only when it is
+        ours (see O(adopt)) and no statement at all, ours or anybody's, is left in its trust policy.
+      - V(absent) without them deletes the role when it is ours; it detaches the managed policies, deletes
+        the inline policies, removes the role from its instance profiles and deletes the role.
     type: str
     choices: [present, absent]
     default: present
+  check_oidc_provider:
+    description:
+      - Check that each IAM OIDC provider the trust policy names exists before writing it
+        (C(iam:GetOpenIDConnectProvider)); a missing one fails the task (in check mode, a warning).
+      - Set V(false) when an earlier task of the same run creates the provider, as the C(eks.irsa.irsa) role does, so
+        that check mode does not warn about a provider that run would create.
+    type: bool
+    default: true
+  adopt:
+    description:
+      - Roles this collection creates carry the tag C(eks.irsa/managed-by=eks.irsa). A role without it was
+        made by someone else and is not changed or deleted, and the task fails before any write and says so,
+        unless O(adopt=true).
+      - One exception. An untagged role that is already exactly what the task would write (a role made before
+        roles were tagged) is adopted without asking; then only the tag is added and RV(adopted) is V(true).
+      - With O(adopt=true) the role gets the tag; its trust statements that are not IRSA statements of the
+        providers of this task are kept (unless O(purge_trust_statements=true)).
+      - With O(state=absent) and ServiceAccounts given, an untagged role that does not trust them is left alone
+        without an error.
+    type: bool
+    default: false
   wait:
     description:
       - After creating the role, wait until IAM returns it.
@@ -218,7 +266,7 @@ extends_documentation_fragment:
   - amazon.aws.common.modules
   - amazon.aws.region.modules
   - amazon.aws.tags
-  - amazon.aws.boto3
+  - eks.irsa.requirements
 """
 
 EXAMPLES = r"""
@@ -296,13 +344,65 @@ EXAMPLES = r"""
   eks.irsa.irsa_role:
     name: AWSIRSATestRole
     state: absent
+
+- name: Many roles in one task; the task's options (here the cluster and the tags) are the defaults of every item
+  eks.irsa.irsa_role:
+    cluster_name: my-cluster
+    tags: {team: shop}
+    roles:
+      - {name: shop-cart, service_accounts: ["shop:cart"], managed_policies: [AmazonDynamoDBReadOnlyAccess]}
+      - {name: shop-billing, service_accounts: ["shop:billing"], tags: {team: billing}}
+  register: shop_roles
+
+- name: Say which roles failed, if any (the others were still created)
+  ansible.builtin.debug:
+    msg: "{{ shop_roles.results | selectattr('failed', 'defined') | map(attribute='msg') | list }}"
 """
 
 RETURN = r"""
+results:
+  description:
+    - With O(roles), one entry per item, in the order given, with the keys the single form returns
+      (RV(role), RV(adopted) or RV(deleted) and RV(owned), C(diff) in diff mode, RV(foreign_role)) plus
+      C(name), C(changed), and C(failed) and C(msg) for a role that failed (C(changed) is then whether
+      something was written before it failed), and C(warnings), the role's own warnings.
+  returned: when O(roles) is given
+  type: list
+  elements: dict
+  sample:
+    - name: app-reader
+      changed: false
+      adopted: false
+      role: {arn: "arn:aws:iam::111122223333:role/app-reader", name: app-reader}
+    - name: hand-made
+      changed: false
+      failed: true
+      foreign_role: hand-made
+      msg: "role 'hand-made' (roles[1]): role 'hand-made' exists and was not created by eks.irsa ..."
+adopted:
+  description: Whether this task tagged as ours a role that existed without the ownership tag (see O(adopt)).
+  returned: when state is present
+  type: bool
+  sample: false
+deleted:
+  description: Whether the role was deleted (with O(state=absent)), or would be in check mode.
+  returned: when state is absent
+  type: bool
+  sample: false
+owned:
+  description: Whether the role is ours (tagged, or adopted by this task); with O(state=absent).
+  returned: when state is absent and the role exists
+  type: bool
+  sample: true
+foreign_role:
+  description: On failure, the name of a role the task refused to change because it is not ours.
+  returned: when the task failed for that reason
+  type: str
+  sample: hand-made-role
 role:
   description:
     - The role after the task (in check mode, as it would be). Empty when O(state=absent).
-  returned: always
+  returned: unless O(roles) is given
   type: dict
   contains:
     arn:
@@ -386,21 +486,22 @@ from urllib.parse import unquote
 
 from ansible_collections.amazon.aws.plugins.module_utils.exceptions import AnsibleAWSError
 from ansible_collections.amazon.aws.plugins.module_utils.iam import get_iam_role
-from ansible_collections.amazon.aws.plugins.module_utils.iam import list_iam_instance_profiles
 from ansible_collections.amazon.aws.plugins.module_utils.iam import list_iam_managed_policies
 from ansible_collections.amazon.aws.plugins.module_utils.iam import list_iam_role_attached_policies
 from ansible_collections.amazon.aws.plugins.module_utils.iam import list_iam_role_policies
-from ansible_collections.amazon.aws.plugins.module_utils.iam import remove_role_from_iam_instance_profile
 from ansible_collections.amazon.aws.plugins.module_utils.iam import validate_iam_identifiers
-from ansible_collections.amazon.aws.plugins.module_utils.modules import AnsibleAWSModule
 from ansible_collections.amazon.aws.plugins.module_utils.policy import compare_policies
 from ansible_collections.amazon.aws.plugins.module_utils.tagging import boto3_tag_list_to_ansible_dict
 from ansible_collections.amazon.aws.plugins.module_utils.tagging import compare_aws_tags
 
+from ansible_collections.eks.irsa.plugins.module_utils.aws import IrsaAWSModule
 from ansible_collections.eks.irsa.plugins.module_utils import aws as irsa_aws
+from ansible_collections.eks.irsa.plugins.module_utils import batch
 from ansible_collections.eks.irsa.plugins.module_utils import iam as irsa_iam
 from ansible_collections.eks.irsa.plugins.module_utils import trust
 from ansible_collections.eks.irsa.plugins.module_utils.constants import DEFAULT_AUDIENCE
+from ansible_collections.eks.irsa.plugins.module_utils.constants import OWNER_TAG_KEY
+from ansible_collections.eks.irsa.plugins.module_utils.constants import OWNER_TAG_VALUE
 from ansible_collections.eks.irsa.plugins.module_utils.constants import TRUST_POLICY_SIZE_LIMIT
 from ansible_collections.eks.irsa.plugins.module_utils.naming import NamingError
 from ansible_collections.eks.irsa.plugins.module_utils.naming import parse_arn
@@ -416,7 +517,11 @@ _POLICY_NAME_RULE = "1 to 128 characters: letters, digits and + = , . @ _ -"
 
 
 class IrsaRoleError(Exception):
-    """A problem the user can fix; the message says what, why and how."""
+    """A problem the user can fix; the message says what, why and how. ``details`` go into the result."""
+
+    def __init__(self, message, **details):
+        super().__init__(message)
+        self.details = details
 
 
 # ---------------------------------------------------------------------------------------------
@@ -545,6 +650,9 @@ def validate(params):
         raise IrsaRoleError("trust_policy_size_limit must be a positive number of characters (IAM's default is 2048)")
     request = {"name": params["name"], "path": params["path"]}
     if params["state"] == "absent":
+        # With ServiceAccounts, state=absent removes them from the trust; the role goes only when nothing is left.
+        if any(params[option] is not None for option in ("oidc_provider", "cluster_name", "oidc_providers")):
+            request["unbind"] = _trust_requests(params)
         return request
     request["trust"] = _trust_requests(params)
     for value, _subjects_, _audience, _state, label in request["trust"]:
@@ -597,38 +705,47 @@ def _account_of_arn(arn):
 
 
 class Resolver:
-    """Turns names (clusters, providers, policies) into ARNs, each AWS read made at most once."""
+    """Turns names (clusters, providers, policies) into ARNs, each AWS read made at most once per module run
+    (shared by the items of a batch through the module's ``cache``)."""
 
     def __init__(self, module, iam_client, current):
         self.module = module
         self.iam = iam_client
         self.current = current
+        self.cache = getattr(module, "cache", None) or batch.OnceCache()
         self._account = None
-        self._all_policies = None
 
     def account(self):
         if self._account is None:
             if self.current is not None:
                 self._account = _account_of_arn(self.current["role"]["Arn"])
             else:
-                identity = irsa_aws.caller_identity(self.module.client("sts"))
-                self._account = _account_of_arn(identity["arn"])
+                self._account = self.cache.get(
+                    ("account",), lambda: _account_of_arn(irsa_aws.caller_identity(self.module.client("sts"))["arn"]))
         return self._account
 
-    def cluster_provider(self, cluster_name):
+    def _cluster(self, cluster_name):
         cluster = irsa_aws.lookup_cluster(self.module.client("eks"), cluster_name, self.module.region)
         try:
             issuer = parse_issuer(irsa_aws.cluster_issuer_url(cluster))
         except NamingError as e:
             raise IrsaRoleError("cluster_name: {0}".format(e)) from None
+        return issuer, _account_of_arn(cluster["arn"])
+
+    def cluster_provider(self, cluster_name):
+        issuer, account = self.cache.get(("cluster", cluster_name), lambda: self._cluster(cluster_name))
         if self._account is None:
-            self._account = _account_of_arn(cluster["arn"])
+            self._account = account
         return provider_arn(issuer.provider, self._account[0], issuer.partition)
 
     def provider(self, value, label):
+        """The provider ARN of an option's value; ``label`` names the option in the error."""
         if label == "cluster_name":
             return self.cluster_provider(value)
-        issuer, arn = parse_oidc_provider(value)
+        try:
+            issuer, arn = parse_oidc_provider(value)
+        except NamingError as e:
+            raise IrsaRoleError("{0}: {1}".format(label, e)) from None
         if arn is not None:
             if self._account is None:
                 # A role trusts only OIDC providers of its own account: no GetCallerIdentity needed.
@@ -636,12 +753,14 @@ class Resolver:
             return arn
         return provider_arn(issuer.provider, self.account()[0], issuer.partition)
 
+    def _all_policies(self):
+        policies = {}
+        for policy in list_iam_managed_policies(self.iam):
+            policies.setdefault(policy["PolicyName"], []).append(policy["Arn"])
+        return policies
+
     def _policies_named(self, name):
-        if self._all_policies is None:
-            self._all_policies = {}
-            for policy in list_iam_managed_policies(self.iam):
-                self._all_policies.setdefault(policy["PolicyName"], []).append(policy["Arn"])
-        return sorted(self._all_policies.get(name, []))
+        return sorted(self.cache.get(("policies",), self._all_policies).get(name, []))
 
     def policy_arn(self, reference, option, known=()):
         """ARN of a policy reference; ``known`` are ARNs the role already uses (no read needed)."""
@@ -713,16 +832,22 @@ def _warn_about_trust(module, current_trust, desired_trust, managed_arns):
 
 
 def _oidc_provider_exists(module, iam_client, arn):
-    try:
-        return irsa_aws.get_oidc_provider(iam_client, arn) is not None
-    except irsa_aws.IrsaAWSError as e:
-        if irsa_aws.error_code(e.exception) not in irsa_aws.ACCESS_DENIED_CODES:
-            raise
-    module.warn(
-        "could not check that the IAM OIDC provider {0} exists (iam:GetOpenIDConnectProvider is not allowed); "
-        "IAM will refuse the trust policy if it does not".format(arn)
-    )
-    return True
+    def read():
+        try:
+            return irsa_aws.get_oidc_provider(iam_client, arn) is not None
+        except irsa_aws.IrsaAWSError as e:
+            if irsa_aws.error_code(e.exception) not in irsa_aws.ACCESS_DENIED_CODES:
+                raise
+        return None
+
+    exists = (getattr(module, "cache", None) or batch.OnceCache()).get(("provider", arn), read)
+    if exists is None:
+        module.warn(
+            "could not check that the IAM OIDC provider {0} exists (iam:GetOpenIDConnectProvider is not allowed); "
+            "IAM will refuse the trust policy if it does not".format(arn)
+        )
+        return True
+    return exists
 
 
 def _size_advice(size, limit):
@@ -733,6 +858,47 @@ def _size_advice(size, limit):
         "second role, or ask for a higher 'Role trust policy length' quota (up to 4096) and raise "
         "trust_policy_size_limit to match".format(size, limit)
     )
+
+
+def is_owned(current):
+    """Whether the collection created this role (or was told by name to adopt it)."""
+    return current is not None and current["tags"].get(OWNER_TAG_KEY) == OWNER_TAG_VALUE
+
+
+def _foreign_role_message(name, differences):
+    return (
+        "role {0!r} exists and was not created by eks.irsa (it has no {1}={2} tag), and this task would change it "
+        "({3}): it is left as it is. If this role should be managed here, set adopt: true (the eks.irsa.irsa role: "
+        "list it in irsa_adopt_roles); adopting keeps its trust statements that are not IRSA statements of this task's "
+        "providers, tags it as managed by eks.irsa, and lets a later teardown delete it once nothing else is left in "
+        "its trust. Otherwise choose another role name".format(name, OWNER_TAG_KEY, OWNER_TAG_VALUE, "; ".join(differences))
+    )
+
+
+def _check_ownership(module, current, changes, trust_changed, desired_trust):
+    """Whether this run adopts an existing role that carries no ownership tag; fails when it may not.
+
+    A role the collection did not create is changed only when the user adopts it by name, or when it is exactly
+    what the task would have written (a role made before roles were tagged): then only the tag is added.
+    """
+    if current is None or is_owned(current):
+        return False
+    differences = []
+    if trust_changed:
+        differences.append("its trust policy would become {0}".format(trust.minified(desired_trust)))
+    if changes["attach"] or changes["detach"]:
+        differences.append("managed policies: attach {0}, detach {1}".format(changes["attach"] or "none", changes["detach"] or "none"))
+    if changes["put_inline"] or changes["delete_inline"]:
+        differences.append("inline policies: put {0}, delete {1}".format(sorted(changes["put_inline"]) or "none",
+                                                                         changes["delete_inline"] or "none"))
+    if changes["update_role"] or changes["boundary"]:
+        differences.append("role attributes: {0}".format(", ".join(sorted(changes["update_role"]) + (["permissions boundary"] if changes["boundary"] else []))))
+    other_tags = sorted(key for key in list(changes["tags_to_set"]) + list(changes["tags_to_unset"]) if key != OWNER_TAG_KEY)
+    if other_tags:
+        differences.append("tags {0}".format(", ".join(other_tags)))
+    if differences and not module.params["adopt"]:
+        raise IrsaRoleError(_foreign_role_message(current["role"]["RoleName"], differences), foreign_role=current["role"]["RoleName"])
+    return True
 
 
 def plan_present(module, iam_client, request, current):
@@ -750,10 +916,7 @@ def plan_present(module, iam_client, request, current):
     # trust
     providers = {}
     for value, subjects, audience, state, label in request["trust"]:
-        try:
-            arn = resolver.provider(value, label)
-        except NamingError as e:
-            raise IrsaRoleError("{0}: {1}".format(label, e)) from None
+        arn = resolver.provider(value, label)
         if arn in providers:
             raise IrsaRoleError(
                 "{0}: provider {1} is listed twice: give each provider once, with all its service_accounts".format(label, arn)
@@ -831,7 +994,11 @@ def plan_present(module, iam_client, request, current):
     current_tags = current["tags"] if current else {}
     tags_to_set, tags_to_unset = {}, []
     if params["tags"] is not None:
-        tags_to_set, tags_to_unset = compare_aws_tags(current_tags, params["tags"], purge_tags=params["purge_tags"])
+        # The ownership tag is never purged: it is what lets a later teardown delete the role.
+        wanted_tags = dict(params["tags"], **{OWNER_TAG_KEY: OWNER_TAG_VALUE})
+        tags_to_set, tags_to_unset = compare_aws_tags(current_tags, wanted_tags, purge_tags=params["purge_tags"])
+    elif current_tags.get(OWNER_TAG_KEY) != OWNER_TAG_VALUE:
+        tags_to_set = {OWNER_TAG_KEY: OWNER_TAG_VALUE}
     desired_tags = {key: value for key, value in current_tags.items() if key not in tags_to_unset}
     desired_tags.update({key: str(value) for key, value in tags_to_set.items()})
 
@@ -852,13 +1019,14 @@ def plan_present(module, iam_client, request, current):
         changes["update_role"]["Description"] = description
     if duration_changed:
         changes["update_role"]["MaxSessionDuration"] = duration
-    changed = bool(
-        changes["create"] or changes["trust"] or changes["update_role"] or changes["boundary"]
-        or changes["tags_to_set"] or changes["tags_to_unset"] or to_attach or to_detach or to_put or to_delete
-    )
+    changed = any((
+        changes["create"], changes["trust"], changes["update_role"], changes["boundary"],
+        changes["tags_to_set"], changes["tags_to_unset"], to_attach, to_detach, to_put, to_delete,
+    ))
+    changes["adopted"] = _check_ownership(module, current, changes, trust_changed, desired_trust)
 
     # existence checks, only when something will be written that depends on them
-    if trust_changed:
+    if trust_changed and params["check_oidc_provider"]:
         for arn, spec in providers.items():
             if spec["state"] == "present" and not _oidc_provider_exists(module, iam_client, arn):
                 message = (
@@ -1022,9 +1190,10 @@ def ensure_present(module, iam_client, request):
     current = read_role(iam_client, name, **reads)
     changed, changes, desired, diff = plan_present(module, iam_client, request, current)
     if not changed:
-        return {"changed": False, "role": role_result(current), "diff": diff}
+        return {"changed": False, "role": role_result(current), "adopted": False, "diff": diff}
+    adopted = changes["adopted"]
     if module.check_mode:
-        return {"changed": True, "role": _known(desired), "diff": diff}
+        return {"changed": True, "role": _known(desired), "adopted": adopted, "diff": diff}
     try:
         apply_present(module, iam_client, name, changes, desired)
     except AnsibleAWSError as e:
@@ -1034,49 +1203,98 @@ def ensure_present(module, iam_client, request):
         current = read_role(iam_client, name, **reads)
         changed, changes, desired, diff = plan_present(module, iam_client, request, current)
         if not changed:
-            return {"changed": False, "role": role_result(current), "diff": diff}
+            return {"changed": False, "role": role_result(current), "adopted": False, "diff": diff}
         apply_present(module, iam_client, name, changes, desired)
     if changes["trust"] and not module.params["purge_service_accounts"]:
         keep_merged_trust(module, iam_client, request, changes["providers"])
     updated = read_role(iam_client, name, **reads)
     if updated is None:
-        return {"changed": True, "role": _known(desired), "diff": diff}
+        return {"changed": True, "role": _known(desired), "adopted": adopted, "diff": diff}
     if changes["create"]:
         # A role this task created has exactly the policies it attached and put.
         if updated["attached"] is None:
             updated["attached"] = dict.fromkeys(desired["managed_policies"] or [])
         if updated["inline_names"] is None:
             updated["inline_names"] = desired["inline_policies"] or []
-    return {"changed": True, "role": role_result(updated), "diff": diff}
+    return {"changed": True, "role": role_result(updated), "adopted": adopted, "diff": diff}
+
+
+def plan_unbind(module, iam_client, request, current):
+    """The trust policy without the ServiceAccounts (or provider statements) that ``request["unbind"]`` names."""
+    resolver = Resolver(module, iam_client, current)
+    trust_before = current["trust_policy"]
+    providers = {}
+    for value, subjects, audience, state, label in request["unbind"]:
+        arn = resolver.provider(value, label)
+        remaining = [] if state == "absent" else [
+            item for item in trust.provider_subjects(trust_before, arn, audience) if item not in subjects]
+        providers[arn] = {"subjects": remaining, "audience": audience, "state": "present" if remaining else "absent"}
+    return trust.merge_trust_policy(trust_before, providers, purge_subjects=True, purge_statements=False)
+
+
+def _not_ours_message(name, action):
+    return (
+        "role {0!r} was not created by eks.irsa (it has no {1}={2} tag), so it is not {3}. If eks.irsa should manage "
+        "it, set adopt: true (the eks.irsa.irsa role: list it in irsa_adopt_roles)".format(name, OWNER_TAG_KEY, OWNER_TAG_VALUE, action)
+    )
 
 
 def ensure_absent(module, iam_client, request):
+    """Delete the role, or with ServiceAccounts given remove only them from its trust.
+
+    Only a role the collection created (or is told by name to adopt) is changed; it is deleted only when its trust
+    policy has no statement left, whoever wrote the statements.
+    """
     name = request["name"]
     current = read_role(iam_client, name)
     if current is None:
-        return {"changed": False, "role": {}, "diff": {"before": {}, "after": {}}}
-    diff = {"before": _snapshot(current), "after": {}}
-    if module.check_mode:
-        return {"changed": True, "role": {}, "diff": diff}
-    for profile in list_iam_instance_profiles(iam_client, role=name):
-        remove_role_from_iam_instance_profile(iam_client, profile["InstanceProfileName"], name)
-    for arn in sorted(current["attached"]):
-        irsa_iam.detach_policy(iam_client, name, arn)
-    for policy_name in current["inline_names"]:
-        irsa_iam.delete_role_policy(iam_client, name, policy_name)
-    irsa_iam.delete_role(iam_client, name)
-    return {"changed": True, "role": {}, "diff": diff}
+        return {"changed": False, "role": {}, "deleted": False, "diff": {"before": {}, "after": {}}}
+    owned = is_owned(current) or module.params["adopt"]
+    before = _snapshot(current)
+    if "unbind" in request:
+        desired_trust = plan_unbind(module, iam_client, request, current)
+        trust_changed = bool(compare_policies(current["trust_policy"], desired_trust))
+        if not trust_changed and not owned:
+            # Nothing of these ServiceAccounts in a role that is not ours: nothing to do, and nothing to delete.
+            return {"changed": False, "role": role_result(current), "deleted": False, "owned": False,
+                    "diff": {"before": before, "after": before}}
+        if not owned:
+            raise IrsaRoleError(_not_ours_message(name, "changed (its trust still names these ServiceAccounts)"),
+                                foreign_role=name)
+        delete = not trust.statements_of(desired_trust)
+        if not delete:
+            if not trust_changed:
+                return {"changed": False, "role": role_result(current), "deleted": False, "owned": True,
+                        "diff": {"before": before, "after": before}}
+            after = dict(before, trust_policy=desired_trust)
+            if not module.check_mode:
+                irsa_iam.update_trust_policy(iam_client, name, desired_trust)
+            updated = dict(current, trust_policy=desired_trust)
+            return {"changed": True, "role": role_result(updated), "deleted": False, "owned": True,
+                    "diff": {"before": before, "after": after}}
+    elif not owned:
+        raise IrsaRoleError(_not_ours_message(name, "deleted"), foreign_role=name)
+    diff = {"before": before, "after": {}}
+    if not module.check_mode:
+        irsa_iam.delete_role_with_attachments(iam_client, name, current["attached"], current["inline_names"])
+    return {"changed": True, "role": {}, "deleted": True, "owned": True, "diff": diff}
 
 
-def main():
+# The options of one role; ``roles`` items take these keys (the task's values are their defaults).
+MUTUALLY_EXCLUSIVE = [("oidc_provider", "cluster_name", "oidc_providers")]
+
+
+def argument_spec():
     provider_options = dict(
         provider=dict(type="str", required=True),
         service_accounts=dict(type="list", elements="raw"),
         audience=dict(type="str"),
         state=dict(type="str", choices=["present", "absent"], default="present"),
     )
-    argument_spec = dict(
-        name=dict(type="str", required=True),
+    return dict(
+        name=dict(type="str", aliases=["role_name"]),
+        roles=dict(type="list", elements="raw"),
+        max_concurrency=dict(type="int", default=batch.DEFAULT_CONCURRENCY),
         path=dict(type="str", default="/"),
         description=dict(type="str"),
         max_session_duration=dict(type="int"),
@@ -1098,29 +1316,82 @@ def main():
         state=dict(type="str", choices=["present", "absent"], default="present"),
         wait=dict(type="bool", default=True),
         wait_timeout=dict(type="int", default=120),
+        adopt=dict(type="bool", default=False),
+        check_oidc_provider=dict(type="bool", default=True),
     )
-    module = AnsibleAWSModule(
-        argument_spec=argument_spec,
-        mutually_exclusive=[("oidc_provider", "cluster_name", "oidc_providers")],
-        supports_check_mode=True,
-    )
-    wrote = bool
+
+
+def run_role(module, iam_client, watch):
+    """The result of one role (one item of ``roles``, or the single form): its failure is part of the result."""
+    wrote = watch.start()
     try:
         request = validate(module.params)
-        iam_client = module.client("iam")
-        wrote = irsa_aws.watch_writes(iam_client)
         if module.params["state"] == "absent":
             result = ensure_absent(module, iam_client, request)
         else:
             result = ensure_present(module, iam_client, request)
     except IrsaRoleError as e:
-        module.fail_json(msg=str(e), changed=wrote())
+        result = dict(failed=True, msg=str(e), changed=wrote(), **e.details)
     except AnsibleAWSError as e:
         # A failure after a write (say, attaching a policy after the role was created) still changed the role.
-        if e.exception:
-            module.fail_json_aws(e.exception, msg=e.message, changed=wrote())
-        module.fail_json(msg=e.message, changed=wrote())
-    module.exit_json(**result)
+        result = dict(failed=True, msg=irsa_aws.aws_failure_message(e, module.params), changed=wrote(), aws_error=e)
+    result["warnings"] = module.warnings
+    return result
+
+
+def items_of(module, spec):
+    """``[(ItemModule or None, error)]``: every item of ``roles``, or the single form as a batch of one."""
+    cache = batch.OnceCache()
+    if module.params["roles"] is None:
+        return [(batch.ItemModule(module, module.params, "", cache), None)]
+    items = []
+    for index, item in enumerate(module.params["roles"]):
+        where = "roles[{0}]".format(index)
+        params, error = batch.item_params(module, item, spec, where, MUTUALLY_EXCLUSIVE)
+        label = "role {0!r} ({1})".format(params["name"], where) if params else where
+        items.append((batch.ItemModule(module, params, label, cache) if params else None, error or label))
+    return items
+
+
+def main():
+    spec = argument_spec()
+    module = IrsaAWSModule(
+        argument_spec=spec,
+        mutually_exclusive=[("name", "roles")] + MUTUALLY_EXCLUSIVE,
+        required_one_of=[("name", "roles")],
+        supports_check_mode=True,
+    )
+    item_options = batch.item_spec(spec, ("roles", "max_concurrency"))
+    item_options["name"]["required"] = True
+    items = items_of(module, item_options)
+    iam_client = module.client("iam") if any(item for item, _label in items) else None
+    watch = irsa_aws.WriteWatch(iam_client) if iam_client is not None else None
+
+    def work(entry):
+        item, label = entry
+        if item is None:
+            return {"failed": True, "changed": False, "msg": label}
+        result = run_role(item, iam_client, watch)
+        result["name"] = item.params["name"]
+        return result
+
+    results = batch.run_items(work, items, module.params["max_concurrency"])
+    if module.params["roles"] is None:
+        result = results[0]
+        for warning in result.pop("warnings", []):
+            module.warn(warning)
+        result.pop("name")
+        error = result.pop("aws_error", None)
+        if error is not None and error.exception is not None:
+            module.fail_json_aws(error.exception, msg=error.message, changed=result["changed"])
+        if result.pop("failed", False):
+            module.fail_json(**result)
+        module.exit_json(**result)
+    for result in results:
+        error = result.pop("aws_error", None)
+        if error is not None and error.exception is not None:
+            result["error_code"] = irsa_aws.error_code(error.exception)
+    batch.finish(module, items, results, "roles")
 
 
 if __name__ == "__main__":

@@ -26,7 +26,11 @@ description:
     (C(AssumedRoleUser), what C(sts:GetCallerIdentity) with them answers) must be
     C(assumed-role/<role-name>/...). The credentials are discarded unused. IAM is eventually consistent,
     so C(AccessDenied) and C(InvalidIdentityToken) are retried with backoff for up to
-    O(propagation_timeout) seconds.
+    O(propagation_timeout) seconds, unless the role's trust or the OIDC provider, judged with the token's own
+    claims (C(iss), C(sub), C(aud)), already explain the refusal.
+  - A token whose issuer (C(iss)) is not the issuer of O(cluster_name) or O(oidc_provider) means that the
+    Kubernetes connection reaches another cluster; the C(token) check then fails with both issuers named, and
+    exchanges nothing.
   - C(pod) is the manual procedure. It runs C(aws sts get-caller-identity) in a pod
     C(irsa-verify-<random>) of the ServiceAccount, checks that the pod identity webhook injected
     C(AWS_ROLE_ARN), C(AWS_WEB_IDENTITY_TOKEN_FILE) and the C(aws-iam-token) volume, waits for it,
@@ -79,6 +83,21 @@ options:
       role_arn:
         description: The role it must assume; defaults to its annotation.
         type: str
+      checks:
+        description:
+          - The checks of this ServiceAccount, instead of O(checks).
+        type: list
+        elements: str
+        choices: [static, token, pod]
+  known_roles:
+    description:
+      - IAM roles as M(eks.irsa.irsa_role) has just read them in the same run, the C(role) of each of its
+        RV(eks.irsa.irsa_role#module:results), with at least C(arn) and C(trust_policy). A binding whose role is
+        among them is checked against it, and the role is not read again with C(iam:GetRole).
+      - Give only roles read moments ago; a role changed since then is judged as it was.
+    type: list
+    elements: dict
+    default: []
   oidc_provider:
     description:
       - The cluster's OIDC issuer, as M(eks.irsa.eks_oidc_info) returns it (RV(eks.irsa.eks_oidc_info#module:issuer_url),
@@ -154,7 +173,7 @@ extends_documentation_fragment:
   - eks.irsa.k8s_auth
   - amazon.aws.common.modules
   - amazon.aws.region.modules
-  - amazon.aws.boto3
+  - eks.irsa.requirements
 attributes:
   check_mode:
     support: full
@@ -168,7 +187,8 @@ notes:
     O(host), is also how the module connects to its Kubernetes API (EKS mode).
   - "AWS permissions used: C(eks:DescribeCluster) (O(cluster_name)), C(iam:GetRole),
     C(iam:GetOpenIDConnectProvider), C(sts:GetCallerIdentity) (only when a role is not found, to name
-    the account of the credentials). C(sts:AssumeRoleWithWebIdentity) needs no credentials."
+    the account of the credentials, and in EKS mode when the cluster answers 401, to tell credentials AWS
+    refuses from an identity the cluster does not map). C(sts:AssumeRoleWithWebIdentity) needs no credentials."
   - "Kubernetes permissions used: get/list C(serviceaccounts), create C(serviceaccounts/token) (token),
     list C(pods), list C(mutatingwebhookconfigurations), and for the C(pod) check create/get/delete
     C(pods), get C(pods/log), list C(events) in the ServiceAccount's namespace."
@@ -246,6 +266,13 @@ verified:
   returned: always
   type: bool
   sample: true
+msg:
+  description:
+    - How many ServiceAccounts do not assume their role, and for each the diagnosis and its fix (the failure message
+      with O(fail_on_error=true)).
+  returned: when a binding was not verified
+  type: str
+  sample: "1 of 2 ServiceAccount(s) do not assume their role. default/app: ..."
 role_arn:
   description: The role the ServiceAccount was verified against (O(role_arn) or its annotation); empty when there is none.
   returned: with O(service_account)
@@ -260,14 +287,17 @@ caller_identity:
   contains:
     account:
       description: The account.
+      returned: when STS answered for the ServiceAccount
       type: str
       sample: "123456789012"
     arn:
       description: The assumed-role session, C(arn:<partition>:sts::<account>:assumed-role/<role-name>/<session>).
+      returned: when STS answered for the ServiceAccount
       type: str
       sample: arn:aws:sts::123456789012:assumed-role/my-app/botocore-session-1700000000
     user_id:
       description: The role's unique ID and the session name.
+      returned: when STS answered for the ServiceAccount
       type: str
       sample: AROAEXAMPLEID:botocore-session-1700000000
 checks:
@@ -281,24 +311,29 @@ checks:
       description:
         - C(service_account), C(role_arn_annotation), C(role), C(role_arn_path), C(oidc_provider), C(trust_policy),
           C(trust_policy_audience), C(trust_policy_size), C(webhook), C(stale_pods) (static), C(token), C(pod).
+      returned: always
       type: str
       sample: trust_policy
     check:
       description: The group of O(checks) it belongs to.
+      returned: always
       type: str
       sample: static
     passed:
       description: Whether it passed; V(null) when it was skipped.
+      returned: always
       type: bool
       sample: false
     severity:
       description:
         - C(error) when the binding cannot work while it fails, C(warning) when it works but something is at risk,
           C(info) for a skipped check.
+      returned: always
       type: str
       sample: error
     message:
       description: What was found, and for a failure why the binding does not work.
+      returned: always
       type: str
       sample: >-
         The trust policy of role 'my-app' does not let 'system:serviceaccount:default:my-app' (aud 'sts.amazonaws.com')
@@ -308,10 +343,12 @@ checks:
         'system:serviceaccount:default:other'. The trust names another ServiceAccount of namespace 'default' (other), not 'my-app'.
     remediation:
       description: How to fix it; empty when it passed.
+      returned: always
       type: str
       sample: Add the subject to the role's trust with eks.irsa.irsa_role (service_accounts including 'default:my-app').
     skipped:
       description: Present and V(true) for a check that did not run (C(pod) in check mode).
+      returned: when the check did not run
       type: bool
       sample: true
 attempts:
@@ -332,27 +369,33 @@ results:
   contains:
     namespace:
       description: The ServiceAccount's namespace.
+      returned: always
       type: str
       sample: default
     service_account:
       description: The ServiceAccount's name.
+      returned: always
       type: str
       sample: my-app
     role_arn:
       description: As RV(role_arn).
+      returned: always
       type: str
       sample: arn:aws:iam::123456789012:role/my-app
     verified:
       description: Whether this binding was verified.
+      returned: always
       type: bool
       sample: true
     caller_identity:
       description: As RV(caller_identity).
+      returned: always
       type: dict
       sample: {"account": "123456789012", "arn": "arn:aws:sts::123456789012:assumed-role/my-app/eks-irsa-verify-1700000000",
                "user_id": "AROAEXAMPLEID:eks-irsa-verify-1700000000"}
     checks:
       description: As RV(checks).
+      returned: always
       type: list
       elements: dict
       sample: [{"name": "trust_policy", "check": "static", "passed": true, "severity": "error", "remediation": "",
@@ -360,16 +403,19 @@ results:
                             'sts.amazonaws.com' from oidc.eks.us-west-2.amazonaws.com/id/EXAMPLED539D4633E53DE1B716D3041E (statement 0)."}]
     attempts:
       description: As RV(attempts).
+      returned: always
       type: int
       sample: 1
     pod:
       description: As RV(pod).
+      returned: always
       type: str
       sample: ""
     pods_to_restart:
       description:
         - Running or pending pods of the ServiceAccount that were not mutated for its role (created before the
           annotation), found by the C(static) check; empty without it.
+      returned: always
       type: list
       elements: str
       sample: [app-7d9c6b5f4-x2x9z]
@@ -380,19 +426,21 @@ summary:
   contains:
     total:
       description: Bindings verified in this call.
+      returned: always
       type: int
       sample: 3
     verified:
       description: Bindings that were verified.
+      returned: always
       type: int
       sample: 2
     failed:
       description: Bindings that were not.
+      returned: always
       type: int
       sample: 1
 """
 
-import copy
 import signal
 import threading
 import time
@@ -400,14 +448,17 @@ from concurrent.futures import ThreadPoolExecutor
 
 from ansible_collections.amazon.aws.plugins.module_utils.botocore import get_aws_connection_info
 from ansible_collections.amazon.aws.plugins.module_utils.exceptions import AnsibleAWSError
-from ansible_collections.amazon.aws.plugins.module_utils.modules import AnsibleAWSModule
 
+from ansible_collections.eks.irsa.plugins.module_utils import batch
 from ansible_collections.eks.irsa.plugins.module_utils import service_account as sa
+from ansible_collections.eks.irsa.plugins.module_utils import trust
 from ansible_collections.eks.irsa.plugins.module_utils import verify
 from ansible_collections.eks.irsa.plugins.module_utils import verify_aws
 from ansible_collections.eks.irsa.plugins.module_utils.aws import IrsaAWSError
+from ansible_collections.eks.irsa.plugins.module_utils.aws import IrsaAWSModule
 from ansible_collections.eks.irsa.plugins.module_utils.aws import caller_identity
 from ansible_collections.eks.irsa.plugins.module_utils.aws import cluster_issuer_url
+from ansible_collections.eks.irsa.plugins.module_utils.aws import describe_error
 from ansible_collections.eks.irsa.plugins.module_utils.aws import get_oidc_provider
 from ansible_collections.eks.irsa.plugins.module_utils.aws import lookup_cluster
 from ansible_collections.eks.irsa.plugins.module_utils.constants import TRUST_POLICY_SIZE_LIMIT
@@ -427,34 +478,11 @@ from ansible_collections.eks.irsa.plugins.module_utils.trust import subject
 POLL_BACKOFF = (0.2, 0.3, 0.5)
 POLL_INTERVAL = 1.0
 # Static findings that explain an STS refusal: retrying for propagation would change nothing.
-EXPLAINING_CHECKS = ("role_arn_annotation", "role", "oidc_provider", "trust_policy")
+EXPLAINING_CHECKS = ("role_arn_annotation", "role", "role_arn_path", "oidc_provider", "trust_policy")
 
 
 class Interrupted(Exception):
     """The module was told to stop (SIGTERM, SIGINT) while verification pods may exist."""
-
-
-class Memo:
-    """Thread-safe, per-key memoization: each fact is read once per run, whatever the bindings sharing it."""
-
-    def __init__(self):
-        self._lock = threading.Lock()
-        self._locks = {}
-        self._values = {}
-
-    def get(self, key, compute):
-        with self._lock:
-            lock = self._locks.setdefault(key, threading.Lock())
-        with lock:
-            if key not in self._values:
-                try:
-                    self._values[key] = (True, compute())
-                except Exception as e:  # noqa: B902 - the same failure is reported to every binding sharing the fact
-                    self._values[key] = (False, e)
-            ok, value = self._values[key]
-        if not ok:
-            raise value
-        return value
 
 
 class Verifier:
@@ -466,13 +494,15 @@ class Verifier:
         self.params = module.params
         self.checks = checks
         self.check_mode = module.check_mode
-        self.memo = Memo()
+        # Each fact is read once per run, whatever the bindings sharing it; a failure is that of every sharer.
+        self.memo = batch.OnceCache(remember_failures=True)
         self.stop = threading.Event()
         self._pods_lock = threading.Lock()
         self.live_pods = {}  # name -> namespace, until deleted
         self._clients = {}
         self._clients_lock = threading.Lock()
-        self.bindings_per_namespace = {}
+        # One read per item until run() knows how many bindings each namespace has.
+        self.namespace_reads = batch.NamespaceReads(kube, self.memo, {})
 
     # ----- AWS ------------------------------------------------------------------------------------
 
@@ -501,6 +531,14 @@ class Verifier:
         name = parse_arn(role_arn, service="iam", resource_type="role")["resource_id"].rsplit("/", 1)[-1]
         return self.memo.get(("role", name), lambda: verify_aws.get_role(self.client("iam"), name))
 
+    def know_roles(self, roles):
+        """Take roles as irsa_role returned them for GetRole's answer (known_roles)."""
+        for role in roles:
+            name = parse_arn(role["arn"], service="iam", resource_type="role")["resource_id"].rsplit("/", 1)[-1]
+            known = {"Arn": role["arn"], "RoleName": role.get("name") or name, "Path": role.get("path") or "/",
+                     "AssumeRolePolicyDocument": role["trust_policy"]}
+            self.memo.get(("role", name), lambda known=known: known)
+
     def oidc_provider(self, arn):
         return self.memo.get(("provider", arn), lambda: get_oidc_provider(self.client("iam"), arn))
 
@@ -516,23 +554,17 @@ class Verifier:
 
     def service_account(self, namespace, name):
         """The ServiceAccount, or None. Several bindings in one namespace share one list call."""
-        if self.bindings_per_namespace.get(namespace, 0) < 2:
-            return self.kube.get_service_account(namespace, name)
-        listed = self.memo.get(("serviceaccounts", namespace), lambda: {
-            (item.get("metadata") or {}).get("name"): item for item in self.kube.list_service_accounts(namespace)
-        })
-        found = listed.get(name)
-        return copy.deepcopy(found) if found is not None else None
+        return self.namespace_reads.service_account(namespace, name)
 
     def namespace_exists(self, namespace):
-        return self.memo.get(("namespace", namespace), lambda: self.kube.get_namespace(namespace) is not None)
+        return self.namespace_reads.namespace_exists(namespace)
 
     def pods_of(self, namespace, name):
         pods = self.memo.get(("pods", namespace), lambda: self.kube.list_pods(namespace))
         return [
             pod for pod in pods
             if (pod.get("spec") or {}).get("serviceAccountName") == name
-            and ((pod.get("metadata") or {}).get("labels") or {}).get(verify.VERIFY_COMPONENT_LABEL) != verify.VERIFY_COMPONENT_VALUE
+            if ((pod.get("metadata") or {}).get("labels") or {}).get(verify.VERIFY_COMPONENT_LABEL) != verify.VERIFY_COMPONENT_VALUE
         ]
 
     def webhook(self):
@@ -553,6 +585,7 @@ class Verifier:
             "caller_identity": {}, "attempts": 0, "checks": [], "pod": "", "pods_to_restart": [],
         }
         checks = entry["checks"]
+        kinds = binding.get("checks") or self.checks
         try:
             sa = self.service_account(namespace, name)
             namespace_exists = True if sa is not None else self.namespace_exists(namespace)
@@ -560,24 +593,25 @@ class Verifier:
             checks.extend(found)
             entry["role_arn"] = role_arn or ""
             context = {"subject": subject(namespace, name), "audience": audience, "provider_arn": "", "issuer": None, "stale_pods": []}
-            if "static" in self.checks:
+            if "static" in kinds:
                 checks.extend(self.static(namespace, name, role_arn, audience, context, annotated=sa is not None and not verify.failures(found)))
             else:
-                self.resolve_provider(role_arn, context)
+                self.resolve_provider(role_arn, context, static=False)
             entry["pods_to_restart"] = context["stale_pods"]
-            if "token" in self.checks:
+            if "token" in kinds:
                 self.token(entry, sa, role_arn, context)
-            if "pod" in self.checks:
+            if "pod" in kinds:
                 self.pod(entry, sa, role_arn, context)
         except Interrupted:
             raise
         except (IrsaAWSError, KubernetesError, NamingError) as e:
-            checks.append(verify.result("error", "static", False, "Verification stopped: {0}".format(_message(e)),
+            message = describe_error(e, self.params) if isinstance(e, IrsaAWSError) else _message(e)
+            checks.append(verify.result("error", "static", False, "Verification stopped: {0}".format(message),
                                         "Fix the access problem named and run again."))
         entry["verified"] = verify.is_verified(checks)
         return entry
 
-    def resolve_provider(self, role_arn, context):
+    def resolve_provider(self, role_arn, context, static=True):
         """Fill the issuer and the provider ARN (in the role's account) into ``context`` when they can be known.
 
         Without the static check they only make messages more precise, so failing to read them is no error.
@@ -585,7 +619,7 @@ class Verifier:
         try:
             issuer = self.issuer()
         except (IrsaAWSError, NamingError):
-            if "static" in self.checks:
+            if static:
                 raise
             issuer = None
         context["issuer"] = issuer
@@ -594,7 +628,7 @@ class Verifier:
         if role_arn:
             details = parse_arn(role_arn)
             account, partition = details["account_id"], details["partition"]
-        elif "static" in self.checks:
+        elif static:
             account, partition = self.caller_account(), issuer.partition
         else:
             return
@@ -617,6 +651,14 @@ class Verifier:
             if role is None and parse_arn(role_arn)["account_id"] != self.caller_account():
                 account = self.caller_account()
             checks.extend(verify.role_checks(role_arn, role, account))
+            if verify.role_in_other_account(role_arn, role, account):
+                # What IAM holds in the role's account cannot be read with these credentials: a provider or trust
+                # judged here would be another account's (or a missing one blamed on the user).
+                checks.append(verify.skipped(
+                    "oidc_provider", "static",
+                    "Not checked: the IAM OIDC provider the trust needs is in account {0}, which these credentials "
+                    "cannot read.".format(parse_arn(role_arn)["account_id"])))
+                issuer, role = None, None
         if issuer is not None:
             checks.extend(verify.provider_checks(context["provider_arn"], issuer.url, self.oidc_provider(context["provider_arn"]), audience))
             if role is not None:
@@ -646,10 +688,18 @@ class Verifier:
             ))
             return
         explained = [c for c in checks if c["name"] in EXPLAINING_CHECKS and c["passed"] is False and c["severity"] == verify.ERROR]
-        timeout = 0 if explained else self.params["propagation_timeout"]
         partition = parse_arn(role_arn)["partition"]
         token = self.kube.create_token(entry["namespace"], entry["service_account"], context["audience"], verify.TOKEN_CHECK_EXPIRATION)
         self.module.no_log_values.add(token)
+        claims = verify.token_claims(token)
+        mismatch = self.issuer_mismatch(role_arn, claims, context)
+        if mismatch is not None:
+            checks.append(mismatch)
+            return
+        if not explained:
+            # What IAM holds, judged with the token's own claims, before any refusal is put down to propagation.
+            explained = self.claims_failures(role_arn, claims, context)
+        timeout = 0 if explained else self.params["propagation_timeout"]
         policy = verify.RetryPolicy(timeout)
         session_name = "eks-irsa-verify-{0}".format(int(time.time()))
         started = time.monotonic()
@@ -675,6 +725,56 @@ class Verifier:
             return
         entry["caller_identity"] = verify.caller_identity_result(identity)
         checks.append(verify.token_check(role_arn, identity=entry["caller_identity"], attempts=attempt, elapsed=elapsed))
+
+    def token_provider_arn(self, role_arn, claims):
+        """The IAM OIDC provider ARN (in the role's account) for the token's issuer, or None when it has none or is
+        not an EKS issuer."""
+        try:
+            issuer = parse_issuer(claims.get("iss"))
+        except NamingError:
+            return None
+        details = parse_arn(role_arn)
+        return build_provider_arn(issuer.provider, details["account_id"], details["partition"])
+
+    def issuer_mismatch(self, role_arn, claims, context):
+        """The token check's failure when the token's issuer is not the issuer of the cluster named, else None."""
+        issuer = context.get("issuer")
+        if issuer is None or not claims.get("iss") or claims["iss"] == issuer.url:
+            return None
+        source = "oidc_provider" if self.params["oidc_provider"] else "cluster_name {0!r}".format(self.params["cluster_name"])
+        token_arn = self.token_provider_arn(role_arn, claims)
+        role_name, trusted, exists = None, (), None
+        try:
+            role = self.role(role_arn)
+            if role is not None:
+                role_name = role.get("RoleName")
+                trusted = trust.federated_providers(role.get("AssumeRolePolicyDocument"))
+            if token_arn:
+                exists = self.oidc_provider(token_arn) is not None
+        except IrsaAWSError:
+            pass  # facts that only add to the message
+        return verify.issuer_mismatch_check(claims, issuer.url, source, self.kube.connection.host, role_name, trusted,
+                                            token_arn, exists)
+
+    def claims_failures(self, role_arn, claims, context):
+        """The failures of the provider and trust checks made with the token's own claims (iss, sub, aud) instead of
+        the issuer of cluster_name/oidc_provider; [] when they pass or cannot be read."""
+        provider_arn = self.token_provider_arn(role_arn, claims) if claims.get("sub") else None
+        if provider_arn is None:
+            return []
+        audience = verify.token_audience(claims, context["audience"])
+        try:
+            role = self.role(role_arn)
+            found = verify.provider_checks(provider_arn, claims["iss"], self.oidc_provider(provider_arn), audience)
+            if role is None:
+                found = verify.role_checks(role_arn, None) + found
+            else:
+                found += verify.trust_checks(role.get("AssumeRolePolicyDocument"), provider_arn,
+                                             {"iss": claims["iss"], "sub": claims["sub"], "aud": audience},
+                                             self.params["trust_policy_size_limit"], role.get("RoleName"))
+        except IrsaAWSError:
+            return []
+        return verify.failures(found)
 
     # ----- pod ------------------------------------------------------------------------------------
 
@@ -778,8 +878,10 @@ class Verifier:
     # ----- many bindings --------------------------------------------------------------------------
 
     def run(self, bindings):
+        per_namespace = {}
         for binding in bindings:
-            self.bindings_per_namespace[binding["namespace"]] = self.bindings_per_namespace.get(binding["namespace"], 0) + 1
+            per_namespace[binding["namespace"]] = per_namespace.get(binding["namespace"], 0) + 1
+        self.namespace_reads = batch.NamespaceReads(self.kube, self.memo, per_namespace)
         workers = max(1, min(self.params["max_concurrency"], len(bindings)))
         if workers == 1:
             return [self.verify(binding) for binding in bindings]
@@ -816,8 +918,25 @@ def bindings_from(params):
         sa.check_names(*key)
         if item.get("role_arn"):
             sa.check_role_arn(item["role_arn"])
-        bindings.append({"namespace": key[0], "name": key[1], "role_arn": item.get("role_arn") or None})
+        binding = {"namespace": key[0], "name": key[1], "role_arn": item.get("role_arn") or None}
+        if item.get("checks") is not None:
+            if not item["checks"]:
+                raise NamingError("service_accounts: {0}/{1} has an empty checks list: choose among static, token and pod, "
+                                  "or leave checks out to use the task's".format(*key))
+            binding["checks"] = list(dict.fromkeys(item["checks"]))
+        bindings.append(binding)
     return bindings
+
+
+def known_role_problem(role):
+    """What is wrong with an entry of known_roles, or None."""
+    missing = [key for key in ("arn", "trust_policy") if not role.get(key)]
+    if missing:
+        return "known_roles: an entry has no {0} (give the role of eks.irsa.irsa_role's results): {1}".format(
+            " and no ".join(missing), sorted(role))
+    if not isinstance(role["trust_policy"], dict):
+        return "known_roles: the trust_policy of {0} is not a policy document (a dict)".format(role["arn"])
+    return None
 
 
 def _raise_interrupted(signum, _frame):
@@ -833,7 +952,9 @@ def main():
             namespace=dict(type="str", default="default"),
             name=dict(type="str", required=True),
             role_arn=dict(type="str"),
+            checks=dict(type="list", elements="str", choices=list(verify.CHECKS)),
         )),
+        known_roles=dict(type="list", elements="dict", default=[]),
         oidc_provider=dict(type="str"),
         checks=dict(type="list", elements="str", choices=list(verify.CHECKS), default=list(verify.DEFAULT_CHECKS)),
         fail_on_error=dict(type="bool", default=True),
@@ -847,7 +968,7 @@ def main():
         trust_policy_size_limit=dict(type="int", default=TRUST_POLICY_SIZE_LIMIT),
     )
     argument_spec.update(k8s_argument_spec())
-    module = AnsibleAWSModule(
+    module = IrsaAWSModule(
         argument_spec=argument_spec,
         mutually_exclusive=[("service_account", "service_accounts"), ("role_arn", "service_accounts")],
         required_one_of=[("service_account", "service_accounts")],
@@ -862,15 +983,22 @@ def main():
     checks = list(dict.fromkeys(params["checks"]))
     if not checks:
         module.fail_json(msg="checks is empty: choose among static, token and pod")
-    if "static" in checks and not (params["cluster_name"] or params["oidc_provider"]):
-        module.fail_json(msg="The static check needs the cluster's OIDC issuer: give cluster_name or oidc_provider "
-                             "(the issuer_url or provider_arn of eks.irsa.eks_oidc_info)")
     if not module.region:
         module.fail_json(msg="No AWS region given: set the region option or AWS_REGION to the cluster's region")
     try:
         bindings = bindings_from(params)
+        for role in params["known_roles"]:
+            problem = known_role_problem(role)
+            if problem:
+                module.fail_json(msg=problem)
+            parse_arn(role["arn"], service="iam", resource_type="role")
     except NamingError as e:
         module.fail_json(msg=str(e))
+    # Every check any binding runs.
+    every_check = set(checks).union(*(binding.get("checks", ()) for binding in bindings))
+    if "static" in every_check and not (params["cluster_name"] or params["oidc_provider"]):
+        module.fail_json(msg="The static check needs the cluster's OIDC issuer: give cluster_name or oidc_provider "
+                             "(the issuer_url or provider_arn of eks.irsa.eks_oidc_info)")
 
     hide_kubeconfig_secrets(module)
     try:
@@ -878,12 +1006,13 @@ def main():
     except KubernetesError as e:
         module.fail_json(msg=_message(e))
     verifier = Verifier(module, kube, checks)
+    verifier.know_roles(params["known_roles"])
     previous = {sig: signal.signal(sig, _raise_interrupted) for sig in (signal.SIGTERM, signal.SIGINT)}
     try:
         try:
             verifier.issuer()
-        except (IrsaAWSError, NamingError) as e:
-            if "static" in checks:
+        except (IrsaAWSError, NamingError):
+            if "static" in every_check:
                 raise
         results = verifier.run(bindings)
     except Interrupted as e:
@@ -907,10 +1036,12 @@ def main():
             role_arn=single["role_arn"], caller_identity=single["caller_identity"], checks=single["checks"],
             attempts=single["attempts"], pod=single["pod"],
         )
-    if params["fail_on_error"] and not output["verified"]:
-        report = verify.failure_report(results)
-        module.fail_json(msg="{0} of {1} ServiceAccount(s) do not assume their role. {2}".format(
-            output["summary"]["failed"], output["summary"]["total"], " ".join(report)), **output)
+    if not output["verified"]:
+        # Also without fail_on_error, so a caller that fails later (the eks.irsa.irsa role) can show the same report.
+        output["msg"] = "{0} of {1} ServiceAccount(s) do not assume their role. {2}".format(
+            output["summary"]["failed"], output["summary"]["total"], " ".join(verify.failure_report(results)))
+        if params["fail_on_error"]:
+            module.fail_json(**output)
     module.exit_json(**output)
 
 

@@ -15,10 +15,11 @@ import yaml
 
 
 class KubeApi:
-    def __init__(self, sandbox):
+    def __init__(self, sandbox, context=None):
+        """The cluster of kubeconfig context ``context`` (default: the current context)."""
         with open(sandbox.vars["kubeconfig"], encoding="utf-8") as handle:
             config = yaml.safe_load(handle)
-        context = next(c["context"] for c in config["contexts"] if c["name"] == config["current-context"])
+        context = next(c["context"] for c in config["contexts"] if c["name"] == (context or config["current-context"]))
         cluster = next(c["cluster"] for c in config["clusters"] if c["name"] == context["cluster"])
         user = next(u["user"] for u in config["users"] if u["name"] == context["user"])
         self._server = cluster["server"]
@@ -37,6 +38,9 @@ class KubeApi:
             if error.code == 404:
                 return None
             raise AssertionError("%s %s: HTTP %d: %s" % (method, path, error.code, error.read().decode(errors="replace"))) from None
+
+    def delete_namespace(self, name):
+        self.request("DELETE", "/api/v1/namespaces/" + name)
 
     def create_namespace(self, name):
         self.request("POST", "/api/v1/namespaces", {"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": name}})

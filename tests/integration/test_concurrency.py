@@ -128,7 +128,8 @@ def test_two_runs_of_the_same_binding_at_once_both_succeed(shared_sandbox, tmp_p
 def test_two_runs_adding_different_service_accounts_to_one_role_keep_both(shared_sandbox, tmp_path):
     sandbox, name = shared_sandbox, "conc-" + uuid.uuid4().hex[:8]
     cluster = sandbox.ensure_oidc_provider()
-    sandbox.create_role(name, irsa_trust_policy(cluster, name, "base"))
+    # The role an earlier run of the collection made for the ServiceAccount "base" (so it carries the ownership tag).
+    sandbox.create_role(name, irsa_trust_policy(cluster, name, "base"), tags={"eks.irsa/managed-by": "eks.irsa"})
     playbook = tmp_path / "add-service-account.yml"
     playbook.write_text(ADD_SERVICE_ACCOUNT, encoding="utf-8")
 

@@ -2,6 +2,7 @@
 run as written against a two-cluster sandbox (my-cluster and the issuers of the examples mapped to it)."""
 
 import ast
+import functools
 import json
 import os
 import subprocess
@@ -12,7 +13,7 @@ import yaml
 from irsa_sandbox.testing import start_sandbox
 from playbook_runner import COLLECTIONS, ROOT, run_playbook
 
-MODULES = ["eks_oidc_info", "eks_oidc_provider", "irsa_role", "irsa_service_account", "irsa_verify"]
+MODULES = ["eks_oidc_info", "eks_oidc_provider", "irsa_prune", "irsa_role", "irsa_service_account", "irsa_verify"]
 SEED_ISSUER = "https://oidc.eks.us-west-2.amazonaws.com/id/EXAMPLED539D4633E53DE1B716D3041E"
 SECOND_ISSUER = "oidc.eks.us-west-2.amazonaws.com/id/B1C2D3E4F5A6B7C8D9E0F1A2B3C4D5E6"
 
@@ -25,6 +26,7 @@ def examples(module):
     raise AssertionError("no EXAMPLES in " + module)
 
 
+@functools.lru_cache(maxsize=None)
 def documented_options(module):
     env = dict(os.environ, ANSIBLE_COLLECTIONS_PATH=COLLECTIONS)
     result = subprocess.run([os.path.join(os.path.dirname(sys.executable), "ansible-doc"), "--json", "eks.irsa." + module],
@@ -52,7 +54,7 @@ def blue_green(tmp_path_factory):
         yield running
 
 
-@pytest.mark.parametrize("module", ["eks_oidc_info", "eks_oidc_provider", "irsa_role"])
+@pytest.mark.parametrize("module", ["eks_oidc_info", "eks_oidc_provider", "irsa_prune", "irsa_role"])
 def test_examples_run_as_written(blue_green, module, tmp_path):
     clusters = {cluster["name"]: cluster for cluster in blue_green.vars["irsa_sandbox_clusters"]}
     text = (examples(module)

@@ -169,13 +169,14 @@ def clean(sandbox, core, tmp_path_factory):
     assert sorted(state["roles"]) == ["<p>-billing-api", "<p>-shop-reader"]
     assert state["roles"]["<p>-shop-reader"]["managed"] == ["arn:aws:iam::aws:policy/AmazonS3ReadOnlyAccess"]
     assert sorted(state["roles"]["<p>-shop-reader"]["inline"]) == ["orders"]
-    assert state["roles"]["<p>-shop-reader"]["tags"] == {"team": "shop", "env": "test"}
+    assert state["roles"]["<p>-shop-reader"]["tags"] == {"team": "shop", "env": "test", "eks.irsa/managed-by": "eks.irsa"}
     assert "system:serviceaccount:<p>-shop:worker" in json.dumps(state["roles"]["<p>-shop-reader"]["trust"])
     assert len(state["oidc_providers"]) == 1
     assert sorted(state["service_accounts"]) == ["<p>-billing/api", "<p>-billing/default", "<p>-shop/app",
                                                  "<p>-shop/default", "<p>-shop/worker"]
     assert state["service_accounts"]["<p>-shop/worker"]["annotations"] == {
-        ROLE_ARN: "arn:aws:iam::123456789012:role/<p>-shop-reader"}
+        ROLE_ARN: "arn:aws:iam::123456789012:role/<p>-shop-reader",
+        "eks.irsa/bound-role-arn": "arn:aws:iam::123456789012:role/<p>-shop-reader"}
     return state
 
 
@@ -292,7 +293,8 @@ def test_a_concurrent_writer_keeps_its_change_and_our_annotation_lands(sandbox, 
     assert patches == [(409, "conflict"), (200, "")]
 
     account = core.read_namespaced_service_account("app", namespace)
-    assert account.metadata.annotations == {ROLE_ARN: role_arn, "example.com/note": "helm", "example.com/owner": "payments"}
+    assert account.metadata.annotations == {ROLE_ARN: role_arn, "eks.irsa/bound-role-arn": role_arn,
+                                            "example.com/note": "helm", "example.com/owner": "payments"}
     assert account.metadata.labels == {"tier": "web", "team": "payments"}
     result = json.loads(result_file.read_text(encoding="utf-8"))
     assert result["changed"] is True

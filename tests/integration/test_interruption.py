@@ -36,6 +36,8 @@ S3_READ_ONLY = "arn:aws:iam::aws:policy/AmazonS3ReadOnlyAccess"
 INLINE = {"s3-list": {"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": "s3:ListBucket", "Resource": "*"}]}}
 SHARED_TAGS = {"team": "payments", "cost-center": "42"}
 SOLO_TAGS = {"team": "reports"}
+# Every role the collection creates carries its ownership tag.
+OWNER_TAG = {"eks.irsa/managed-by": "eks.irsa"}
 MANAGED_BY = "app.kubernetes.io/managed-by=eks.irsa"
 # How long a held call is delayed: far longer than the watcher needs to see the point and kill.
 HOLD = 1.5
@@ -140,8 +142,9 @@ def converged(stand, case):
         "providers": [{"arn": provider_arn, "client_ids": ["sts.amazonaws.com"]}],
         "roles": {
             case.shared: {"trust": trust(provider_arn, case.subject("a"), case.subject("b")), "managed": [READ_ONLY],
-                          "inline": INLINE, "tags": SHARED_TAGS},
-            case.solo: {"trust": trust(provider_arn, case.subject("c")), "managed": [], "inline": {}, "tags": SOLO_TAGS},
+                          "inline": INLINE, "tags": dict(SHARED_TAGS, **OWNER_TAG)},
+            case.solo: {"trust": trust(provider_arn, case.subject("c")), "managed": [], "inline": {},
+                        "tags": dict(SOLO_TAGS, **OWNER_TAG)},
         },
         "service_accounts": {"a": case.arn(case.shared), "b": case.arn(case.shared), "c": case.arn(case.solo)},
         "verification_pods": [],
@@ -186,19 +189,20 @@ def _no_provider(stand, case):
 
 
 def _existing_role(subjects, policy):
-    """The shared role, and its ServiceAccounts annotated, as an earlier run (or someone following the AWS documentation)
-    left them before the killed run."""
+    """The shared role, and its ServiceAccounts annotated, as an earlier run left them before the killed run (the
+    collection's ownership tag on the role, its record of the role on each ServiceAccount)."""
     def prepare(stand, case):
         trust_policy = irsa_trust_policy(stand.cluster, case.namespace, subjects[0])
         trust_policy["Statement"][0]["Condition"]["StringEquals"][stand.cluster["provider"] + ":sub"] = [case.subject(n) for n in subjects]
         stand.sandbox.ensure_oidc_provider()
         stand.iam.create_role(RoleName=case.shared, AssumeRolePolicyDocument=json.dumps(trust_policy),
-                              Tags=[{"Key": key, "Value": value} for key, value in SHARED_TAGS.items()])
+                              Tags=[{"Key": key, "Value": value} for key, value in dict(SHARED_TAGS, **OWNER_TAG).items()])
         stand.iam.attach_role_policy(RoleName=case.shared, PolicyArn=policy)
         for name, document in INLINE.items():
             stand.iam.put_role_policy(RoleName=case.shared, PolicyName=name, PolicyDocument=json.dumps(document))
         for name in subjects:
-            stand.kube.create_service_account(case.namespace, name, {"eks.amazonaws.com/role-arn": case.arn(case.shared)})
+            stand.kube.create_service_account(case.namespace, name, {"eks.amazonaws.com/role-arn": case.arn(case.shared),
+                                                                     "eks.irsa/bound-role-arn": case.arn(case.shared)})
     return prepare
 
 
@@ -218,29 +222,41 @@ def _pods_left(state, case, terminated=False):
 
 WITH_POD = ("static", "token", "pod")
 
+
+def _no_policies_yet(state, case):
+    """A role was created (the other may be too: roles are written concurrently), none has a policy, nothing annotated."""
+    roles = state["roles"]
+    return bool(roles) and set(roles) <= {case.shared, case.solo} and not state["service_accounts"] \
+        and all(not role["managed"] and not role["inline"] for role in roles.values())
+
+
+# The role writes the roles concurrently, then the ServiceAccounts concurrently: where a point stops one item, the
+# others of the same step may be anywhere in theirs. What each point pins is the item it waits for.
 POINTS = [
     Point("oidc-provider-created", "iam:CreateOpenIDConnectProvider", 1, [latency("iam", "GetRole")],
           lambda state, case: len(state["providers"]) == 1 and not state["roles"], prepare=_no_provider),
-    Point("role-created-without-policies", "iam:CreateRole", 1, [latency("iam", "GetRole")],
-          lambda state, case: list(state["roles"]) == [case.shared] and not state["roles"][case.shared]["managed"]),
+    Point("role-created-without-policies", "iam:CreateRole", 1, [latency("iam", "GetRole")], _no_policies_yet),
     Point("managed-policy-attached-inline-not-yet", "iam:AttachRolePolicy", 1, [throttle("iam", "PutRolePolicy")],
           lambda state, case: state["roles"][case.shared]["managed"] == [READ_ONLY] and not state["roles"][case.shared]["inline"]),
-    Point("first-role-complete-second-missing", "iam:PutRolePolicy", 1, [latency("iam", "ListAttachedRolePolicies")],
-          lambda state, case: list(state["roles"]) == [case.shared] and state["roles"][case.shared]["inline"] == INLINE),
-    # The first ServiceAccount task has started (DescribeCluster for its Kubernetes connection) and not yet read anything.
-    Point("roles-complete-before-annotation", "eks:DescribeCluster", 2, [latency("kubernetes", "get serviceaccounts")],
+    Point("shared-role-complete-nothing-annotated", "iam:PutRolePolicy", 1, [latency("iam", "ListAttachedRolePolicies")],
+          lambda state, case: state["roles"][case.shared]["inline"] == INLINE and not state["service_accounts"]),
+    # The ServiceAccount task that writes has started (DescribeCluster for its Kubernetes connection) and not yet read
+    # anything. DescribeCluster: 1 for the issuer, 1 for the check of the ServiceAccounts, then the one that writes.
+    Point("roles-complete-before-annotation", "eks:DescribeCluster", 3, [latency("kubernetes", "list serviceaccounts")],
           lambda state, case: set(state["roles"]) == {case.shared, case.solo} and not state["service_accounts"]),
     Point("trust-widened-for-a-second-binding", "iam:UpdateAssumeRolePolicy", 1, [latency("iam", "ListAttachedRolePolicies")],
           lambda state, case: (state["roles"][case.shared]["trust"][0]["sub"] == [case.subject("a"), case.subject("b")]
-                               and case.solo not in state["roles"] and state["service_accounts"] == {"a": case.arn(case.shared)}),
+                               and state["service_accounts"] == {"a": case.arn(case.shared)}),
           prepare=_existing_role(["a"], READ_ONLY)),
     Point("managed-policy-detached-replacement-not-yet", "iam:DetachRolePolicy", 1, [throttle("iam", "AttachRolePolicy")],
-          lambda state, case: state["roles"][case.shared]["managed"] == [] and case.solo not in state["roles"],
+          lambda state, case: state["roles"][case.shared]["managed"] == [],
           prepare=_existing_role(["a", "b"], S3_READ_ONLY)),
-    Point("first-service-account-created", "kubernetes create serviceaccounts", 1, [latency("kubernetes", "get serviceaccounts")],
-          lambda state, case: len(state["service_accounts"]) == 1),
-    Point("two-of-three-service-accounts-annotated", "kubernetes patch serviceaccounts", 2, [latency("kubernetes", "get serviceaccounts")],
-          lambda state, case: sorted(state["service_accounts"].values(), key=str) == sorted([case.arn(case.shared)] * 2 + [None], key=str),
+    # The ServiceAccounts are written concurrently, nothing read between them: nothing to hold.
+    Point("a-service-account-created", "kubernetes create serviceaccounts", 1, [],
+          lambda state, case: 1 <= len(state["service_accounts"]) and not state["verification_pods"]),
+    Point("two-service-accounts-annotated", "kubernetes patch serviceaccounts", 2, [],
+          lambda state, case: sorted(state["service_accounts"]) == ["a", "b", "c"]
+          and list(state["service_accounts"].values()).count(case.arn(case.shared)) >= 2,
           prepare=_unannotated_service_accounts),
     Point("token-requested-for-verification", "kubernetes create serviceaccounts/token", 1, [latency("sts", "AssumeRoleWithWebIdentity")],
           lambda state, case: len(state["service_accounts"]) == 3 and not state["verification_pods"]),
@@ -264,7 +280,9 @@ def stand(tmp_path_factory):
 def vars_file(workdir, bindings, checks):
     path = os.path.join(workdir, "vars-%s.yml" % uuid.uuid4().hex[:8])
     with open(path, "w", encoding="utf-8") as handle:
-        yaml.safe_dump({"irsa_cluster_name": "sandbox", "irsa_bindings": bindings, "irsa_verify_checks": list(checks)}, handle)
+        # The bindings a killed run completed are unchanged for the next run: it proves them with the same checks.
+        yaml.safe_dump({"irsa_cluster_name": "sandbox", "irsa_bindings": bindings, "irsa_verify_checks": list(checks),
+                        "irsa_verify_unchanged_checks": list(checks)}, handle)
     return "@" + path
 
 

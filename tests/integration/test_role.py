@@ -12,25 +12,12 @@ import subprocess
 import pytest
 import yaml
 from botocore.exceptions import ClientError
-from irsa_sandbox.testing import start_sandbox
 from playbook_runner import ROOT, run_playbook
 
 SITE = os.path.join(ROOT, "playbooks", "site.yml")
 VERIFY = os.path.join(ROOT, "playbooks", "verify.yml")
 TEARDOWN = os.path.join(ROOT, "playbooks", "teardown.yml")
 ROLE_ARN = "arn:aws:iam::123456789012:role/"
-
-
-@pytest.fixture
-def fresh(tmp_path):
-    with start_sandbox(str(tmp_path / "sandbox")) as running:
-        yield running
-
-
-@pytest.fixture
-def fresh2(tmp_path):
-    with start_sandbox(str(tmp_path / "sandbox2"), clusters=("blue", "green")) as running:
-        yield running
 
 
 def write_vars(tmp_path, **values):
@@ -98,6 +85,23 @@ def test_create_verify_rerun_and_teardown(fresh, tmp_path):
     log = fresh.log()
     assert writes(log, "iam") == [] and writes(log, "eks") == []
     assert [call["action"] for call in writes(log, "kubernetes") if "serviceaccounts" == call["action"].split()[-1]] == []
+    # Unchanged bindings are checked against the roles the run has just read: each role read once, no token exchanged.
+    for binding in BINDINGS:
+        assert "%s/%s -> %s%s: unchanged, verified (static checks only)" % (
+            binding["namespace"], binding["service_account"], ROLE_ARN, binding["role_name"]) in second.stdout, second.stdout[-8000:]
+    actions = [(call["service"], call["action"]) for call in log["calls"]]
+    assert actions.count(("iam", "GetRole")) == 2, actions
+    assert ("sts", "AssumeRoleWithWebIdentity") not in actions
+    assert not [action for service, action in actions if service == "kubernetes" and action.endswith("serviceaccounts/token")]
+
+    # Asked for, every run exchanges a token for every binding.
+    fresh.reset_log()
+    proven = run_playbook(fresh, SITE, str(tmp_path), extra_vars=[bindings, write_vars(
+        tmp_path, irsa_verify_unchanged_checks=["static", "token"])])
+    assert proven.returncode == 0, proven.stdout[-8000:]
+    assert proven.stdout.count(": unchanged, verified as arn:aws:sts::123456789012:assumed-role/") == len(BINDINGS), proven.stdout[-8000:]
+    actions = [(call["service"], call["action"]) for call in fresh.log()["calls"]]
+    assert actions.count(("sts", "AssumeRoleWithWebIdentity")) == len(BINDINGS)
 
     audit = run_playbook(fresh, VERIFY, str(tmp_path), extra_vars=[bindings])
     assert audit.returncode == 0, audit.stdout[-8000:]
@@ -108,9 +112,11 @@ def test_create_verify_rerun_and_teardown(fresh, tmp_path):
         with pytest.raises(ClientError) as missing:
             iam.get_role(RoleName=role)
         assert missing.value.response["Error"]["Code"] == "NoSuchEntity"
+    # The ServiceAccounts were created by eks.irsa and carry nothing else: they go with their bindings.
     for binding in BINDINGS:
-        account = kubectl_json(fresh, "get", "serviceaccount", binding["service_account"], "-n", binding["namespace"])
-        assert "eks.amazonaws.com/role-arn" not in (account["metadata"].get("annotations") or {})
+        missing = subprocess.run(["kubectl", "get", "serviceaccount", binding["service_account"], "-n", binding["namespace"]],
+                                 env=fresh.subprocess_env(), capture_output=True, text=True, timeout=60, check=False)
+        assert missing.returncode != 0 and "NotFound" in missing.stderr, missing.stdout
 
 
 def test_check_mode_on_a_fresh_cluster_predicts_and_writes_nothing(fresh, tmp_path):
@@ -120,22 +126,39 @@ def test_check_mode_on_a_fresh_cluster_predicts_and_writes_nothing(fresh, tmp_pa
     result = run_playbook(fresh, SITE, str(tmp_path), extra_vars=[bindings], args=["--check"])
     assert result.returncode == 0, result.stdout[-8000:]
     assert recap(result.stdout)["localhost"]["changed"] > 0
+    # The checks are the run in check mode: each says changed for what a real run would write.
+    for task in ("Check the IAM roles", "Check the ServiceAccounts"):
+        after = result.stdout[result.stdout.index("TASK [eks.irsa.irsa : " + task):]
+        assert after.split("\n", 2)[1].startswith("changed: [localhost]"), after[:600]
     assert writes(fresh.log()) == []
     with pytest.raises(ClientError):
         fresh.client("iam").get_role(RoleName="AWSIRSATestRole")
 
 
-def test_a_broken_binding_fails_clearly_and_the_others_are_still_verified(fresh, tmp_path):
-    broken = {"service_account": "broken", "namespace": "default", "role_name": "broken-role",
-              "managed_policies": ["policy-that-does-not-exist"]}
-    bindings = write_vars(tmp_path, irsa_cluster_name="sandbox", irsa_bindings=[BINDINGS[2], broken])
+BROKEN = {"service_account": "broken", "namespace": "default", "role_name": "broken-role",
+          "managed_policies": ["policy-that-does-not-exist"]}
+
+
+def test_a_broken_binding_stops_the_run_before_any_write(fresh, tmp_path):
+    bindings = write_vars(tmp_path, irsa_cluster_name="sandbox", irsa_bindings=[BINDINGS[2], BROKEN])
+    fresh.reset_log()
     result = run_playbook(fresh, SITE, str(tmp_path), extra_vars=[bindings])
     assert result.returncode != 0
+    assert "Nothing was written" in result.stdout and "policy-that-does-not-exist" in result.stdout
+    failure = result.stdout[result.stdout.rfind("Stop before any write"):]
+    assert "default/broken" in failure and "irsa-test" not in failure
+    assert writes(fresh.log()) == []
+    with pytest.raises(ClientError):
+        fresh.client("iam").get_role(RoleName="AWSIRSATestRole")
+
+
+def test_with_fail_on_error_false_a_broken_binding_fails_clearly_and_the_others_are_still_verified(fresh, tmp_path):
+    bindings = write_vars(tmp_path, irsa_cluster_name="sandbox", irsa_bindings=[BINDINGS[2], BROKEN], irsa_fail_on_error=False)
+    result = run_playbook(fresh, SITE, str(tmp_path), extra_vars=[bindings])
+    assert result.returncode == 0, result.stdout[-8000:]
     assert "policy-that-does-not-exist" in result.stdout
     assert re.search(r"default/irsa-test -> %sAWSIRSATestRole: changed, verified" % re.escape(ROLE_ARN), result.stdout)
-    assert re.search(r"default/broken -> broken-role: .*NOT verified|default/broken -> broken-role: .*not verified", result.stdout)
-    failure = result.stdout[result.stdout.rfind("Fail with every binding"):]
-    assert "default/broken" in failure and "irsa-test" not in failure
+    assert re.search(r"default/broken -> broken-role: .*not verified", result.stdout)
 
 
 def test_an_inventory_of_two_clusters(fresh2, tmp_path):

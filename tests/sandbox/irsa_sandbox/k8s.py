@@ -6,11 +6,13 @@ module docstrings beside it: ``k8s_store`` (API machinery), ``k8s_api`` (discove
 ``k8s_kubelet`` (pods run with the real AWS CLI). This module holds the cluster: authentication,
 routing, the resource handlers, TokenRequest, logs and watches.
 
-Authentication: the static admin token, EKS ``k8s-aws-v1.`` tokens (checked as aws-iam-authenticator
-does, then sent to the sandbox STS with the ``x-k8s-aws-id`` header), and the cluster's own
-ServiceAccount tokens. Every authenticated identity is authorized for everything. Requests without
-credentials are ``system:anonymous``, who may read only ``/version``, the health endpoints and the
-OIDC discovery documents.
+Authentication: client certificates signed by the cluster CA (the subject's CN is the user, its O
+entries the groups; asked before bearer tokens, as kube-apiserver's x509 authenticator is), the static
+admin token, EKS ``k8s-aws-v1.`` tokens (checked as aws-iam-authenticator does, then sent to the
+sandbox STS with the ``x-k8s-aws-id`` header), and the cluster's own ServiceAccount tokens. Every
+authenticated identity is authorized for everything. Requests without credentials are
+``system:anonymous``, who may read only ``/version``, the health endpoints and the OIDC discovery
+documents.
 
 Request log: every request is recorded as ``("kubernetes", "<verb> <resource>")`` with verbs
 get/list/watch/create/update/patch/delete/deletecollection and resources such as ``serviceaccounts``,
@@ -127,6 +129,20 @@ def canonical_arn(arn):
     return arn
 
 
+def _certificate_user(request):
+    """The ``User`` of a client certificate the TLS handshake verified against the cluster CA, else None."""
+    connection = request.environ.get("werkzeug.socket")
+    certificate = connection.getpeercert() if hasattr(connection, "getpeercert") else None
+    if not certificate:
+        return None
+    attributes = [attribute for rdn in certificate.get("subject", ()) for attribute in rdn]
+    names = [value for key, value in attributes if key == "commonName"]
+    if not names:
+        return None
+    groups = [value for key, value in attributes if key == "organizationName"]
+    return User(names[0], groups + ["system:authenticated"])
+
+
 class _QuietHandler(WSGIRequestHandler):
     protocol_version = "HTTP/1.1"
 
@@ -172,6 +188,7 @@ class KubeCluster:
         self._token_cache = {}
         self._token_cache_lock = threading.Lock()
         self.eks_tokens_seen = collections.deque(maxlen=1000)  # test only: GET /_sandbox/secrets
+        self.client_keys_issued = collections.deque(maxlen=1000)  # test only: GET /_sandbox/secrets
         self._seed()
 
     # ------------------------------------------------------------------ lifecycle
@@ -288,6 +305,7 @@ class KubeCluster:
             .sign(ca_key, hashes.SHA256())
         )
         self.ca_pem = ca_cert.public_bytes(serialization.Encoding.PEM).decode()
+        self._ca = (ca_cert, ca_key)
         tls_dir = os.path.join(self.workdir, "tls")
         os.makedirs(tls_dir, exist_ok=True)
         cert_path = os.path.join(tls_dir, "apiserver.crt")
@@ -301,7 +319,36 @@ class KubeCluster:
         context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
         context.minimum_version = ssl.TLSVersion.TLSv1_2
         context.load_cert_chain(cert_path, key_path)
+        # X.509 client authentication as kube-apiserver's --client-ca-file: a certificate is optional, one signed by the
+        # cluster CA authenticates its subject, any other fails the handshake.
+        context.verify_mode = ssl.CERT_OPTIONAL
+        context.load_verify_locations(cadata=self.ca_pem)
         return context
+
+    def issue_client_certificate(self, username, groups=(), expires_in=3600):
+        """Test only: ``(certificate PEM, key PEM)`` of a client certificate signed by the cluster CA for ``username``
+        (the subject's CN) in ``groups`` (its O entries), as kubeadm or a CSR approver issues them."""
+        ca_cert, ca_key = self._ca
+        now = datetime.datetime.now(datetime.timezone.utc)
+        key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+        subject = x509.Name([x509.NameAttribute(NameOID.ORGANIZATION_NAME, group) for group in groups]
+                            + [x509.NameAttribute(NameOID.COMMON_NAME, username)])
+        cert = (
+            x509.CertificateBuilder()
+            .subject_name(subject)
+            .issuer_name(ca_cert.subject)
+            .public_key(key.public_key())
+            .serial_number(x509.random_serial_number())
+            .not_valid_before(now - datetime.timedelta(minutes=5))
+            .not_valid_after(now + datetime.timedelta(seconds=int(expires_in)))
+            .add_extension(x509.BasicConstraints(ca=False, path_length=None), critical=True)
+            .add_extension(x509.ExtendedKeyUsage([ExtendedKeyUsageOID.CLIENT_AUTH]), critical=False)
+            .sign(ca_key, hashes.SHA256())
+        )
+        key_pem = key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
+                                    serialization.NoEncryption()).decode()
+        self.client_keys_issued.append(key_pem)
+        return cert.public_bytes(serialization.Encoding.PEM).decode(), key_pem
 
     # ------------------------------------------------------------------ tokens
 
@@ -344,6 +391,9 @@ class KubeCluster:
 
     def _authenticate(self, request):
         """The caller as a ``User``, None for anonymous; raises 401 for bad credentials."""
+        user = _certificate_user(request)
+        if user is not None:  # kube-apiserver asks its x509 authenticator before the bearer token ones
+            return user
         header = request.headers.get("Authorization", "")
         if not header:
             return None

@@ -268,6 +268,11 @@ class Sandbox:
             return 200, {"decisions": list(self.gateway.decisions)}
         if route == "token" and method == "POST":
             return 200, {"token": self._token(body)}
+        if route == "client-certificate" and method == "POST":
+            kube = self._cluster(body.get("cluster") or self.cluster_names[0]).kube
+            certificate, key = kube.issue_client_certificate(body.get("user", "client"), body.get("groups") or [],
+                                                             body.get("expires_in", 3600))
+            return 200, {"certificate": certificate, "key": key}
         if route == "secrets" and method == "GET":
             return 200, self._secrets()
         if route.startswith("tokenreview/") and method == "POST":
@@ -341,6 +346,7 @@ class Sandbox:
             "service_account_tokens": [token for facts in clusters for token in facts.issuer.issued],
             "eks_bearer_tokens": [token for facts in clusters for token in getattr(facts.kube, "eks_tokens_seen", ())],
             "kubernetes_admin_tokens": [facts.kube.admin_token for facts in clusters if facts.kube.admin_token],
+            "kubernetes_client_keys": [key for facts in clusters for key in facts.kube.client_keys_issued],
         }
 
     def _token(self, body):

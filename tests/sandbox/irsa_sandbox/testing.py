@@ -97,6 +97,12 @@ class RunningSandbox:
             body["claims"] = claims
         return self.control("POST", "token", body)["token"]
 
+    def client_certificate(self, user, groups=(), cluster=None, expires_in=3600):
+        """Test-only: ``(certificate PEM, key PEM)`` of a client certificate signed by ``cluster``'s CA."""
+        answer = self.control("POST", "client-certificate", {"cluster": cluster or self.vars["irsa_sandbox_cluster"],
+                                                             "user": user, "groups": list(groups), "expires_in": expires_in})
+        return answer["certificate"], answer["key"]
+
     def secrets(self):
         """Test-only: ``{aws_secret_access_keys, aws_session_tokens, service_account_tokens,
         eks_bearer_tokens, kubernetes_admin_tokens}``, every credential the sandbox holds or issued."""
@@ -133,10 +139,11 @@ class RunningSandbox:
                                                 ThumbprintList=["9e99a48a9960b14926bb7f3b02e22da2b0ab7280"])
         return cluster
 
-    def create_role(self, name, trust_policy):
-        """Create IAM role ``name`` with ``trust_policy`` (a dict); returns its ARN."""
+    def create_role(self, name, trust_policy, tags=None):
+        """Create IAM role ``name`` with ``trust_policy`` (a dict) and ``tags`` (a dict); returns its ARN."""
         return self.client("iam").create_role(
-            RoleName=name, AssumeRolePolicyDocument=json.dumps(trust_policy))["Role"]["Arn"]
+            RoleName=name, AssumeRolePolicyDocument=json.dumps(trust_policy),
+            Tags=[{"Key": key, "Value": value} for key, value in (tags or {}).items()])["Role"]["Arn"]
 
     def subprocess_env(self, base=None):
         """``base`` (default: os.environ) with the sandbox's variables, for running clients."""

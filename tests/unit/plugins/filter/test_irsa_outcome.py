@@ -1,4 +1,5 @@
 """irsa_outcome: the role's registered results joined per binding, and what to verify."""
+import pytest
 
 from ansible_collections.eks.irsa.plugins.filter.irsa_outcome import irsa_outcome
 
@@ -9,13 +10,13 @@ BINDINGS = [
     {"service_account": "broken", "role_name": "bad"},
 ]
 ROLES = {"results": [
-    {"ansible_loop_var": "r", "r": {"role_name": "shared"}, "changed": True, "role": {"arn": ARN + "shared"}},
-    {"ansible_loop_var": "r", "r": {"role_name": "bad"}, "changed": False, "failed": False,
+    {"name": "shared", "changed": True, "role": {"arn": ARN + "shared"}},
+    {"name": "bad", "changed": False, "failed": False,
      "msg": "managed_policies: the managed policy nope does not exist"},
 ]}
 SERVICE_ACCOUNTS = {"results": [
-    {"ansible_loop_var": "b", "b": BINDINGS[0], "changed": False, "service_account": {}, "pods_to_restart": [{"namespace": "shop", "name": "old"}]},
-    {"ansible_loop_var": "b", "b": BINDINGS[1], "changed": False, "service_account": {}, "pods_to_restart": []},
+    {"namespace": "shop", "name": "app", "changed": False, "service_account": {}, "pods_to_restart": [{"namespace": "shop", "name": "old"}]},
+    {"namespace": "shop", "name": "worker", "changed": False, "service_account": {}, "pods_to_restart": []},
 ]}
 VERIFY = {"results": [
     {"namespace": "shop", "service_account": "app", "verified": True, "caller_identity": {"arn": "arn:aws:sts::123456789012:assumed-role/shared/s"}},
@@ -47,6 +48,40 @@ def test_what_to_verify():
     ]
 
 
+def test_unchanged_bindings_get_the_unchanged_checks():
+    roles = {"results": [{"name": "shared", "changed": False, "role": {"arn": ARN + "shared"}},
+                         {"name": "solo", "changed": True, "role": {"arn": ARN + "solo"}}]}
+    bindings = BINDINGS[:2] + [{"service_account": "new", "namespace": "shop", "role_name": "solo"}]
+    service_accounts = {"results": SERVICE_ACCOUNTS["results"] + [
+        {"namespace": "shop", "name": "new", "changed": True, "service_account": {}}]}
+    assert irsa_outcome(bindings, roles, service_accounts, stage="verify", unchanged_checks=["static"]) == [
+        {"namespace": "shop", "name": "app", "role_arn": ARN + "shared", "checks": ["static"]},
+        {"namespace": "shop", "name": "worker", "role_arn": ARN + "shared", "checks": ["static"]},
+        # Changed: the task's own checks.
+        {"namespace": "shop", "name": "new", "role_arn": ARN + "solo"},
+    ]
+    # An empty list leaves the unchanged bindings out; without the option every binding gets the task's checks.
+    assert irsa_outcome(bindings, roles, service_accounts, stage="verify", unchanged_checks=[]) == [
+        {"namespace": "shop", "name": "new", "role_arn": ARN + "solo"}]
+    assert all("checks" not in target for target in irsa_outcome(bindings, roles, service_accounts, stage="verify"))
+
+
+def test_a_binding_the_check_found_to_change_is_not_unchanged_when_another_writer_completed_it():
+    # The check said the role would be created; the write found it created by a concurrent run, exactly right.
+    plan = {"results": [{"name": "shared", "changed": True, "role": {"arn": ARN + "shared"}}]}
+    written = {"results": [{"name": "shared", "changed": False, "role": {"arn": ARN + "shared"}}]}
+    targets = irsa_outcome(BINDINGS[:2], [plan, written], SERVICE_ACCOUNTS, stage="verify", unchanged_checks=["static"])
+    assert targets == [{"namespace": "shop", "name": "app", "role_arn": ARN + "shared"},
+                       {"namespace": "shop", "name": "worker", "role_arn": ARN + "shared"}]
+
+
+def test_a_binding_verified_statically_says_so():
+    verify = {"results": [{"namespace": "shop", "service_account": "app", "verified": True, "caller_identity": {},
+                           "checks": [{"name": "trust_policy", "check": "static", "passed": True}]}]}
+    outcome = irsa_outcome(BINDINGS[:1], ROLES, SERVICE_ACCOUNTS, verify)
+    assert outcome[0]["summary"].startswith("shop/app -> %sshared: changed, verified (static checks only)" % ARN)
+
+
 def test_check_mode_verifies_only_what_would_not_change():
     # The shared role would be changed: its bindings do not exist yet for real, so nothing is verified.
     assert irsa_outcome(BINDINGS, ROLES, SERVICE_ACCOUNTS, stage="verify", check_mode=True) == []
@@ -61,3 +96,59 @@ def test_pods_to_restart_found_by_the_verification_are_reported_once():
     assert outcome[0]["pods_to_restart"] == ["shop/old", "shop/older"]
     assert outcome[1]["pods_to_restart"] == ["shop/w-1"]
     assert outcome[1]["summary"].endswith("; restart shop/w-1")
+
+
+def _looped(loop_var, items):
+    """The registered result of a batched task: each item's result names its role or ServiceAccount."""
+    def key(item):
+        if loop_var == "__irsa_role":
+            return {"name": item["role_name"]}
+        return {"namespace": item.get("namespace") or "default", "name": item["service_account"]}
+    return {"results": [dict(result, **key(item)) for item, result in items]}
+
+
+@pytest.mark.parametrize("role_result, sa_result, summary, error", [
+    ({"changed": True, "deleted": True, "owned": True, "role": {}}, {"changed": True, "deleted": True},
+     "default/a -> r: ServiceAccount deleted (created by eks.irsa, nothing else on it), role r deleted (nothing left in its trust)", ""),
+    ({"changed": True, "deleted": False, "owned": True, "role": {"arn": "x"}}, {"changed": True, "deleted": False},
+     "default/a -> r: annotation removed, left the trust of role r, which stays (it still trusts others)", ""),
+    ({"changed": False, "deleted": False, "owned": False, "role": {"arn": "x"}},
+     {"changed": False, "deleted": False, "kept_role_arn": "arn:aws:iam::123456789012:role/other"},
+     "default/a -> r: annotation left: it names arn:aws:iam::123456789012:role/other, another binding's role, "
+     "role r is not eks.irsa's and does not trust it: left as it is", ""),
+    # failed_when: false leaves failed false: a result without the module's keys is the failure
+    ({"changed": False, "failed": False, "msg": "role 'r' was not created by eks.irsa", "foreign_role": "r"},
+     {"changed": False, "deleted": False}, None, "add r to irsa_adopt_roles"),
+    ({"changed": False, "deleted": False, "role": {}}, {"changed": False, "deleted": False},
+     "default/a -> r: role r does not exist", ""),
+])
+def test_teardown_says_what_became_of_each_binding(role_result, sa_result, summary, error):
+    binding = {"service_account": "a", "role_name": "r"}
+    roles = _looped("__irsa_role", [({"role_name": "r"}, role_result)])
+    accounts = _looped("__irsa_binding", [(binding, sa_result)])
+    [entry] = irsa_outcome([binding], roles=roles, service_accounts=accounts, stage="teardown")
+    if summary is not None:
+        assert entry["summary"] == summary
+    assert error in entry["error"] and bool(error) == bool(entry["error"])
+    assert "adopt: true" not in entry["summary"]
+
+
+def test_audit_names_the_role_of_each_binding():
+    bindings = [{"service_account": "a", "role_name": "r"}, {"service_account": "b", "namespace": "x", "role_name": "s", "path": "/p/"}]
+    assert irsa_outcome(bindings, roles={}, service_accounts={}, stage="audit", partition="aws-cn", account_id="123456789012") == [
+        {"namespace": "default", "name": "a", "role_arn": "arn:aws-cn:iam::123456789012:role/r"},
+        {"namespace": "x", "name": "b", "role_arn": "arn:aws-cn:iam::123456789012:role/p/s"},
+    ]
+
+
+def test_preflight_errors_are_in_the_role_terms():
+    binding = {"service_account": "a", "role_name": "r"}
+    roles = _looped("__irsa_role", [({"role_name": "r"}, {"changed": True, "role": {"arn": "arn:aws:iam::123456789012:role/r"}})])
+    accounts = _looped("__irsa_binding", [(binding, {"changed": False, "failed": False,
+                                                     "msg": "namespace 'default' does not exist: create it, or set create_namespace: true"})])
+    [entry] = irsa_outcome([binding], roles=roles, service_accounts=accounts, check_mode=True)
+    assert entry["error"].endswith("set create_namespace: true on the binding")
+    accounts = _looped("__irsa_binding", [(binding, {"failed": False, "msg": "x", "wrong_cluster_issuer": "https://oidc/green"})])
+    [entry] = irsa_outcome([binding], roles=roles, service_accounts=accounts, check_mode=True, cluster_name="blue")
+    assert "is not cluster blue: it issues tokens for https://oidc/green" in entry["error"]
+    assert "Set irsa_context to the context of cluster blue" in entry["error"]

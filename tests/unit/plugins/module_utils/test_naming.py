@@ -201,12 +201,21 @@ def test_role_name_from_arn(arn, name):
         ("arn:aws-iso:iam::123456789012:role/x", "partition must be one of"),
         ("arn:aws:iam::123:role/x", "must be 12 digits"),
         ("arn:aws:iam:::role/x", "must be 12 digits"),
+        # A colon missing is named as such, with the ARN meant, and not blamed on the partition.
+        ("arn:aws:iam:123456789012:role/x", "a ':' is missing: it has 5 fields, an ARN has 6"),
+        ("arn:aws:iam:123456789012:role/x", "did you mean 'arn:aws:iam::123456789012:role/x'?"),
+        ("arn:aws:iam::123456789012role/x", "it has 5 ':'-separated fields where an ARN has 6"),
+        ("arn:aws::iam::123456789012:role/x", "its service field is empty"),
+        ("arn:aws-iso:iam::123456789012:role/x", "must be one of aws, aws-cn, aws-us-gov, not 'aws-iso'"),
+        ("arn:aws:iam::123456789012:user/x", "is not an IAM role ARN"),
     ],
 )
 def test_role_name_from_arn_rejects(arn, phrase):
     with pytest.raises(NamingError) as raised:
         role_name_from_arn(arn)
     assert phrase in str(raised.value)
+    if "':' is missing" in phrase or "service field" in phrase:
+        assert "partition must" not in str(raised.value)
 
 
 def test_aws_managed_policy_arn_is_an_iam_arn():

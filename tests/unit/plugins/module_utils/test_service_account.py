@@ -142,3 +142,44 @@ def test_annotations_contradicting_an_option_are_refused(kwargs, annotations, me
 
 def test_annotations_may_set_what_no_option_sets():
     sa.check_owned_annotations(sa.desired_annotations(ROLE), {"eks.amazonaws.com/audience": "vault", "eks.amazonaws.com/token-expiration": "600"})
+
+
+# --------------------------------------------------------------------------------------------
+# ownership of the role annotation
+
+ARN = "arn:aws:iam::123456789012:role/app"
+
+
+@pytest.mark.parametrize("annotations, expected", [
+    ({}, (None, False)),
+    ({"eks.amazonaws.com/role-arn": ARN}, (ARN, False)),  # set by someone else (or by a version from before the record)
+    ({"eks.amazonaws.com/role-arn": ARN, "eks.irsa/bound-role-arn": ARN}, (ARN, True)),
+    # edited by hand since eks.irsa set it: someone else's now
+    ({"eks.amazonaws.com/role-arn": ARN + "-2", "eks.irsa/bound-role-arn": ARN}, (ARN + "-2", False)),
+])
+def test_role_annotation_knows_whose_it_is(annotations, expected):
+    assert sa.role_annotation({"annotations": annotations}) == expected
+
+
+@pytest.mark.parametrize("other, same", [
+    (ARN, True),
+    ("arn:aws:iam::123456789012:role/team/app", True),  # a path does not make another role
+    ("arn:aws:iam::210987654321:role/app", False),
+    ("arn:aws-cn:iam::123456789012:role/app", False),
+    ("arn:aws:iam::123456789012:role/app2", False),
+    ("not an arn", False),
+])
+def test_same_role_compares_partition_account_and_name(other, same):
+    assert sa.same_role(ARN, other) is same
+
+
+@pytest.mark.parametrize("metadata, removal, unused", [
+    ({"labels": {"app.kubernetes.io/managed-by": "eks.irsa"}, "annotations": {"eks.amazonaws.com/role-arn": ARN}},
+     ["eks.amazonaws.com/role-arn"], True),
+    ({"labels": {"app.kubernetes.io/managed-by": "eks.irsa", "team": "a"}}, [], False),
+    ({"labels": {"app.kubernetes.io/managed-by": "eks.irsa"}, "annotations": {"note": "x"}}, [], False),
+    ({"labels": {"app.kubernetes.io/managed-by": "Helm"}}, [], False),
+    ({}, [], False),
+])
+def test_unused_after_only_for_ours_with_nothing_else(metadata, removal, unused):
+    assert sa.unused_after(metadata, removal) is unused

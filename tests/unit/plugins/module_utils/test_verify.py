@@ -132,10 +132,12 @@ def test_role_in_other_account():
     assert "credentials of account 111122223333" in check["remediation"]
 
 
-def test_role_path_differs_is_a_warning():
+def test_role_path_differs_is_an_error():
+    # STS finds a role by its whole ARN, path included: the annotation without the path is refused.
     checks = by_name(verify.role_checks(ROLE_ARN, {"Arn": "arn:aws:iam::111122223333:role/team/my-app"}))
     assert checks["role"]["passed"]
-    assert checks["role_arn_path"]["severity"] == "warning"
+    assert checks["role_arn_path"]["severity"] == "error" and checks["role_arn_path"]["passed"] is False
+    assert "STS looks the role up by its whole ARN, path included" in checks["role_arn_path"]["message"]
     assert "arn:aws:iam::111122223333:role/team/my-app" in checks["role_arn_path"]["remediation"]
 
 
@@ -508,8 +510,13 @@ EVENTS = [
         (pod_status("Succeeded", {"terminated": {"exitCode": 0, "reason": "Completed"}}),
          SEED_LOG.replace("assumed-role/my-app/", "assumed-role/eksctl-ng-NodeInstanceRole-1/"), False, False,
          ["the node's identity"], None),
+        # Kubernetes stopped the pod at its activeDeadlineSeconds (pod_timeout) before the wait ran out.
+        (dict(pod_status("Failed", {"terminated": {"exitCode": 137, "reason": "Error"}}),
+              status={"phase": "Failed", "reason": "DeadlineExceeded", "message": "Pod was active on the node longer than the specified deadline",
+                      "containerStatuses": [{"name": "irsa-verify", "state": {"terminated": {"exitCode": 137, "reason": "Error"}}}]}),
+         "", False, False, ["did not finish within 180 s", "DeadlineExceeded"], "raise pod_timeout"),
     ],
-    ids=["success", "unknown-command", "access-denied", "image-pull", "unschedulable-timeout", "node-role"],
+    ids=["success", "unknown-command", "access-denied", "image-pull", "unschedulable-timeout", "node-role", "deadline-exceeded"],
 )
 def test_pod_outcome_check(pod, log, timed_out, passed, phrases, fix):
     check = verify.pod_outcome_check("irsa-verify-abcde", ROLE_ARN, pod, EVENTS, log, timed_out, 180,

@@ -175,7 +175,9 @@ PROVIDER_PARAMS = {
     "purge_tags": True,
     "state": "present",
     "force": False,
+    "adopt": False,
 }
+OWNED = (("eks.irsa/managed-by", "eks.irsa"),)
 PROVIDER = "oidc.eks.us-west-2.amazonaws.com/id/" + SEED_ID
 PROVIDER_ARN = "arn:aws:iam::123456789012:oidc-provider/" + PROVIDER
 
@@ -278,7 +280,7 @@ def test_provider_limit_exceeded_is_explained():
 
 def test_absent_refuses_while_roles_trust_the_provider():
     module = FakeModule("us-west-2", dict(PROVIDER_PARAMS, state="absent"))
-    module.stubbers["iam"].add_response("get_open_id_connect_provider", existing())
+    module.stubbers["iam"].add_response("get_open_id_connect_provider", existing(tags=OWNED))
     trust = {
         "Version": "2012-10-17",
         "Statement": [{"Effect": "Allow", "Principal": {"Federated": PROVIDER_ARN}, "Action": "sts:AssumeRoleWithWebIdentity"}],
@@ -299,3 +301,17 @@ def test_absent_refuses_while_roles_trust_the_provider():
     message = str(raised.value)
     assert "1 IAM role(s) still trust" in message and "AWSIRSATestRole" in message and "force: true" in message
     assert "AWSIRSATestRole." in message  # the EC2 role does not trust the provider and is not named
+
+
+@pytest.mark.parametrize("check_mode", [True, False])
+def test_absent_refuses_a_provider_eks_irsa_did_not_create(check_mode):
+    module = FakeModule("us-west-2", dict(PROVIDER_PARAMS, state="absent"))
+    module.check_mode = check_mode
+    module.stubbers["iam"].add_response("get_open_id_connect_provider", existing(tags=(("owner", "eksctl"),)))
+    issuer = eks_oidc_provider.parse_issuer(module.params["issuer_url"])
+    with pytest.raises(NamingError) as raised:
+        eks_oidc_provider.ensure_absent(module, module.client("iam"), issuer, [PROVIDER_ARN])
+    message = str(raised.value)
+    assert "was not created by eks.irsa" in message and "adopt: true" in message and PROVIDER_ARN in message
+    # Nothing was asked of IAM beyond reading the provider: no role listing, no delete.
+    module.stubbers["iam"].assert_no_pending_responses()

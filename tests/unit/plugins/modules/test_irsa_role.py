@@ -15,6 +15,7 @@ from moto import mock_aws
 from ansible.module_utils import basic
 from ansible.module_utils.testing import patch_module_args
 from ansible_collections.amazon.aws.plugins.module_utils.modules import AnsibleAWSModule
+from ansible_collections.eks.irsa.plugins.module_utils.aws import IrsaAWSModule
 from ansible_collections.eks.irsa.plugins.modules import irsa_role
 
 ACCOUNT = "123456789012"  # moto's account
@@ -79,14 +80,22 @@ class AWS:
             made.meta.events.register("before-call.*.*", aws.record)
             return made
 
+        warnings = []
+
+        def warn(_module, warning, *_args, **_kwargs):
+            warnings.append(warning)
+
         def exit_json(_module, **kwargs):
+            kwargs["warnings"] = warnings
             raise Exit(kwargs, False)
 
         def fail_json(_module, **kwargs):
             kwargs["failed"] = True
+            kwargs["warnings"] = warnings
             raise Exit(kwargs, True)
 
         with patch_module_args(args), mock.patch.object(AnsibleAWSModule, "client", client), \
+                mock.patch.object(IrsaAWSModule, "warn", warn), \
                 mock.patch.object(basic.AnsibleModule, "exit_json", exit_json), \
                 mock.patch.object(basic.AnsibleModule, "fail_json", fail_json):
             with pytest.raises(Exit) as caught:
@@ -102,6 +111,9 @@ def aws(monkeypatch):
     monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "example")
     with mock_aws():
         yield AWS()
+
+
+OWNER_TAG = "eks.irsa/managed-by"
 
 
 def base(**extra):
@@ -161,7 +173,7 @@ def test_noop_makes_no_write_and_one_read(aws):
     assert aws.reads() == ["GetRole"]
     assert "managed_policies" not in again["role"] and "inline_policies" not in again["role"]
     assert "managed_policies" not in again["diff"]["before"] and "managed_policies" not in again["diff"]["after"]
-    assert again["role"]["tags"] == {"team": "a"}
+    assert again["role"]["tags"] == {"team": "a", OWNER_TAG: "eks.irsa"}
     assert again["role"]["max_session_duration"] == 7200
 
 
@@ -244,8 +256,9 @@ def test_foreign_statements_are_preserved(aws):
         },
     ]
     aws.iam.create_role(RoleName="AWSIRSATestRole", AssumeRolePolicyDocument=json.dumps({"Version": "2012-10-17", "Statement": foreign}))
-    result = aws.run(**base())
-    assert result["changed"] is True
+    # Made by someone else: adopted by name only.
+    result = aws.run(**base(adopt=True))
+    assert result["changed"] is True and result["adopted"] is True
     assert stored_trust(aws)["Statement"] == foreign + [irsa_statement(BLUE, BLUE_ARN, [SA + "default:irsa-test"])]
     assert aws.run(**base())["changed"] is False
 
@@ -268,7 +281,7 @@ def test_purge_service_accounts_false_adds(aws):
 def test_warns_about_star_under_stringequals(aws):
     broken = irsa_statement(BLUE, BLUE_ARN, [SA + "default:*"])
     aws.iam.create_role(RoleName="AWSIRSATestRole", AssumeRolePolicyDocument=json.dumps({"Version": "2012-10-17", "Statement": [broken]}))
-    result = aws.run(**base())
+    result = aws.run(**base(adopt=True))
     assert any("StringEquals" in warning and "never matches" in warning for warning in result.get("warnings", []))
 
 
@@ -373,7 +386,114 @@ def test_tags_purge(aws):
     result = aws.run(**base(tags={"a": "1"}, purge_tags=False))
     assert result["changed"] is False
     result = aws.run(**base(tags={"a": "3"}))
-    assert result["changed"] is True and result["role"]["tags"] == {"a": "3"}
+    assert result["changed"] is True and result["role"]["tags"] == {"a": "3", OWNER_TAG: "eks.irsa"}
+
+
+# --------------------------------------------------------------------------------------------
+# ownership: only roles the collection created (or adopts by name) are changed beyond adding, or deleted
+
+
+def _foreign(aws, statements, name="AWSIRSATestRole", tags=None):
+    aws.iam.create_role(RoleName=name, AssumeRolePolicyDocument=json.dumps({"Version": "2012-10-17", "Statement": statements}),
+                        Tags=[{"Key": key, "Value": value} for key, value in (tags or {}).items()])
+    aws.calls.clear()
+
+
+def test_a_created_role_carries_the_ownership_tag(aws):
+    created = aws.run(**base())
+    assert created["adopted"] is False
+    tags = aws.iam.list_role_tags(RoleName="AWSIRSATestRole")["Tags"]
+    assert tags == [{"Key": OWNER_TAG, "Value": "eks.irsa"}]
+
+
+def test_a_foreign_role_is_refused_before_any_write(aws):
+    _foreign(aws, [EC2_STATEMENT])
+    for check_mode in (True, False):
+        result = aws.run(check_mode=check_mode, **base())
+        assert result["failed"] is True and result["changed"] is False and aws.writes() == []
+        assert result["foreign_role"] == "AWSIRSATestRole"
+        assert "was not created by eks.irsa" in result["msg"] and "adopt: true" in result["msg"]
+        assert "irsa_adopt_roles" in result["msg"]
+    assert stored_trust(aws)["Statement"] == [EC2_STATEMENT]
+    assert aws.iam.list_role_tags(RoleName="AWSIRSATestRole")["Tags"] == []
+
+
+def test_a_role_exactly_as_the_collection_writes_it_is_adopted_with_only_the_tag(aws):
+    """Roles made before roles were tagged: same trust, nothing else to change."""
+    _foreign(aws, [irsa_statement(BLUE, BLUE_ARN, [SA + "default:irsa-test"])])
+    predicted = aws.run(check_mode=True, **base())
+    assert predicted["changed"] is True and predicted["adopted"] is True and aws.writes() == []
+    result = aws.run(**base())
+    assert result["changed"] is True and result["adopted"] is True
+    assert aws.writes() == ["TagRole"]
+    again = aws.run(**base())
+    assert again["changed"] is False and again["adopted"] is False and aws.writes() == []
+
+
+def test_a_foreign_role_with_other_tags_is_not_adopted_when_the_task_would_purge_them(aws):
+    _foreign(aws, [irsa_statement(BLUE, BLUE_ARN, [SA + "default:irsa-test"])], tags={"owner": "someone"})
+    result = aws.run(**base(tags={"team": "a"}))
+    assert result["failed"] is True and aws.writes() == []
+    assert "tags owner, team" in result["msg"]
+
+
+def test_delete_refuses_a_role_that_is_not_ours(aws):
+    _foreign(aws, [EC2_STATEMENT])
+    for check_mode in (True, False):
+        result = aws.run(check_mode=check_mode, name="AWSIRSATestRole", state="absent")
+        assert result["failed"] is True and aws.writes() == []
+        assert "not deleted" in result["msg"] and "irsa_adopt_roles" in result["msg"]
+    assert aws.iam.get_role(RoleName="AWSIRSATestRole")
+    adopted = aws.run(name="AWSIRSATestRole", state="absent", adopt=True)
+    assert adopted["changed"] is True and adopted["deleted"] is True
+
+
+def test_unbind_removes_only_the_given_service_accounts(aws):
+    aws.run(**base(service_accounts=["default:irsa-test", "default:worker"]))
+    aws.calls.clear()
+    unbind = dict(name="AWSIRSATestRole", state="absent", oidc_provider=BLUE_ARN, service_accounts=["default:irsa-test"])
+    predicted = aws.run(check_mode=True, **unbind)
+    assert predicted["changed"] is True and predicted["deleted"] is False and aws.writes() == []
+    real = aws.run(**unbind)
+    assert real["diff"] == predicted["diff"] and real["deleted"] is False
+    assert aws.writes() == ["UpdateAssumeRolePolicy"]
+    assert stored_trust(aws)["Statement"] == [irsa_statement(BLUE, BLUE_ARN, [SA + "default:worker"])]
+    assert aws.run(**unbind)["changed"] is False and aws.writes() == []
+    # the last ServiceAccount goes: nothing is left in the trust, and the role is ours, so it goes too
+    last = dict(unbind, service_accounts=["default:worker"])
+    assert aws.run(check_mode=True, **last)["deleted"] is True and aws.writes() == []
+    assert aws.run(**last)["deleted"] is True
+    with pytest.raises(aws.iam.exceptions.NoSuchEntityException):
+        aws.iam.get_role(RoleName="AWSIRSATestRole")
+
+
+def test_unbind_keeps_a_role_with_another_cluster_or_a_foreign_statement(aws):
+    aws.run(name="shared", oidc_providers=[{"provider": BLUE_ARN, "service_accounts": ["pay:api"]},
+                                           {"provider": GREEN_ARN, "service_accounts": ["pay:api"]}])
+    result = aws.run(name="shared", state="absent", oidc_provider=GREEN_ARN, service_accounts=["pay:api"])
+    assert result["changed"] is True and result["deleted"] is False
+    assert stored_trust(aws, "shared")["Statement"] == [irsa_statement(BLUE, BLUE_ARN, [SA + "pay:api"])]
+
+    aws.run(**base(adopt=True))
+    trust_policy = stored_trust(aws)
+    trust_policy["Statement"].append(EC2_STATEMENT)
+    aws.iam.update_assume_role_policy(RoleName="AWSIRSATestRole", PolicyDocument=json.dumps(trust_policy))
+    result = aws.run(name="AWSIRSATestRole", state="absent", oidc_provider=BLUE_ARN, service_accounts=["default:irsa-test"])
+    assert result["changed"] is True and result["deleted"] is False
+    assert stored_trust(aws)["Statement"] == [EC2_STATEMENT]
+
+
+def test_unbind_leaves_a_foreign_role_alone(aws):
+    # A hand-made EC2 role that never trusted the ServiceAccount: nothing to do, nothing deleted.
+    _foreign(aws, [EC2_STATEMENT], name="hand-role")
+    result = aws.run(name="hand-role", state="absent", oidc_provider=BLUE_ARN, service_accounts=["default:case-b"])
+    assert result.get("failed") is not True and result["changed"] is False and result["owned"] is False
+    assert aws.writes() == []
+    # A foreign role that does trust it: refused, with the way to opt in.
+    _foreign(aws, [irsa_statement(BLUE, BLUE_ARN, [SA + "default:case-b"])], name="hand-irsa")
+    result = aws.run(name="hand-irsa", state="absent", oidc_provider=BLUE_ARN, service_accounts=["default:case-b"])
+    assert result["failed"] is True and aws.writes() == [] and "irsa_adopt_roles" in result["msg"]
+    assert aws.iam.get_role(RoleName="hand-irsa")
 
 
 # --------------------------------------------------------------------------------------------
@@ -467,7 +587,7 @@ def _racing_create(aws, other):
     from ansible_collections.amazon.aws.plugins.module_utils.iam import AnsibleIAMError
 
     def create_role(_client, name, *_args, **_kwargs):
-        aws.iam.create_role(RoleName=name, AssumeRolePolicyDocument=json.dumps(other))
+        aws.iam.create_role(RoleName=name, AssumeRolePolicyDocument=json.dumps(other), Tags=[{"Key": OWNER_TAG, "Value": "eks.irsa"}])
         error = ClientError({"Error": {"Code": "EntityAlreadyExists", "Message": "Role with name %s already exists." % name}},
                             "CreateRole")
         raise AnsibleIAMError(message="Failed to create role", exception=error)
@@ -650,3 +770,115 @@ def test_a_failure_before_any_write_reports_unchanged(aws):
     aws.failures["CreateRole"] = ("ServiceFailure", "The request processing has failed because of an unknown error.")
     result = aws.run(**base())
     assert result["failed"] is True and result["changed"] is False, result
+
+
+def test_a_refused_secret_key_is_named_not_only_aws_error_code(aws):
+    aws.failures["GetRole"] = ("SignatureDoesNotMatch",
+                               "The request signature we calculated does not match the signature you provided.")
+    result = aws.run(**base())
+    assert result["failed"] and result["changed"] is False
+    assert "AWS refused the credentials in use" in result["msg"], result["msg"]
+    assert "secret_key" in result["msg"], result["msg"]
+    assert "example" not in result["msg"].replace("EXAMPLE", "")  # the secret key itself is never shown
+    assert aws.writes() == []
+
+
+# --------------------------------------------------------------------------------------------
+# roles: many roles in one module run, each with its own result
+
+
+ROLES = [{"name": "app-%d" % index, "service_accounts": ["shop:app-%d" % index]} for index in range(5)]
+
+
+def test_every_role_is_created_with_its_own_trust_and_result(aws):
+    created = aws.run(roles=ROLES, oidc_provider=BLUE_ARN)
+    assert created["changed"] is True and "failed" not in created
+    assert [entry["name"] for entry in created["results"]] == ["app-%d" % index for index in range(5)]
+    assert all(entry["changed"] for entry in created["results"])
+    assert sorted(aws.writes()) == ["CreateRole"] * 5
+    for index in range(5):
+        assert stored_trust(aws, "app-%d" % index)["Statement"] == [irsa_statement(BLUE, BLUE_ARN, [SA + "shop:app-%d" % index])]
+        assert created["results"][index]["role"]["arn"] == "arn:aws:iam::%s:role/app-%d" % (ACCOUNT, index)
+
+    again = aws.run(roles=ROLES, oidc_provider=BLUE_ARN)
+    assert again["changed"] is False and not any(entry["changed"] for entry in again["results"])
+    # One read per role, and nothing else: no write, no second look at anything shared.
+    assert aws.writes() == [] and sorted(aws.reads()) == ["GetRole"] * 5
+
+
+def test_check_mode_predicts_every_role_and_writes_nothing(aws):
+    predicted = aws.run(check_mode=True, roles=ROLES[:2], oidc_provider=BLUE_ARN)
+    assert predicted["changed"] is True and aws.writes() == []
+    assert [entry["changed"] for entry in predicted["results"]] == [True, True]
+    real = aws.run(roles=ROLES[:2], oidc_provider=BLUE_ARN)
+    for guess, made in zip(predicted["results"], real["results"]):
+        assert guess["diff"] == made["diff"] and guess["role"]["arn"] == made["role"]["arn"]
+
+
+def test_a_failing_role_does_not_stop_the_others(aws):
+    aws.iam.create_role(RoleName="app-1", AssumeRolePolicyDocument=json.dumps({"Version": "2012-10-17", "Statement": [EC2_STATEMENT]}))
+    result = aws.run(roles=ROLES[:3], oidc_provider=BLUE_ARN)
+    assert result["failed"] is True and result["changed"] is True
+    assert result["msg"].startswith("1 of 3 roles failed: role 'app-1' (roles[1]): ")
+    assert "irsa_adopt_roles" in result["msg"]
+    first, foreign, third = result["results"]
+    assert foreign["failed"] is True and foreign["foreign_role"] == "app-1" and foreign["changed"] is False
+    assert first["changed"] is True and third["changed"] is True and "failed" not in first
+    # The foreign role is untouched, the others exist with their trust.
+    assert stored_trust(aws, "app-1")["Statement"] == [EC2_STATEMENT]
+    assert stored_trust(aws, "app-2")["Statement"] == [irsa_statement(BLUE, BLUE_ARN, [SA + "shop:app-2"])]
+    assert sorted(aws.writes()) == ["CreateRole", "CreateRole"]
+
+
+def test_items_take_the_task_options_and_override_them(aws):
+    roles = [
+        {"name": "blue-app", "service_accounts": ["shop:app"]},
+        # Its own provider: the task's oidc_provider is not inherited with it (they exclude each other).
+        {"name": "green-app", "oidc_providers": [{"provider": GREEN_ARN, "service_accounts": ["shop:app"]}]},
+        {"role_name": "tagged", "service_accounts": ["shop:tagged"], "tags": {"team": "b"}},
+    ]
+    result = aws.run(roles=roles, oidc_provider=BLUE_ARN, tags={"team": "a"})
+    assert "failed" not in result, result.get("msg")
+    assert stored_trust(aws, "green-app")["Statement"][0]["Principal"]["Federated"] == GREEN_ARN
+    assert stored_trust(aws, "blue-app")["Statement"][0]["Principal"]["Federated"] == BLUE_ARN
+    tags = {t["Key"]: t["Value"] for t in aws.iam.list_role_tags(RoleName="tagged")["Tags"]}
+    assert tags["team"] == "b"
+    tags = {t["Key"]: t["Value"] for t in aws.iam.list_role_tags(RoleName="blue-app")["Tags"]}
+    assert tags["team"] == "a"
+
+
+def test_a_bad_item_fails_alone_and_says_which(aws):
+    roles = [{"name": "good", "service_accounts": ["shop:good"]}, {"name": "bad", "service_acounts": ["shop:x"]}, "just-a-name",
+             {"name": "empty", "service_accounts": []}]
+    result = aws.run(roles=roles, oidc_provider=BLUE_ARN)
+    assert result["failed"] is True
+    good, bad, text, empty = result["results"]
+    assert good["changed"] is True
+    assert "roles[1] has unknown keys service_acounts" in bad["msg"] and "service_accounts" in bad["msg"]
+    assert "roles[2] is 'just-a-name', not a dict" in text["msg"]
+    assert "service_accounts is empty" in empty["msg"] and empty["msg"].startswith("role 'empty' (roles[3])")
+    assert aws.writes() == ["CreateRole"]
+
+
+def test_name_and_roles_exclude_each_other(aws):
+    result = aws.run(name="x", roles=ROLES[:1], oidc_provider=BLUE_ARN)
+    assert result["failed"] is True and "mutually exclusive" in result["msg"] and "name|roles" in result["msg"]
+    assert aws.calls == []
+
+
+def test_a_shared_cluster_is_described_once(aws):
+    cluster = {"name": "blue", "arn": "arn:aws:eks:%s:%s:cluster/blue" % (REGION, ACCOUNT),
+               "identity": {"oidc": {"issuer": "https://" + BLUE}}, "status": "ACTIVE"}
+    with mock.patch.object(irsa_role.irsa_aws, "lookup_cluster", return_value=cluster) as lookup:
+        result = aws.run(roles=ROLES, cluster_name="blue")
+    assert "failed" not in result, result.get("msg")
+    assert lookup.call_count == 1
+
+
+def test_warnings_name_their_role(aws):
+    wildcard = {"Version": "2012-10-17", "Statement": [dict(irsa_statement(BLUE, BLUE_ARN, [SA + "shop:*"]))]}
+    aws.iam.create_role(RoleName="app-0", AssumeRolePolicyDocument=json.dumps(wildcard),
+                        Tags=[{"Key": "eks.irsa/managed-by", "Value": "eks.irsa"}])
+    result = aws.run(roles=ROLES[:2], oidc_provider=BLUE_ARN)
+    assert any(w.startswith("role 'app-0' (roles[0]): the trust policy's statement 0 compares") for w in result["warnings"])
+    assert result["results"][0]["warnings"] and not result["results"][1]["warnings"]

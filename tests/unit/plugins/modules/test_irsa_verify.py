@@ -550,6 +550,56 @@ def test_bindings_from(params, expected):
     assert irsa_verify.bindings_from(base) == expected
 
 
+def test_a_binding_runs_its_own_checks(monkeypatch):
+    aws = FakeAWS(monkeypatch)
+    service_accounts = dict(annotated())
+    service_accounts.update(annotated(name="static-only"))
+    aws.roles["my-app"]["AssumeRolePolicyDocument"] = trust("system:serviceaccount:default:my-app", "system:serviceaccount:default:static-only")
+    kube = FakeKube(service_accounts)
+    results = make_verifier(FakeModule(), kube).run([binding(), dict(binding(name="static-only"), checks=["static"])])
+    assert all(entry["verified"] for entry in results)
+    assert "token" in names(results[0], failed_only=False)
+    assert "token" not in names(results[1], failed_only=False)
+    assert results[1]["caller_identity"] == {}
+    # The binding left to the task's checks exchanged its token; the static-only one did not.
+    assert [call[2] for call in kube.calls if call[0] == "create_token"] == ["my-app"]
+    assert aws.count("assume") == 1
+
+
+def test_known_roles_are_not_read_again(monkeypatch):
+    aws = FakeAWS(monkeypatch)
+    kube = FakeKube(annotated())
+    verifier = make_verifier(FakeModule(), kube)
+    verifier.know_roles([{"arn": ROLE_ARN, "name": "my-app", "path": "/", "trust_policy": trust("system:serviceaccount:default:my-app"),
+                          "managed_policies": []}])
+    entry = verifier.run([binding()])[0]
+    assert entry["verified"], entry["checks"]
+    assert aws.count("get_role") == 0
+    # A known role is judged as given: a trust that does not name the ServiceAccount is the diagnosis.
+    verifier = make_verifier(FakeModule(checks=["static"]), FakeKube(annotated()))
+    verifier.know_roles([{"arn": ROLE_ARN, "name": "my-app", "trust_policy": trust("system:serviceaccount:default:someone-else")}])
+    entry = verifier.run([binding()])[0]
+    assert names(entry) == ["trust_policy"]
+    assert aws.count("get_role") == 0
+
+
+@pytest.mark.parametrize("role, message", [
+    ({"name": "x"}, "known_roles: an entry has no arn and no trust_policy"),
+    ({"arn": ROLE_ARN, "trust_policy": "{}"}, "is not a policy document"),
+    ({"arn": ROLE_ARN, "trust_policy": {"Statement": []}}, None),
+])
+def test_known_role_problems(role, message):
+    problem = irsa_verify.known_role_problem(role)
+    assert (problem is None) if message is None else (message in problem)
+
+
+def test_an_empty_checks_list_of_a_binding_is_refused():
+    params = {"service_account": None, "namespace": "default", "role_arn": None,
+              "service_accounts": [{"name": "a", "namespace": "x", "checks": []}]}
+    with pytest.raises(irsa_verify.NamingError, match="x/a has an empty checks list"):
+        irsa_verify.bindings_from(params)
+
+
 def test_pods_created_before_the_annotation_are_listed_to_restart(monkeypatch):
     FakeAWS(monkeypatch)
     kube = FakeKube(annotated())

@@ -1,0 +1,106 @@
+# -*- coding: utf-8 -*-
+
+# Copyright: eks.irsa contributors
+# GNU General Public License v3.0+ (see COPYING or https://www.gnu.org/licenses/gpl-3.0.txt)
+
+from __future__ import annotations
+
+DOCUMENTATION = r"""
+name: irsa_service_accounts
+short_description: The items of one eks.irsa.irsa_service_account task for the bindings of the eks.irsa.irsa role
+version_added: 0.1.0
+author:
+  - eks.irsa contributors (!UNKNOWN)
+description:
+  - Turns the bindings of the C(eks.irsa.irsa) role into the O(eks.irsa.irsa_service_account#module:service_accounts) items of one
+    M(eks.irsa.irsa_service_account) task, so that one module run annotates every binding.
+  - With O(state=present), only the bindings whose role is in place (a result of M(eks.irsa.irsa_role) with its
+    C(role)) are returned, each with the ARN that result gives.
+  - With O(state=absent), every binding is returned with the ARN of its role built from O(partition) and
+    O(account_id). Only an annotation naming that role is removed, and a ServiceAccount the collection created
+    goes when nothing but its own marks is left on it.
+options:
+  _input:
+    description: The bindings, as in the C(irsa_bindings) variable of the C(eks.irsa.irsa) role.
+    type: list
+    elements: dict
+    required: true
+  roles:
+    description:
+      - The registered results of the M(eks.irsa.irsa_role) tasks with O(eks.irsa.irsa_role#module:roles) (a later
+        one wins for a role both name); with O(state=present).
+    type: list
+    elements: dict
+  state:
+    description: Whether the annotations are set or removed.
+    type: str
+    choices: [present, absent]
+    default: present
+  partition:
+    description: The AWS partition of the roles, with O(state=absent).
+    type: str
+  account_id:
+    description: The account of the roles, with O(state=absent).
+    type: str
+  adopt:
+    description: The C(namespace/name) of the ServiceAccounts whose foreign role annotation may be replaced.
+    type: list
+    elements: str
+  list_pods:
+    description: Whether the module lists the pods that keep an old identity.
+    type: bool
+    default: true
+"""
+
+EXAMPLES = r"""
+- name: Annotate every binding's ServiceAccount in one task
+  eks.irsa.irsa_service_account:
+    service_accounts: "{{ irsa_bindings | eks.irsa.irsa_service_accounts(roles=[registered_roles]) }}"
+"""
+
+RETURN = r"""
+_value:
+  description: The items, one per binding kept.
+  type: list
+  elements: dict
+"""
+
+from ansible_collections.eks.irsa.plugins.module_utils.role_results import role_results
+
+
+def irsa_service_accounts(bindings, roles=None, state="present", partition=None, account_id=None, adopt=None,
+                          list_pods=True):
+    adopt = set(adopt or [])
+    found, _failed = role_results(roles or [])
+    items = []
+    for binding in bindings:
+        namespace = binding.get("namespace") or "default"
+        name = binding["service_account"]
+        if state == "absent":
+            items.append({
+                "name": name, "namespace": namespace, "state": "absent", "delete_when_unused": True, "list_pods": False,
+                # Only an annotation naming this binding's role is removed (the path does not matter).
+                "role_arn": "arn:{0}:iam::{1}:role/{2}".format(partition, account_id, binding["role_name"]),
+            })
+            continue
+        role = (found.get(binding["role_name"]) or {}).get("role") or {}
+        if not role.get("arn"):
+            continue
+        items.append({
+            "name": name,
+            "namespace": namespace,
+            "role_arn": role["arn"],
+            "audience": binding.get("audience") or None,
+            "sts_regional_endpoints": binding.get("sts_regional_endpoints"),
+            "token_expiration": binding.get("token_expiration") or None,
+            "create": binding.get("create_service_account", True),
+            "create_namespace": binding.get("create_namespace", False),
+            "adopt": "{0}/{1}".format(namespace, name) in adopt,
+            "list_pods": list_pods,
+        })
+    return items
+
+
+class FilterModule:
+    def filters(self):
+        return {"irsa_service_accounts": irsa_service_accounts}
