@@ -266,9 +266,11 @@ def irsa_outcome(bindings, roles, service_accounts, verify=None, stage="summary"
         changed = bool(role_result.get("changed")) or bool(sa_result.get("changed"))
         if role_ok and sa_ok and not (check_mode and changed):
             target = {"namespace": binding.get("namespace") or "default", "name": binding["service_account"], "role_arn": role_arn}
-            if unchanged_checks is not None and binding.get("role_name") not in roles_changed and label not in accounts_changed:
+            unchanged = binding.get("role_name") not in roles_changed and label not in accounts_changed
+            if unchanged_checks is not None and unchanged:
                 target["checks"] = list(unchanged_checks)
-            if target.get("checks", True):
+            # An empty unchanged_checks leaves the unchanged bindings unverified.
+            if target.get("checks") != []:
                 targets.append(target)
 
         error = ""
