@@ -90,7 +90,7 @@ from ansible_collections.eks.irsa.plugins.module_utils.bindings import check_bin
 from ansible_collections.eks.irsa.plugins.module_utils.bindings import label as binding_label
 from ansible_collections.eks.irsa.plugins.module_utils.naming import NamingError
 
-_SINGLE = ("permissions_boundary", "path", "audience")
+_SINGLE = ("permissions_boundary", "path", "audience", "preset", "preset_options")
 _ROLE_NAME = re.compile(r"^[A-Za-z0-9+=,.@_-]{1,64}$")
 
 
@@ -146,6 +146,8 @@ def irsa_roles(bindings, adopt=None):
                 "path": None,
                 "audience": None,
                 "tags": None,
+                "preset": None,
+                "preset_options": None,
             },
         )
         role["service_accounts"].append("{0}:{1}".format(binding.get("namespace") or "default", binding["service_account"]))

@@ -22,7 +22,11 @@ description:
     C(Deny) statements) are kept as they are, unless O(purge_trust_statements=true).
   - Policies are compared by meaning, not as text; a second identical run reports no change and
     makes no write call. It reads the role (C(iam:GetRole)), plus the attached policies only when
-    O(managed_policies) is given and the inline policies only when O(inline_policies) is given.
+    O(managed_policies) is given and the inline policies only when O(inline_policies) is given (or
+    O(preset) is).
+  - O(preset) gives the role the policy of a well-known add-on (docs/presets.md lists them), the AWS managed policy
+    where AWS publishes one, attached by ARN, else the policy the add-on's project publishes, generated with
+    O(preset_options) applied and put as the inline policy C(eks-irsa-preset-<preset>).
   - Everything that can be checked before a write is checked first (names, policy JSON, managed
     policy names, the OIDC providers, the trust policy size), so a bad input does not leave a role
     half changed.
@@ -184,6 +188,153 @@ options:
       - When V(true) and O(inline_policies) is given, inline policies not listed are deleted.
     type: bool
     default: true
+  preset:
+    description:
+      - A well-known add-on whose role this is (docs/presets.md). The role gets the add-on's AWS managed policy
+        where AWS publishes one, attached by ARN, else the policy the add-on's project publishes, generated with
+        O(preset_options) applied, as the inline policy C(eks-irsa-preset-<preset>).
+      - The preset attaches and puts its own policies only; other policies are detached or deleted only when
+        O(managed_policies) or O(inline_policies) is given, as without a preset.
+    type: str
+    choices:
+      - amazon-cloudwatch-observability
+      - amazon-managed-prometheus
+      - aws-ebs-csi-driver
+      - aws-efs-csi-driver
+      - aws-fsx-csi-driver
+      - aws-fsx-openzfs-csi-driver
+      - aws-gateway-api-controller
+      - aws-load-balancer-controller
+      - aws-load-balancer-controller-tgb-only
+      - aws-mountpoint-s3-csi-driver
+      - aws-node-termination-handler
+      - aws-vpc-cni
+      - cert-manager
+      - cluster-autoscaler
+      - external-dns
+      - external-secrets
+      - karpenter
+      - velero
+  preset_options:
+    description:
+      - The scoping of the preset's policy. An option the preset does not take is refused. An unset option
+        leaves the project's wildcard in the policy, and the task warns, naming the option.
+    type: dict
+    suboptions:
+      bucket_names:
+        description:
+          - "V(aws-mountpoint-s3-csi-driver): The S3 buckets that Mountpoint mounts, as names (C(my-bucket)) or
+            ARNs; the policy allows listing each bucket and the object actions on C(<bucket>/*)."
+          - "V(velero): The S3 buckets that hold the backups, as names (C(my-bucket)) or ARNs; the policy allows
+            listing each bucket and the object actions on C(<bucket>/*)."
+        type: list
+        elements: str
+      cloudwatch_logs:
+        description:
+          - "V(aws-vpc-cni): The network policy agent streams policy decision logs to CloudWatch Logs (the
+            chart's C(nodeAgent.enableCloudWatchLogs)) - adds the permissions of its README at v1.4.1, the agent
+            version of VPC CNI v1.23.0
+            (https://github.com/aws/aws-network-policy-agent/blob/v1.4.1/README.md#enable-cloudwatch-logs), on
+            every log group as published."
+        type: bool
+      cluster_name:
+        description:
+          - "V(cluster-autoscaler): The EKS cluster whose Auto Scaling groups (tagged
+            C(kubernetes.io/cluster/<cluster_name>=owned), as EKS managed node groups and eksctl tag them) the
+            add-on manages; by default the cluster of the binding (the role's C(irsa_cluster_name), the module's
+            O(cluster_name))."
+          - "V(karpenter): The EKS cluster whose nodes, launch templates, instance profiles and API endpoint the
+            add-on manages; by default the cluster of the binding (the role's C(irsa_cluster_name), the module's
+            O(cluster_name))."
+        type: str
+      create_secrets:
+        description:
+          - "V(external-secrets): Allow PushSecret - create, update, tag and replicate secrets and parameters
+            within secret_arns and parameter_arns, and delete secrets tagged C(managed-by=external-secrets)."
+        type: bool
+      hosted_zone_ids:
+        description:
+          - "V(cert-manager): The Route 53 hosted zones (IDs such as C(Z0123456789ABCDEFGHIJ), or their ARNs)
+            whose records cert-manager lists and changes (TXT records only); by default every hosted zone."
+          - "V(external-dns): The Route 53 hosted zones (IDs such as C(Z0123456789ABCDEFGHIJ), or their ARNs)
+            whose records ExternalDNS lists and changes; by default every hosted zone."
+        type: list
+        elements: str
+      ipv6:
+        description:
+          - "V(aws-vpc-cni): The cluster uses the IPv6 family - the role gets the project's IPv6 policy
+            (docs/iam-policy.md, IPv6 mode) instead of the AWS managed AmazonEKS_CNI_Policy, which is for IPv4."
+        type: bool
+      kms_key_arns:
+        description:
+          - "V(aws-ebs-csi-driver): The KMS keys of encrypted EBS volumes; adds the driver's KMS statement
+            (C(kms:Decrypt), C(kms:GenerateDataKeyWithoutPlaintext), C(kms:CreateGrant)) on these keys. Unset -
+            no KMS statement, which unencrypted volumes and volumes encrypted with the AWS managed key
+            C(aws/ebs) do not need."
+          - "V(aws-mountpoint-s3-csi-driver): The KMS keys of SSE-KMS encrypted objects; adds C(kms:Decrypt) and
+            C(kms:GenerateDataKey) on these keys, which Mountpoint needs to read and write them. Unset - no KMS
+            access, which SSE-S3 buckets do not need."
+          - "V(external-secrets): Customer managed KMS keys that encrypt the secrets or SecureString parameters
+            (kms:Decrypt) - key ARNs, or key IDs in the binding's region and account. Unset, no KMS permission
+            is granted - the AWS managed keys need none."
+        type: list
+        elements: str
+      node_role_arns:
+        description:
+          - "V(karpenter): The node IAM roles Karpenter may pass to EC2 (iam:PassRole) - role ARNs, or role
+            names in the binding's account."
+        type: list
+        elements: str
+      parameter_arns:
+        description:
+          - "V(external-secrets): The SSM parameters ESO reads (and writes with create_secrets) - parameter
+            ARNs, or parameter names or paths (C(/prod/payments/*)) in the binding's region and account."
+        type: list
+        elements: str
+      queue_arns:
+        description:
+          - "V(aws-node-termination-handler): The SQS queues NTH reads (the chart's queueURL) - queue ARNs, or
+            queue names in the binding's region and account."
+          - "V(karpenter): The SQS interruption queue (settings.interruptionQueue) - queue ARNs, or queue names
+            in the binding's region and account."
+        type: list
+        elements: str
+      s3_files:
+        description:
+          - "V(aws-efs-csi-driver): The driver also mounts Amazon S3 Files file systems - attach the AWS managed
+            AmazonS3FilesCSIDriverPolicy and AmazonS3FilesClientFullAccess the project gives the controller for
+            them."
+        type: bool
+      secret_arns:
+        description:
+          - "V(external-secrets): The Secrets Manager secrets ESO reads (and writes with create_secrets) -
+            secret ARNs (wildcards allowed), or secret names in the binding's region and account (a name matches
+            that secret only; end it with C(*) for a prefix)."
+        type: list
+        elements: str
+      service_role_arns:
+        description:
+          - "V(aws-fsx-csi-driver): The service-linked roles FSx for Lustre uses for S3 data repositories (path
+            C(aws-service-role/s3.data-source.lustre.fsx.amazonaws.com/)) that the driver may create and attach
+            policies to."
+          - "V(aws-fsx-openzfs-csi-driver): The FSx service-linked roles (path
+            C(aws-service-role/fsx.amazonaws.com/)) that the driver may create and attach policies to."
+        type: list
+        elements: str
+      target_group_arns:
+        description:
+          - "V(aws-load-balancer-controller-tgb-only): The ARNs of the target groups whose targets the
+            controller registers and deregisters and whose attributes it modifies; by default every target
+            group."
+        type: list
+        elements: str
+      workspace_arns:
+        description:
+          - "V(amazon-managed-prometheus): The AMP workspaces to write to - workspace ARNs, or workspace IDs in
+            the binding's region and account. Given, a generated aps:RemoteWrite policy on them replaces the AWS
+            managed policy."
+        type: list
+        elements: str
   trust_policy_size_limit:
     description:
       - The largest trust policy, in characters of the document without white space, that the task
@@ -354,6 +505,15 @@ EXAMPLES = r"""
       - {name: shop-billing, service_accounts: ["shop:billing"], tags: {team: billing}}
   register: shop_roles
 
+- name: The role of a well-known add-on, its policy scoped to two hosted zones
+  eks.irsa.irsa_role:
+    name: prod-external-dns
+    cluster_name: prod
+    service_accounts: ["external-dns:external-dns"]
+    preset: external-dns
+    preset_options:
+      hosted_zone_ids: [Z0123456789ABCDEFGHIJ, Z9876543210ZYXWVUTSRQ]
+
 - name: Say which roles failed, if any (the others were still created)
   ansible.builtin.debug:
     msg: "{{ shop_roles.results | selectattr('failed', 'defined') | map(attribute='msg') | list }}"
@@ -394,6 +554,36 @@ owned:
   returned: when state is absent and the role exists
   type: bool
   sample: true
+preset:
+  description: What O(preset) gave the role, and where its policy comes from.
+  returned: when O(preset) is given and state is present
+  type: dict
+  contains:
+    preset:
+      description: The preset's name.
+      type: str
+      sample: external-dns
+    managed_policies:
+      description: The AWS managed policies the preset attaches (ARNs).
+      type: list
+      elements: str
+      sample: []
+    inline_policy_name:
+      description: The name of the inline policy generated from the add-on's published policy, V(null) when none.
+      type: str
+      sample: eks-irsa-preset-external-dns
+    source:
+      description: The project, version and URL of the policy (and of the chart defaults).
+      type: dict
+      sample: {project: kubernetes-sigs/external-dns, version: v0.15.0, url: "https://github.com/kubernetes-sigs/external-dns/..."}
+    namespace:
+      description: The namespace of the add-on's ServiceAccount in its chart.
+      type: str
+      sample: external-dns
+    service_account:
+      description: The add-on's ServiceAccount in its chart.
+      type: str
+      sample: external-dns
 foreign_role:
   description: On failure, the name of a role the task refused to change because it is not ours.
   returned: when the task failed for that reason
@@ -508,7 +698,17 @@ from ansible_collections.eks.irsa.plugins.module_utils.naming import parse_arn
 from ansible_collections.eks.irsa.plugins.module_utils.naming import parse_issuer
 from ansible_collections.eks.irsa.plugins.module_utils.naming import parse_oidc_provider
 from ansible_collections.eks.irsa.plugins.module_utils.naming import provider_arn
+from ansible_collections.eks.irsa.plugins.module_utils.presets import catalogue as presets
+from ansible_collections.eks.irsa.plugins.module_utils.presets.base import Context as PresetContext
+from ansible_collections.eks.irsa.plugins.module_utils.presets.base import PresetError
 
+try:
+    import botocore.session
+except ImportError:
+    pass  # amazon.aws's module reports a missing botocore
+
+# IAM's limit for all inline policies of one role together, in characters without white space.
+INLINE_POLICIES_SIZE_LIMIT = 10240
 # Merge mode re-reads the trust policy this long after writing it (see keep_merged_trust).
 TRUST_RECHECK_DELAY = 1.0
 TRUST_RECHECK_ROUNDS = 5
@@ -668,6 +868,20 @@ def validate(params):
     if boundary:
         request["permissions_boundary"] = _parse_policy_reference(boundary, "permissions_boundary")
     request["inline_policies"] = _parse_inline_policies(params["inline_policies"])
+    if params["preset"]:
+        options = {key: value for key, value in (params["preset_options"] or {}).items() if value is not None}
+        try:
+            preset = presets.validate(params["preset"], options)
+        except PresetError as e:
+            raise IrsaRoleError(str(e)) from None
+        if preset.inline_policy_name in (request["inline_policies"] or {}):
+            raise IrsaRoleError(
+                "inline_policies: {0!r} is the name of the policy of preset {1}: give your own policy another "
+                "name".format(preset.inline_policy_name, preset.name)
+            )
+        request["preset"] = (preset.name, options)
+    elif params["preset_options"]:
+        raise IrsaRoleError("preset_options is given without a preset: name the preset they scope (preset)")
     return request
 
 
@@ -901,6 +1115,26 @@ def _check_ownership(module, current, changes, trust_changed, desired_trust):
     return True
 
 
+def _dns_suffix(partition):
+    resolver = botocore.session.get_session()._get_internal_component("endpoint_resolver")
+    return resolver.get_partition_dns_suffix(partition)
+
+
+def expand_preset(module, resolver, request):
+    """The policies of the role's preset, built for its partition, region, account and cluster; warns of wildcards."""
+    name, options = request["preset"]
+    account_id, partition = resolver.account()
+    context = PresetContext(partition, _dns_suffix(partition), module.region, account_id,
+                            options.get("cluster_name") or module.params["cluster_name"])
+    try:
+        expansion = presets.expand(name, options, context)
+    except PresetError as e:
+        raise IrsaRoleError(str(e)) from None
+    for warning in expansion["warnings"]:
+        module.warn(warning)
+    return expansion
+
+
 def plan_present(module, iam_client, request, current):
     """Compute the desired role and the changes; every check that can fail happens here, before any write."""
     params = module.params
@@ -932,13 +1166,17 @@ def plan_present(module, iam_client, request, current):
         raise IrsaRoleError(_size_advice(size, params["trust_policy_size_limit"]))
     trust_changed = current is None or compare_policies(current_trust, desired_trust)
 
-    # managed policies (read only when the task manages them)
+    preset = expand_preset(module, resolver, request) if "preset" in request else None
+
+    # managed policies (read only when the task manages them); a preset's are attached, and detach nothing else
     attached = sorted(current["attached"] or []) if current else []
+    preset_managed = set(preset["managed_policies"]) if preset else set()
     if "managed_policies" in request:
-        wanted = sorted({resolver.policy_arn(ref, "managed_policies", attached) for ref in request["managed_policies"]})
+        wanted = sorted({resolver.policy_arn(ref, "managed_policies", attached) for ref in request["managed_policies"]}
+                        | preset_managed)
         desired_managed = wanted if params["purge_managed_policies"] else sorted(set(wanted) | set(attached))
     else:
-        desired_managed = attached
+        desired_managed = sorted(set(attached) | preset_managed)
     to_attach = [arn for arn in desired_managed if arn not in attached]
     to_detach = [arn for arn in attached if arn not in desired_managed]
 
@@ -952,8 +1190,18 @@ def plan_present(module, iam_client, request, current):
             request["permissions_boundary"], "permissions_boundary", [current_boundary] if current_boundary else []
         )
 
-    # inline policies (documents are read only for the names given)
+    # inline policies (documents are read only for the names given); a preset's is one of them
     inline_given = request["inline_policies"]
+    purge_inline = params["purge_inline_policies"] and inline_given is not None
+    if preset and preset["inline_policy"]:
+        inline_given = dict(inline_given or {}, **{preset["inline_policy_name"]: preset["inline_policy"]})
+        size = sum(trust.minified_size(document) for document in inline_given.values())
+        if size > INLINE_POLICIES_SIZE_LIMIT:
+            raise IrsaRoleError(
+                "the inline policies of role {0!r} would be {1} characters (without white space), over IAM's limit of "
+                "{2} for a role's inline policies: move inline_policies into a managed policy (managed_policies) or "
+                "give the preset its own role".format(name, size, INLINE_POLICIES_SIZE_LIMIT)
+            )
     current_inline = (current["inline_names"] or []) if current else []
     inline_before = inline_after = None
     to_put, to_delete = [], []
@@ -968,7 +1216,7 @@ def plan_present(module, iam_client, request, current):
             policy_name for policy_name, document in inline_given.items()
             if policy_name not in inline_before or compare_policies(inline_before[policy_name], document)
         )
-        if params["purge_inline_policies"]:
+        if purge_inline:
             to_delete = sorted(policy_name for policy_name in current_inline if policy_name not in inline_given)
         inline_after = dict(inline_given)
         for policy_name in to_delete:
@@ -1015,6 +1263,7 @@ def plan_present(module, iam_client, request, current):
         "put_inline": {policy_name: inline_given[policy_name] for policy_name in to_put},
         "delete_inline": to_delete,
     }
+    changes["preset"] = preset
     if description_changed:
         changes["update_role"]["Description"] = description
     if duration_changed:
@@ -1186,14 +1435,16 @@ def keep_merged_trust(module, iam_client, request, providers):
 def ensure_present(module, iam_client, request):
     name = request["name"]
     # The attached and inline policies are read only when this task manages them.
-    reads = {"managed": "managed_policies" in request, "inline": request["inline_policies"] is not None}
+    reads = {"managed": "managed_policies" in request or "preset" in request,
+             "inline": request["inline_policies"] is not None or "preset" in request}
     current = read_role(iam_client, name, **reads)
     changed, changes, desired, diff = plan_present(module, iam_client, request, current)
+    extra = _preset_result(changes["preset"])
     if not changed:
-        return {"changed": False, "role": role_result(current), "adopted": False, "diff": diff}
+        return dict(extra, changed=False, role=role_result(current), adopted=False, diff=diff)
     adopted = changes["adopted"]
     if module.check_mode:
-        return {"changed": True, "role": _known(desired), "adopted": adopted, "diff": diff}
+        return dict(extra, changed=True, role=_known(desired), adopted=adopted, diff=diff)
     try:
         apply_present(module, iam_client, name, changes, desired)
     except AnsibleAWSError as e:
@@ -1203,20 +1454,28 @@ def ensure_present(module, iam_client, request):
         current = read_role(iam_client, name, **reads)
         changed, changes, desired, diff = plan_present(module, iam_client, request, current)
         if not changed:
-            return {"changed": False, "role": role_result(current), "adopted": False, "diff": diff}
+            return dict(extra, changed=False, role=role_result(current), adopted=False, diff=diff)
         apply_present(module, iam_client, name, changes, desired)
     if changes["trust"] and not module.params["purge_service_accounts"]:
         keep_merged_trust(module, iam_client, request, changes["providers"])
     updated = read_role(iam_client, name, **reads)
     if updated is None:
-        return {"changed": True, "role": _known(desired), "adopted": adopted, "diff": diff}
+        return dict(extra, changed=True, role=_known(desired), adopted=adopted, diff=diff)
     if changes["create"]:
         # A role this task created has exactly the policies it attached and put.
         if updated["attached"] is None:
             updated["attached"] = dict.fromkeys(desired["managed_policies"] or [])
         if updated["inline_names"] is None:
             updated["inline_names"] = desired["inline_policies"] or []
-    return {"changed": True, "role": role_result(updated), "adopted": adopted, "diff": diff}
+    return dict(extra, changed=True, role=role_result(updated), adopted=adopted, diff=diff)
+
+
+def _preset_result(expansion):
+    """The ``preset`` return value: what the preset gave the role, and where its policy comes from."""
+    if expansion is None:
+        return {}
+    return {"preset": {key: expansion[key] for key in (
+        "preset", "managed_policies", "inline_policy_name", "source", "namespace", "service_account")}}
 
 
 def plan_unbind(module, iam_client, request, current):
@@ -1310,6 +1569,8 @@ def argument_spec():
         purge_managed_policies=dict(type="bool", default=True),
         inline_policies=dict(type="dict"),
         purge_inline_policies=dict(type="bool", default=True),
+        preset=dict(type="str", choices=presets.names()),
+        preset_options=dict(type="dict", options=presets.option_spec()),
         trust_policy_size_limit=dict(type="int", default=TRUST_POLICY_SIZE_LIMIT),
         tags=dict(type="dict", aliases=["resource_tags"]),
         purge_tags=dict(type="bool", default=True),

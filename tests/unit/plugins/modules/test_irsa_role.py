@@ -103,13 +103,17 @@ class AWS:
         return caught.value.result
 
 
-@pytest.fixture
-def aws(monkeypatch):
+def _moto(monkeypatch, **config):
     for key in ("AWS_PROFILE", "AWS_ENDPOINT_URL", "AWS_DEFAULT_PROFILE"):
         monkeypatch.delenv(key, raising=False)
     monkeypatch.setenv("AWS_ACCESS_KEY_ID", "AKIDEXAMPLE")
     monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "example")
-    with mock_aws():
+    return mock_aws(config=config) if config else mock_aws()
+
+
+@pytest.fixture
+def aws(monkeypatch):
+    with _moto(monkeypatch):
         yield AWS()
 
 
@@ -882,3 +886,92 @@ def test_warnings_name_their_role(aws):
     result = aws.run(roles=ROLES[:2], oidc_provider=BLUE_ARN)
     assert any(w.startswith("role 'app-0' (roles[0]): the trust policy's statement 0 compares") for w in result["warnings"])
     assert result["results"][0]["warnings"] and not result["results"][1]["warnings"]
+
+
+# --------------------------------------------------------------------------------------------
+# presets
+
+
+@pytest.fixture
+def aws_managed(monkeypatch):
+    """moto with AWS's managed policies loaded, as the sandbox has them."""
+    with _moto(monkeypatch, iam={"load_aws_managed_policies": True}):
+        yield AWS()
+
+
+FOREIGN_INLINE = {"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": "sqs:SendMessage", "Resource": "*"}]}
+
+
+def test_a_managed_preset_attaches_aws_policy_and_a_second_run_writes_nothing(aws_managed):
+    created = aws_managed.run(**base(preset="aws-efs-csi-driver"))
+    assert created["changed"] is True and created["warnings"] == []
+    arn = "arn:aws:iam::aws:policy/service-role/AmazonEFSCSIDriverPolicy"
+    assert created["preset"]["managed_policies"] == [arn] and created["preset"]["inline_policy_name"] is None
+    attached = aws_managed.iam.list_attached_role_policies(RoleName="AWSIRSATestRole")["AttachedPolicies"]
+    assert [item["PolicyArn"] for item in attached] == [arn]
+    assert aws_managed.iam.list_role_policies(RoleName="AWSIRSATestRole")["PolicyNames"] == []
+    again = aws_managed.run(**base(preset="aws-efs-csi-driver"))
+    assert again["changed"] is False and aws_managed.writes() == []
+
+
+def test_a_generated_preset_puts_its_policy_and_warns_of_each_wildcard(aws_managed):
+    created = aws_managed.run(**base(preset="external-dns"))
+    assert created["changed"] is True
+    stored = aws_managed.iam.get_role_policy(RoleName="AWSIRSATestRole", PolicyName="eks-irsa-preset-external-dns")["PolicyDocument"]
+    assert "arn:aws:route53:::hostedzone/*" in json.dumps(stored)
+    assert [w for w in created["warnings"] if "preset_options.hosted_zone_ids is not set" in w], created["warnings"]
+    scoped = aws_managed.run(**base(preset="external-dns", preset_options={"hosted_zone_ids": ["Z0123456789ABCDEFGHIJ"]}))
+    assert scoped["changed"] is True and aws_managed.writes() == ["PutRolePolicy"]
+    assert not [w for w in scoped["warnings"] if "hosted_zone_ids" in w]
+    stored = aws_managed.iam.get_role_policy(RoleName="AWSIRSATestRole", PolicyName="eks-irsa-preset-external-dns")["PolicyDocument"]
+    assert "hostedzone/*" not in json.dumps(stored) and "hostedzone/Z0123456789ABCDEFGHIJ" in json.dumps(stored)
+    again = aws_managed.run(**base(preset="external-dns", preset_options={"hosted_zone_ids": ["Z0123456789ABCDEFGHIJ"]}))
+    assert again["changed"] is False and aws_managed.writes() == []
+
+
+def test_a_preset_leaves_the_other_policies_of_the_role_alone(aws_managed):
+    aws_managed.run(**base())
+    aws_managed.iam.put_role_policy(RoleName="AWSIRSATestRole", PolicyName="hand-made", PolicyDocument=json.dumps(FOREIGN_INLINE))
+    aws_managed.iam.attach_role_policy(RoleName="AWSIRSATestRole", PolicyArn="arn:aws:iam::aws:policy/ReadOnlyAccess")
+    aws_managed.run(**base(preset="external-dns"))
+    assert sorted(aws_managed.iam.list_role_policies(RoleName="AWSIRSATestRole")["PolicyNames"]) == [
+        "eks-irsa-preset-external-dns", "hand-made"]
+    aws_managed.run(**base(preset="aws-efs-csi-driver"))
+    attached = sorted(item["PolicyArn"] for item in aws_managed.iam.list_attached_role_policies(
+        RoleName="AWSIRSATestRole")["AttachedPolicies"])
+    assert attached == ["arn:aws:iam::aws:policy/ReadOnlyAccess",
+                        "arn:aws:iam::aws:policy/service-role/AmazonEFSCSIDriverPolicy"]
+
+
+def test_managed_policies_given_beside_a_preset_keep_the_preset_policy(aws_managed):
+    aws_managed.run(**base(preset="aws-efs-csi-driver", managed_policies=["arn:aws:iam::aws:policy/ReadOnlyAccess"]))
+    attached = sorted(item["PolicyArn"] for item in aws_managed.iam.list_attached_role_policies(
+        RoleName="AWSIRSATestRole")["AttachedPolicies"])
+    assert attached == ["arn:aws:iam::aws:policy/ReadOnlyAccess",
+                        "arn:aws:iam::aws:policy/service-role/AmazonEFSCSIDriverPolicy"]
+
+
+def test_check_mode_predicts_the_preset_policy_and_writes_nothing(aws_managed):
+    predicted = aws_managed.run(check_mode=True, **base(preset="external-dns"))
+    assert predicted["changed"] is True and aws_managed.writes() == []
+    assert list(predicted["diff"]["after"]["inline_policies"]) == ["eks-irsa-preset-external-dns"]
+
+
+def test_preset_input_errors_are_refused_before_any_call(aws_managed):
+    unknown = aws_managed.run(**base(preset="external-dns", preset_options={"bucket_names": ["b"]}))
+    assert unknown["failed"] and "preset_options.bucket_names is not an option of preset external-dns" in unknown["msg"]
+    assert aws_managed.calls == []
+    orphan = aws_managed.run(**base(preset_options={"hosted_zone_ids": ["Z1"]}))
+    assert orphan["failed"] and "preset_options is given without a preset" in orphan["msg"]
+    clash = aws_managed.run(**base(preset="external-dns", inline_policies={"eks-irsa-preset-external-dns": S3_READ}))
+    assert clash["failed"] and "is the name of the policy of preset external-dns" in clash["msg"]
+    assert aws_managed.calls == []
+
+
+def test_inline_policies_over_iam_limit_are_refused_before_any_write(aws_managed):
+    big = {"Version": "2012-10-17", "Statement": [
+        {"Sid": "S%d" % index, "Effect": "Allow", "Action": "s3:GetObject",
+         "Resource": "arn:aws:s3:::bucket-with-a-long-name-%04d/*" % index} for index in range(200)]}
+    refused = aws_managed.run(**base(preset="external-dns", inline_policies={"big": big}))
+    assert refused["failed"] and "over IAM's limit of 10240" in refused["msg"] and "managed_policies" in refused["msg"]
+    assert aws_managed.writes() == []
