@@ -1,0 +1,657 @@
+#!/usr/bin/python
+# -*- coding: utf-8 -*-
+
+# Copyright: eks.irsa contributors
+# GNU General Public License v3.0+ (see COPYING or https://www.gnu.org/licenses/gpl-3.0.txt)
+
+DOCUMENTATION = r"""
+---
+module: irsa_repoint
+short_description: Re-point the IRSA trust of IAM roles from an old EKS cluster's OIDC provider to a new cluster's
+version_added: 0.1.0
+description:
+  - After an EKS cluster is rebuilt (a new cluster, so a new OIDC issuer), the IAM roles of its ServiceAccounts still
+    trust the old cluster's OIDC provider. This module finds every such role of the account and moves its IRSA trust
+    statements to the new cluster's provider (O(mode=move)), or adds the new provider's statement beside the old one
+    so that both clusters may assume the role, for a blue/green migration (O(mode=add)).
+  - The old provider is given by O(from_cluster) (the cluster still exists) or O(from_provider) (for a cluster that was
+    deleted); the new one by O(to_cluster) or O(to_provider).
+  - An IRSA statement of the old provider (C(Allow), C(Principal.Federated) the old provider alone,
+    C(sts:AssumeRoleWithWebIdentity), C(StringEquals)/C(StringLike) conditions on C(<provider>:sub) and
+    C(<provider>:aud) only) is re-pointed as it is, keeping its subjects, audience and condition operators, with every
+    C(<old provider>:) condition key renamed to C(<new provider>:) and C(Principal.Federated) set to the new
+    provider's ARN. With O(mode=add) the added statement has no C(Sid) (a C(Sid) is unique in a policy).
+  - Every other statement (other principals, C(Deny) statements, other providers, and statements of the old provider
+    with further conditions) is kept exactly as it is; one that still names the old provider is reported as a warning.
+  - When the new provider's statements already grant the subjects of an old statement, nothing is added for it, so a
+    second run changes nothing and writes nothing.
+  - Only roles this collection created (tagged C(eks.irsa/managed-by=eks.irsa)) and the roles named in O(adopt) are
+    changed. Any other role that a real run would change is left as it is, listed in RV(foreign_roles), and the task
+    warns; it does not fail.
+  - Everything is planned and checked before the first write (the roles named in O(roles) exist, the new provider
+    exists in IAM, each new trust policy fits O(trust_policy_size_limit)), so a run that cannot finish writes nothing.
+  - It reads every role of the account with C(iam:ListRoles) (the trust policies come with it, unless O(roles) is
+    given, then each named role is read with C(iam:GetRole)), and each role it would change once more with
+    C(iam:GetRole) for its tags.
+author:
+  - eks.irsa contributors (!UNKNOWN)
+options:
+  from_cluster:
+    description:
+      - The old EKS cluster, by name, whose OIDC provider the roles trust now; its issuer is read with
+        C(eks:DescribeCluster).
+      - For a cluster that no longer exists, use O(from_provider).
+      - Exactly one of O(from_cluster) and O(from_provider) is required.
+    type: str
+  from_provider:
+    description:
+      - The old cluster's OIDC provider, as the IAM OIDC provider ARN, the issuer URL
+        (C(https://oidc.eks.<region>.amazonaws.com/id/<ID>)) or the provider (the issuer without C(https://)), as the
+        trust policies of the roles name it.
+      - Use it when the old cluster was deleted; its IAM OIDC provider need not exist any more.
+    type: str
+  to_cluster:
+    description:
+      - The new EKS cluster, by name, whose OIDC provider the roles are to trust; its issuer is read with
+        C(eks:DescribeCluster).
+      - Exactly one of O(to_cluster) and O(to_provider) is required.
+    type: str
+  to_provider:
+    description:
+      - The new cluster's OIDC provider, as IAM OIDC provider ARN, issuer URL or provider (see O(from_provider)).
+    type: str
+  mode:
+    description:
+      - V(move) replaces each IRSA statement of the old provider by the same statement for the new provider; the
+        roles then trust the new cluster only.
+      - V(add) keeps the old statement and adds the new provider's beside it; the roles then trust both clusters
+        (blue/green). Run again with V(move) (or remove the old cluster's statements) once the old cluster is gone.
+    type: str
+    choices: [move, add]
+    default: move
+  roles:
+    description:
+      - The names of the roles to re-point, to limit the task to them. Each must exist; a named role that trusts
+        neither provider fails the task before any write.
+      - When not given, every role of the account whose trust policy names the old provider.
+    type: list
+    elements: str
+  adopt:
+    description:
+      - Names of roles this collection did not create (no C(eks.irsa/managed-by=eks.irsa) tag) whose trust may be
+        re-pointed anyway. Only their trust policy is changed; they are not tagged.
+    type: list
+    elements: str
+    default: []
+  check_oidc_provider:
+    description:
+      - Check, before any write, that the new cluster's IAM OIDC provider exists (C(iam:GetOpenIDConnectProvider));
+        a missing one fails the task, in check mode too, since IAM would refuse every trust policy that names it.
+      - Set V(false) only when the provider is created between a check-mode run and the real one.
+    type: bool
+    default: true
+  trust_policy_size_limit:
+    description:
+      - The largest trust policy, in characters of the document without white space, that the task will write.
+        IAM's default limit is 2048; raise this only after raising the IAM quota (C(Role trust policy length)).
+      - Every role is checked before any write; one over the limit fails the task and nothing is written.
+    type: int
+    default: 2048
+  max_concurrency:
+    description:
+      - How many roles are read and written at the same time. Throttled calls are retried with backoff.
+    type: int
+    default: 8
+extends_documentation_fragment:
+  - amazon.aws.common.modules
+  - amazon.aws.region.modules
+  - eks.irsa.requirements
+attributes:
+  check_mode:
+    support: full
+    description: Predicts exactly which roles a real run changes, and how, and writes nothing.
+  diff_mode:
+    support: full
+    description: Shows the trust policy of each role it changes, before and after.
+notes:
+  - IAM is eventually consistent; a trust change can take a few seconds before C(AssumeRoleWithWebIdentity) accepts
+    the new cluster's tokens.
+  - The ServiceAccounts of the new cluster still need their C(eks.amazonaws.com/role-arn) annotations (the role ARNs
+    do not change); see M(eks.irsa.irsa_service_account) or the C(eks.irsa.irsa) role.
+  - "Permissions used: C(iam:ListRoles), C(iam:GetRole), C(iam:UpdateAssumeRolePolicy),
+    C(iam:GetOpenIDConnectProvider), C(eks:DescribeCluster) (O(from_cluster), O(to_cluster)), C(sts:GetCallerIdentity)
+    (when no option gives the account: providers given as issuer or provider host)."
+seealso:
+  - module: eks.irsa.irsa_role
+  - module: eks.irsa.eks_oidc_provider
+  - module: eks.irsa.irsa_prune
+"""
+
+EXAMPLES = r"""
+- name: Show which roles would move from the old cluster to the new one (nothing is written)
+  eks.irsa.irsa_repoint:
+    from_cluster: blue
+    to_cluster: green
+  check_mode: true
+  diff: true
+
+- name: Blue/green - let both clusters assume the roles
+  eks.irsa.irsa_repoint:
+    from_cluster: blue
+    to_cluster: green
+    mode: add
+
+- name: The old cluster was deleted - move its roles, and one hand-made role too
+  eks.irsa.irsa_repoint:
+    from_provider: oidc.eks.us-west-2.amazonaws.com/id/EXAMPLED539D4633E53DE1B716D3041E
+    to_cluster: green
+    adopt: [legacy-reports]
+  register: repointed
+
+- name: Say which roles were left alone
+  ansible.builtin.debug:
+    msg: "{{ repointed.foreign_roles | map(attribute='name') | list }}"
+"""
+
+RETURN = r"""
+from_provider_arn:
+  description: The ARN of the old cluster's OIDC provider.
+  returned: when the providers could be resolved
+  type: str
+  sample: arn:aws:iam::123456789012:oidc-provider/oidc.eks.us-west-2.amazonaws.com/id/EXAMPLED539D4633E53DE1B716D3041E
+to_provider_arn:
+  description: The ARN of the new cluster's OIDC provider.
+  returned: when the providers could be resolved
+  type: str
+  sample: arn:aws:iam::123456789012:oidc-provider/oidc.eks.us-west-2.amazonaws.com/id/B1C2D3E4F5A6B7C8D9E0F1A2B3C4D5E6
+results:
+  description:
+    - One entry per role re-pointed or found already right (sorted by name); the roles left alone because they are
+      not ours are in RV(foreign_roles) instead.
+  returned: always
+  type: list
+  elements: dict
+  contains:
+    name:
+      description: The role's name.
+      type: str
+      sample: shop-api
+    arn:
+      description: The role's ARN.
+      type: str
+      sample: arn:aws:iam::123456789012:role/shop-api
+    changed:
+      description: Whether its trust policy was changed (in check mode, would be).
+      type: bool
+      sample: true
+    action:
+      description:
+        - V(moved) (the old provider's statements now name the new provider), V(added) (the new provider's statements
+          were added beside the old ones) or V(unchanged).
+      type: str
+      sample: moved
+    diff:
+      description: The role's trust policy before and after (equal when unchanged).
+      type: dict
+      sample: {"before_header": "role shop-api trust policy", "before": {}, "after_header": "role shop-api trust policy",
+               "after": {}}
+    failed:
+      description: Present and V(true) when writing this role's trust policy failed; RV(results[].msg) says why.
+      type: bool
+      sample: true
+    msg:
+      description: Why writing this role failed.
+      type: str
+      sample: "Failed to update the trust policy of role: ..."
+foreign_roles:
+  description: Roles that a run would change but that were left as they are, not being created by eks.irsa.
+  returned: always
+  type: list
+  elements: dict
+  contains:
+    name:
+      description: The role's name.
+      type: str
+      sample: legacy-reports
+    arn:
+      description: The role's ARN.
+      type: str
+      sample: arn:aws:iam::123456789012:role/legacy-reports
+    reason:
+      description: Why it was left alone.
+      type: str
+      sample: "it has no eks.irsa/managed-by=eks.irsa tag: eks.irsa did not create it"
+    opt_in:
+      description: How to have it re-pointed too.
+      type: str
+      sample: "to re-point it too, list it in adopt"
+unchanged_roles:
+  description: The names of the roles in RV(results) that needed no change.
+  returned: always
+  type: list
+  elements: str
+  sample: [shop-api]
+written:
+  description: The roles whose trust policy was written, when the task failed after a write.
+  returned: on failure
+  type: list
+  elements: str
+  sample: [shop-api]
+"""
+
+import copy
+import json
+from urllib.parse import unquote
+
+from ansible_collections.amazon.aws.plugins.module_utils.exceptions import AnsibleAWSError
+from ansible_collections.amazon.aws.plugins.module_utils.iam import get_iam_role
+from ansible_collections.amazon.aws.plugins.module_utils.tagging import boto3_tag_list_to_ansible_dict
+
+from ansible_collections.eks.irsa.plugins.module_utils import aws as irsa_aws
+from ansible_collections.eks.irsa.plugins.module_utils import batch
+from ansible_collections.eks.irsa.plugins.module_utils import iam as irsa_iam
+from ansible_collections.eks.irsa.plugins.module_utils import trust
+from ansible_collections.eks.irsa.plugins.module_utils.aws import IrsaAWSModule
+from ansible_collections.eks.irsa.plugins.module_utils.constants import DEFAULT_AUDIENCE
+from ansible_collections.eks.irsa.plugins.module_utils.constants import OWNER_TAG_KEY
+from ansible_collections.eks.irsa.plugins.module_utils.constants import OWNER_TAG_VALUE
+from ansible_collections.eks.irsa.plugins.module_utils.constants import TRUST_POLICY_SIZE_LIMIT
+from ansible_collections.eks.irsa.plugins.module_utils.naming import NamingError
+from ansible_collections.eks.irsa.plugins.module_utils.naming import parse_arn
+from ansible_collections.eks.irsa.plugins.module_utils.naming import parse_issuer
+from ansible_collections.eks.irsa.plugins.module_utils.naming import parse_oidc_provider
+from ansible_collections.eks.irsa.plugins.module_utils.naming import provider_arn
+
+
+class RepointError(Exception):
+    """A problem the user can fix, found before any write; the message says what, why and how."""
+
+
+# ---------------------------------------------------------------------------------------------
+# the trust policy (no I/O)
+
+
+def trust_document(document):
+    """A trust policy as a dict: ListRoles and GetRole may return it URL-encoded."""
+    if isinstance(document, str):
+        document = json.loads(unquote(document))
+    return document or {}
+
+
+def irsa_parts(stmt, arn):
+    """``(subjects, audience)`` when ``stmt`` is an IRSA statement of the provider ``arn`` (for any one audience),
+    else None."""
+    aud_key = trust.provider_from_arn(arn).lower() + ":aud"
+    audiences = {DEFAULT_AUDIENCE}
+    for block in (stmt.get("Condition") or {}).values():
+        if isinstance(block, dict):
+            audiences.update(value for key, value in block.items() if str(key).lower() == aud_key and isinstance(value, str))
+    for audience in sorted(audiences):
+        subjects = trust.irsa_statement_parts(stmt, arn, audience)
+        if subjects is not None:
+            return subjects, audience
+    return None
+
+
+def repointed_statement(stmt, old_arn, new_arn):
+    """``stmt`` (an IRSA statement of ``old_arn``) for ``new_arn``: the same subjects, audience and operators, its
+    ``<old provider>:`` condition keys renamed ``<new provider>:``."""
+    old_provider, new_provider = trust.provider_from_arn(old_arn), trust.provider_from_arn(new_arn)
+    prefix = old_provider.lower() + ":"
+    moved = copy.deepcopy(stmt)
+    federated = stmt["Principal"]["Federated"]
+    moved["Principal"] = {"Federated": [new_arn] if isinstance(federated, list) else new_arn}
+    if "Condition" in stmt:
+        moved["Condition"] = {
+            operator: {
+                (new_provider + key[len(old_provider):] if str(key).lower().startswith(prefix) else key): value
+                for key, value in block.items()
+            }
+            for operator, block in stmt["Condition"].items()
+        }
+    return moved
+
+
+def repointed_trust(document, old_arn, new_arn, mode):
+    """The trust policy ``document`` re-pointed from ``old_arn`` to ``new_arn``: with ``mode`` ``move`` each IRSA
+    statement of the old provider is replaced, in place, by the same statement for the new one; with ``add`` the new
+    statement follows the old one. An old statement whose subjects the new provider's statements already grant (for
+    the same audience) gets no new statement. Everything else is kept as it is. ``document`` is not modified."""
+    statements = trust.statements_of(document)
+    granted = {}
+    for stmt in statements:
+        parts = irsa_parts(stmt, new_arn)
+        if parts is not None:
+            granted.setdefault(parts[1], set()).update(parts[0])
+    result = []
+    for stmt in statements:
+        parts = irsa_parts(stmt, old_arn)
+        if parts is None:
+            result.append(stmt)
+            continue
+        subjects, audience = parts
+        if mode == "add":
+            result.append(stmt)
+        if set(subjects) <= granted.get(audience, set()):
+            continue
+        moved = repointed_statement(stmt, old_arn, new_arn)
+        if mode == "add":
+            moved.pop("Sid", None)
+        result.append(moved)
+        granted.setdefault(audience, set()).update(subjects)
+    if result == statements:
+        return document
+    after = copy.deepcopy(document)
+    after["Statement"] = copy.deepcopy(result)
+    return after
+
+
+def kept_statements(document, old_arn):
+    """Indexes of the statements that name ``old_arn`` but are not IRSA statements this module re-points."""
+    found = []
+    for index, stmt in enumerate(trust.statements_of(document)):
+        principal = stmt.get("Principal") or stmt.get("NotPrincipal")
+        federated = principal.get("Federated") if isinstance(principal, dict) else None
+        named = federated if isinstance(federated, list) else [federated]
+        if old_arn in named and irsa_parts(stmt, old_arn) is None:
+            found.append(index)
+    return found
+
+
+def names_provider(document, arn):
+    return arn in trust.federated_providers(document)
+
+
+# ---------------------------------------------------------------------------------------------
+# the providers
+
+
+def _account_of(arn):
+    details = parse_arn(arn)
+    return details["account_id"], details["partition"]
+
+
+def _cluster_issuer(module, option):
+    """``(issuer, (account, partition))`` of the cluster named by ``option``."""
+    name = module.params[option]
+    try:
+        cluster = irsa_aws.lookup_cluster(module.client("eks"), name, module.region)
+    except irsa_aws.IrsaAWSError as e:
+        if e.exception is not None:
+            raise
+        hint = (" If the old cluster was deleted, give from_provider instead: the issuer or the IAM OIDC provider ARN "
+                "its roles trust (aws iam list-open-id-connect-providers lists them)") if option == "from_cluster" else ""
+        raise RepointError("{0}: {1}.{2}".format(option, e.message.replace("cluster_name", option), hint)) from None
+    try:
+        issuer = parse_issuer(irsa_aws.cluster_issuer_url(cluster))
+    except NamingError as e:
+        raise RepointError("{0}: {1}".format(option, e)) from None
+    return issuer, _account_of(cluster["arn"])
+
+
+def resolve_providers(module):
+    """The ARNs of the old and the new provider. An ARN given fixes the account; otherwise a cluster's ARN does,
+    and only without either is the caller identity read."""
+    sides = {}
+    account = None
+    for side in ("from", "to"):
+        cluster_option, provider_option = side + "_cluster", side + "_provider"
+        if module.params[cluster_option]:
+            issuer, cluster_account = _cluster_issuer(module, cluster_option)
+            sides[side] = (issuer, None, provider_option)
+            account = account or cluster_account
+            continue
+        try:
+            issuer, arn = parse_oidc_provider(module.params[provider_option])
+        except NamingError as e:
+            raise RepointError("{0}: {1}".format(provider_option, e)) from None
+        sides[side] = (issuer, arn, provider_option)
+        if arn is not None:
+            account = account or _account_of(arn)
+    if account is None:
+        identity = irsa_aws.caller_identity(module.client("sts"))
+        account = (identity["account_id"], identity["partition"])
+    arns = {}
+    for side, (issuer, arn, option) in sides.items():
+        if arn is None:
+            arn = provider_arn(issuer.provider, account[0], issuer.partition)
+        elif _account_of(arn)[0] != account[0]:
+            raise RepointError(
+                "{0}: {1} is an OIDC provider of account {2}, and the other cluster's is of account {3}: a role trusts "
+                "only the OIDC providers of its own account, so both must be of the same account".format(
+                    option, arn, _account_of(arn)[0], account[0]))
+        arns[side] = arn
+    if arns["from"] == arns["to"]:
+        raise RepointError(
+            "the old and the new cluster have the same OIDC provider {0}: there is nothing to re-point. Check "
+            "from_cluster/from_provider and to_cluster/to_provider".format(arns["from"]))
+    return arns["from"], arns["to"]
+
+
+# ---------------------------------------------------------------------------------------------
+# planning
+
+
+@irsa_aws.aws_call("list the IAM roles", "iam:ListRoles")
+def list_roles(client):
+    return client.get_paginator("list_roles").paginate().build_full_result().get("Roles", [])
+
+
+def _get_role(client, name):
+    role = get_iam_role(client, name)
+    if role is not None:
+        role = dict(role, AssumeRolePolicyDocument=trust_document(role.get("AssumeRolePolicyDocument")))
+    return role
+
+
+def candidate_roles(module, iam_client, old_arn, new_arn):
+    """The roles to look at, with their trust policy: the roles named in ``roles`` (read with GetRole, tags
+    included), or every role of the account whose trust names the old provider or has an IRSA statement of the new
+    one (from ListRoles, without tags)."""
+    names = module.params["roles"]
+    if names:
+        roles = batch.run_items(lambda name: _get_role(iam_client, name), names, module.params["max_concurrency"])
+        missing = [name for name, role in zip(names, roles) if role is None]
+        if missing:
+            raise RepointError(
+                "roles: there is no IAM role named {0} in this account: check the names, or leave roles out to "
+                "re-point every role that trusts the old cluster".format(", ".join(repr(name) for name in missing)))
+        unrelated = [role["RoleName"] for role in roles
+                     if not names_provider(role["AssumeRolePolicyDocument"], old_arn)
+                     and not names_provider(role["AssumeRolePolicyDocument"], new_arn)]
+        if unrelated:
+            raise RepointError(
+                "roles: {0} trust neither the old provider {1} nor the new one {2}: check the names and the clusters "
+                "(from_cluster/from_provider, to_cluster/to_provider)".format(", ".join(repr(name) for name in unrelated), old_arn, new_arn))
+        return {role["RoleName"]: role for role in roles}
+    found = {}
+    for role in list_roles(iam_client):
+        document = trust_document(role.get("AssumeRolePolicyDocument"))
+        if names_provider(document, old_arn) or any(irsa_parts(stmt, new_arn) for stmt in trust.statements_of(document)):
+            found[role["RoleName"]] = dict(role, AssumeRolePolicyDocument=document)
+    return found
+
+
+def is_owned(role):
+    return boto3_tag_list_to_ansible_dict(role.get("Tags") or []).get(OWNER_TAG_KEY) == OWNER_TAG_VALUE
+
+
+def _foreign(role):
+    return {
+        "name": role["RoleName"],
+        "arn": role["Arn"],
+        "reason": "it has no {0}={1} tag: eks.irsa did not create it, and changes only roles it created or is told by "
+                  "name to adopt".format(OWNER_TAG_KEY, OWNER_TAG_VALUE),
+        "opt_in": "to re-point it too, list it in adopt (irsa_adopt_roles in playbooks/repoint.yml)",
+    }
+
+
+def _plan(role, old_arn, new_arn, mode):
+    before = role["AssumeRolePolicyDocument"]
+    after = repointed_trust(before, old_arn, new_arn, mode)
+    changed = after != before
+    header = "role {0} trust policy".format(role["RoleName"])
+    return {
+        "name": role["RoleName"],
+        "arn": role["Arn"],
+        "changed": changed,
+        "action": ("moved" if mode == "move" else "added") if changed else "unchanged",
+        "diff": {"before_header": header, "before": before, "after_header": header, "after": after},
+        "kept": kept_statements(after, old_arn) if mode == "move" else [],
+    }
+
+
+def plan_roles(module, iam_client, roles, old_arn, new_arn):
+    """``(plans, foreign)``: a plan per role that is ours or adopted or needs no change, and the roles left alone.
+    A role to change is read again (GetRole) for its tags and its current trust policy."""
+    mode = module.params["mode"]
+    adopt = set(module.params["adopt"] or [])
+    to_change = sorted(name for name, role in roles.items() if _plan(role, old_arn, new_arn, mode)["changed"])
+    if not module.params["roles"]:
+        fresh = batch.run_items(lambda name: _get_role(iam_client, name), to_change, module.params["max_concurrency"])
+        roles = dict(roles)
+        for name, role in zip(to_change, fresh):
+            if role is None:
+                del roles[name]  # deleted since ListRoles: nothing to re-point
+            else:
+                roles[name] = role
+    plans, foreign = [], []
+    for name in sorted(roles):
+        plan = _plan(roles[name], old_arn, new_arn, mode)
+        if plan["changed"] and not is_owned(roles[name]) and name not in adopt:
+            foreign.append(_foreign(roles[name]))
+        else:
+            plans.append(plan)
+    unknown = sorted(adopt - set(roles))
+    if unknown:
+        module.warn("adopt names {0}, which trust neither the old nor the new provider: nothing to adopt there".format(
+            ", ".join(unknown)))
+    return plans, foreign
+
+
+def check_plans(module, iam_client, plans, new_arn):
+    """Everything that can stop a write, checked before the first one: the size of each new trust policy, and that
+    IAM has the new provider."""
+    limit = module.params["trust_policy_size_limit"]
+    if limit < 1:
+        raise RepointError("trust_policy_size_limit must be a positive number of characters (IAM's default is 2048)")
+    too_big = [(plan["name"], trust.minified_size(plan["diff"]["after"])) for plan in plans if plan["changed"]]
+    too_big = [(name, size) for name, size in too_big if size > limit]
+    if too_big:
+        raise RepointError(
+            "Nothing was written: the trust policy of {0} would be over the limit of {1} characters without white space, "
+            "and IAM would reject it. Shrink those trust policies first (merge ServiceAccounts under a wildcard such as "
+            "prod:*, remove statements no longer needed, or re-point with mode: move instead of add), or ask for a "
+            "higher 'Role trust policy length' quota (up to 4096) and raise trust_policy_size_limit to match".format(
+                ", ".join("role {0!r} ({1} characters)".format(name, size) for name, size in too_big), limit))
+    if not module.params["check_oidc_provider"] or not any(plan["changed"] for plan in plans):
+        return
+    try:
+        exists = irsa_aws.get_oidc_provider(iam_client, new_arn) is not None
+    except irsa_aws.IrsaAWSError as e:
+        if irsa_aws.error_code(e.exception) not in irsa_aws.ACCESS_DENIED_CODES:
+            raise
+        module.warn("could not check that the IAM OIDC provider {0} exists (iam:GetOpenIDConnectProvider is not "
+                    "allowed); IAM will refuse the trust policies if it does not".format(new_arn))
+        return
+    if not exists:
+        raise RepointError(
+            "Nothing was written: the new cluster's IAM OIDC provider {0} does not exist, and IAM refuses a trust policy "
+            "that names a missing provider. Create it first (eks.irsa.eks_oidc_provider with the new cluster's "
+            "cluster_name, or playbooks/site.yml for the new cluster), then run again; set check_oidc_provider: false "
+            "only if it is created between this check and the real run".format(new_arn))
+
+
+# ---------------------------------------------------------------------------------------------
+# writing and reporting
+
+
+def apply(module, iam_client, plans):
+    """Write each changed plan, ``max_concurrency`` at a time; a role that fails does not stop the others."""
+    watch = irsa_aws.WriteWatch(iam_client)
+
+    def write(plan):
+        result = {key: plan[key] for key in ("name", "arn", "changed", "action", "diff")}
+        if not plan["changed"] or module.check_mode:
+            return result
+        wrote = watch.start()
+        try:
+            irsa_iam.update_trust_policy(iam_client, plan["name"], plan["diff"]["after"])
+        except AnsibleAWSError as e:
+            result.update(failed=True, changed=wrote(), msg="role {0!r}: {1}".format(
+                plan["name"], irsa_aws.aws_failure_message(e, module.params)))
+        return result
+
+    return batch.run_items(write, plans, module.params["max_concurrency"])
+
+
+def warn_about(module, plans, foreign, old_arn):
+    for role in foreign:
+        module.warn("role {0!r} ({1}) trusts {2} but was left as it is: {3}; {4}".format(
+            role["name"], role["arn"], old_arn, role["reason"], role["opt_in"]))
+    for plan in plans:
+        if plan["kept"]:
+            module.warn(
+                "role {0!r}: its trust policy's statement(s) {1} name the old provider {2} but are not IRSA statements "
+                "eks.irsa re-points (other principals, actions or conditions, or '*' under StringEquals); they were "
+                "kept as they are and still trust the old cluster: change them by hand".format(
+                    plan["name"], ", ".join(str(index) for index in plan["kept"]), old_arn))
+
+
+def argument_spec():
+    return dict(
+        from_cluster=dict(type="str"),
+        from_provider=dict(type="str"),
+        to_cluster=dict(type="str"),
+        to_provider=dict(type="str"),
+        mode=dict(type="str", choices=["move", "add"], default="move"),
+        roles=dict(type="list", elements="str"),
+        adopt=dict(type="list", elements="str", default=[]),
+        check_oidc_provider=dict(type="bool", default=True),
+        trust_policy_size_limit=dict(type="int", default=TRUST_POLICY_SIZE_LIMIT),
+        max_concurrency=dict(type="int", default=batch.DEFAULT_CONCURRENCY),
+    )
+
+
+def main():
+    module = IrsaAWSModule(
+        argument_spec=argument_spec(),
+        mutually_exclusive=[("from_cluster", "from_provider"), ("to_cluster", "to_provider")],
+        required_one_of=[("from_cluster", "from_provider"), ("to_cluster", "to_provider")],
+        supports_check_mode=True,
+    )
+    iam_client = module.client("iam")
+    try:
+        old_arn, new_arn = resolve_providers(module)
+        roles = candidate_roles(module, iam_client, old_arn, new_arn)
+        plans, foreign = plan_roles(module, iam_client, roles, old_arn, new_arn)
+        check_plans(module, iam_client, plans, new_arn)
+    except RepointError as e:
+        module.fail_json(msg=str(e), changed=False, results=[], foreign_roles=[], unchanged_roles=[])
+    except AnsibleAWSError as e:
+        if e.exception is not None:
+            module.fail_json_aws(e.exception, msg=e.message, changed=False)
+        module.fail_json(msg=e.message, changed=False)
+    warn_about(module, plans, foreign, old_arn)
+    results = apply(module, iam_client, plans)
+    outcome = dict(
+        changed=any(result["changed"] for result in results),
+        from_provider_arn=old_arn,
+        to_provider_arn=new_arn,
+        results=results,
+        foreign_roles=foreign,
+        unchanged_roles=[result["name"] for result in results if result["action"] == "unchanged"],
+    )
+    if module._diff:
+        outcome["diff"] = [result["diff"] for result in results if result["changed"]]
+    if any(result.get("failed") for result in results):
+        written = [result["name"] for result in results if result["changed"] and not result.get("failed")]
+        module.fail_json(
+            msg="{0}. Written: {1}; a second run re-points the others".format(
+                batch.batch_message(results, "roles"), ", ".join(written) or "nothing"),
+            written=written, **outcome)
+    module.exit_json(**outcome)
+
+
+if __name__ == "__main__":
+    main()
