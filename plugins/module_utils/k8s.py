@@ -715,6 +715,10 @@ class KubernetesAPI:
         answer = self.request("GET", "/api/v1/serviceaccounts", what="serviceaccounts in every namespace")
         return answer.get("items") or []
 
+    def list_all_pods(self):
+        answer = self.request("GET", "/api/v1/pods", what="pods in every namespace")
+        return answer.get("items") or []
+
     def create_service_account(self, namespace, body):
         return self.request("POST", "/api/v1/namespaces/{0}/serviceaccounts".format(quote(namespace)), body=body,
                             what=_label("serviceaccount", namespace, body["metadata"]["name"]))

@@ -507,8 +507,8 @@ EXAMPLES = r"""
 
 - name: The role of a well-known add-on, its policy scoped to two hosted zones
   eks.irsa.irsa_role:
-    name: prod-external-dns
-    cluster_name: prod
+    name: my-cluster-external-dns
+    cluster_name: my-cluster
     service_accounts: ["external-dns:external-dns"]
     preset: external-dns
     preset_options:

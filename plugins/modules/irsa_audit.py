@@ -1,0 +1,302 @@
+#!/usr/bin/python
+# -*- coding: utf-8 -*-
+
+# Copyright: eks.irsa contributors
+# GNU General Public License v3.0+ (see COPYING or https://www.gnu.org/licenses/gpl-3.0.txt)
+
+DOCUMENTATION = r"""
+---
+module: irsa_audit
+short_description: Audit every IRSA workload identity of an account and its EKS clusters at once
+version_added: 0.1.0
+description:
+  - Reads, without changing anything, the EKS clusters of the region, every IAM role and OIDC provider of the account,
+    and the ServiceAccounts and pods of the audited clusters, then reports what is wrong, why it matters and the fix.
+  - For every ServiceAccount with an C(eks.amazonaws.com/role-arn) annotation, the same static checks as
+    M(eks.irsa.irsa_verify) (annotation, role, OIDC provider and its audience, trust statement by statement, pods to
+    restart), without a token exchange.
+  - For the account, roles whose trust names an OIDC provider that does not exist (C(provider-missing)) or whose
+    cluster does not exist (C(cluster-missing)); OIDC providers no cluster uses (C(provider-unused)), with the count
+    against IAM's limit of 100; IRSA trust statements without an audience condition (C(trust-no-audience)), with a
+    wildcard under C(StringEquals) (C(trust-star-equals)), or broader than O(allowed_subject_breadth)
+    (C(trust-too-broad)); roles trusting ServiceAccounts that exist in no audited cluster (C(subject-unknown));
+    ServiceAccounts naming a role that does not exist (C(annotation-role-missing)); pods to restart
+    (C(pods-to-restart)); and ServiceAccounts that cannot assume their role for another reason (C(binding-broken)).
+  - One module run for all the clusters. It makes a fixed number of calls whatever the number of roles and
+    ServiceAccounts, paging aside - C(sts:GetCallerIdentity), C(eks:ListClusters), one C(eks:DescribeCluster) per
+    cluster of the region, C(iam:ListRoles), C(iam:ListOpenIDConnectProviders), one C(iam:GetOpenIDConnectProvider)
+    per audited cluster, and per audited cluster one list of ServiceAccounts and one of pods.
+  - Only providers of EKS clusters of the region are judged as used or unused; providers of other regions or of other
+    issuers are counted, not judged.
+author:
+  - eks.irsa contributors (!UNKNOWN)
+options:
+  clusters:
+    description:
+      - The EKS clusters whose ServiceAccounts to audit, by name. When not given, every cluster of the region.
+      - The roles and providers of the account are audited either way; a role's subjects are judged against the
+        ServiceAccounts of the audited clusters only.
+    type: list
+    elements: str
+  contexts:
+    description:
+      - With O(kubeconfig) (or O(context)), the kubeconfig context of each cluster, cluster name to context name. A
+        cluster not listed uses the context named like the cluster.
+      - Without O(kubeconfig) and O(context), each cluster is reached in EKS mode (see O(cluster_name), which this
+        module does not take as it audits several clusters).
+    type: dict
+  allowed_subject_breadth:
+    description:
+      - How many ServiceAccounts one C(StringLike) subject of a trust may admit before it is reported as
+        C(trust-too-broad). V(service_account) reports every wildcard subject, V(namespace) only patterns wider than a
+        namespace (C(system:serviceaccount:*)), V(cluster) none.
+    type: str
+    choices: [service_account, namespace, cluster]
+    default: service_account
+  report_dir:
+    description:
+      - A directory to write the report to, as C(report.json) and C(report.html) (one self-contained file, no network).
+        Created when missing. The report holds no secret.
+    type: path
+extends_documentation_fragment:
+  - eks.irsa.k8s_auth
+  - amazon.aws.common.modules
+  - amazon.aws.region.modules
+  - eks.irsa.requirements
+attributes:
+  check_mode:
+    support: full
+    description: Read-only; runs the same in check mode (the report files are written in check mode too).
+  diff_mode:
+    support: none
+    description: Changes nothing.
+seealso:
+  - module: eks.irsa.irsa_verify
+  - module: eks.irsa.irsa_repoint
+"""
+
+EXAMPLES = r"""
+- name: Audit every cluster of the region, report to ./audit
+  eks.irsa.irsa_audit:
+    region: eu-west-1
+    report_dir: audit
+  register: audit
+
+- name: Fail on high-severity findings
+  ansible.builtin.assert:
+    that: audit.summary.findings.high == 0
+    fail_msg: "{{ audit.findings | selectattr('severity', 'eq', 'high') | map(attribute='title') | list }}"
+"""
+
+RETURN = r"""
+summary:
+  description: Counts - clusters and annotated ServiceAccounts audited, roles read, findings per severity, OIDC providers.
+  returned: always
+  type: dict
+  sample: {clusters: 3, service_accounts: 300, roles: 41, findings: {high: 9, medium: 9, low: 9},
+           oidc_providers: {count: 9, limit: 100, unused: 6}}
+findings:
+  description:
+    - Every finding, high severity first, each with C(kind), C(severity) (V(high), V(medium), V(low)), C(title),
+      C(cluster) (or V(null) for the account), C(resources) (ARNs, C(cluster/namespace/name) of ServiceAccounts, pods),
+      C(why) it matters and the C(fix).
+  returned: always
+  type: list
+  elements: dict
+clusters:
+  description: Per audited cluster, C(name), C(issuer), C(provider_arn), C(provider_exists) and C(service_accounts),
+    the verdict (V(ok), V(warning), V(broken)) of every annotated ServiceAccount with its C(role_arn), C(message) and
+    C(pods_to_restart).
+  returned: always
+  type: list
+  elements: dict
+api_calls:
+  description: The API calls the audit made, per service (C(sts), C(eks), C(iam), C(kubernetes)).
+  returned: always
+  type: dict
+  sample: {sts: 1, eks: 4, iam: 5, kubernetes: 6}
+report_files:
+  description: The files written with O(report_dir).
+  returned: when O(report_dir) is given
+  type: list
+  elements: str
+account:
+  description: The account audited.
+  returned: always
+  type: str
+region:
+  description: The region audited.
+  returned: always
+  type: str
+"""
+
+import datetime
+import json
+import os
+from urllib.parse import unquote
+
+from ansible_collections.amazon.aws.plugins.module_utils.exceptions import AnsibleAWSError
+
+from ansible_collections.eks.irsa.plugins.module_utils import audit
+from ansible_collections.eks.irsa.plugins.module_utils import audit_report
+from ansible_collections.eks.irsa.plugins.module_utils import aws as irsa_aws
+from ansible_collections.eks.irsa.plugins.module_utils.aws import IrsaAWSModule
+from ansible_collections.eks.irsa.plugins.module_utils.k8s import KubernetesAPI
+from ansible_collections.eks.irsa.plugins.module_utils.k8s import KubernetesError
+from ansible_collections.eks.irsa.plugins.module_utils.k8s import hide_kubeconfig_secrets
+from ansible_collections.eks.irsa.plugins.module_utils.k8s import k8s_argument_spec
+from ansible_collections.eks.irsa.plugins.module_utils.k8s import resolve_connection
+from ansible_collections.eks.irsa.plugins.module_utils.naming import NamingError
+from ansible_collections.eks.irsa.plugins.module_utils.naming import parse_issuer
+from ansible_collections.eks.irsa.plugins.module_utils.naming import provider_arn
+
+
+class Counter(object):
+    """API calls per service, counted as they are made."""
+
+    def __init__(self):
+        self.calls = {}
+
+    def watch(self, client, service):
+        def count(**_kwargs):
+            self.calls[service] = self.calls.get(service, 0) + 1
+        client.meta.events.register("before-call.*.*", count)
+        return client
+
+    def kubernetes(self, kube):
+        request = kube.request
+
+        def counted(*args, **kwargs):
+            self.calls["kubernetes"] = self.calls.get("kubernetes", 0) + 1
+            return request(*args, **kwargs)
+        kube.request = counted
+        return kube
+
+
+@irsa_aws.aws_call("list the IAM roles", "iam:ListRoles")
+def list_roles(client):
+    roles = []
+    for page in client.get_paginator("list_roles").paginate():
+        for role in page.get("Roles", []):
+            document = role.get("AssumeRolePolicyDocument")
+            if isinstance(document, str):  # ListRoles documents may arrive URL-encoded
+                try:
+                    document = json.loads(unquote(document))
+                except ValueError:
+                    document = {}
+            roles.append({"RoleName": role["RoleName"], "Arn": role["Arn"], "AssumeRolePolicyDocument": document or {}})
+    return roles
+
+
+def read_clusters(module, eks, identity):
+    """Every cluster of the region: its issuer and provider ARN; unknown names in ``clusters`` are refused."""
+    names = irsa_aws.list_clusters(eks)
+    wanted = module.params["clusters"]
+    if wanted is not None:
+        missing = sorted(set(wanted) - set(names))
+        if missing:
+            raise NamingError("clusters: no EKS cluster {0} in region {1}; the clusters there are {2}".format(
+                ", ".join(repr(name) for name in missing), module.region, ", ".join(sorted(names)) or "none"))
+    clusters = []
+    for name in sorted(names):
+        described = irsa_aws.describe_cluster(eks, name)
+        if described is None:
+            continue  # deleted between the list and now
+        issuer = parse_issuer(irsa_aws.cluster_issuer_url(described))
+        clusters.append({"name": name, "issuer": issuer.url, "audited": wanted is None or name in wanted,
+                         "provider_arn": provider_arn(issuer.provider, identity["account_id"], identity["partition"])})
+    return clusters
+
+
+def connect(module, name):
+    """The Kubernetes API of cluster ``name``: EKS mode, or the kubeconfig context of the cluster."""
+    params = dict(module.params)
+    if params.get("kubeconfig") or params.get("context"):
+        params["context"] = (params.get("contexts") or {}).get(name) or name
+    else:
+        params["cluster_name"] = name
+    return KubernetesAPI(resolve_connection(module, params=params))
+
+
+def read_kubernetes(module, clusters, counter):
+    for cluster in clusters:
+        cluster["service_accounts"] = cluster["pods"] = None
+        if not cluster["audited"]:
+            continue
+        kube = counter.kubernetes(connect(module, cluster["name"]))
+        try:
+            cluster["service_accounts"] = kube.list_all_service_accounts()
+            cluster["pods"] = kube.list_all_pods()
+        except KubernetesError as e:
+            raise KubernetesError("cluster {0}: {1}".format(cluster["name"], e)) from None
+        finally:
+            kube.close()
+
+
+def run(module, counter):
+    sts = counter.watch(module.client("sts"), "sts")
+    eks = counter.watch(module.client("eks"), "eks")
+    iam = counter.watch(module.client("iam"), "iam")
+    identity = irsa_aws.caller_identity(sts)
+    clusters = read_clusters(module, eks, identity)
+    roles = list_roles(iam)
+    providers = irsa_aws.list_oidc_providers(iam)
+    for cluster in clusters:
+        cluster["provider_exists"] = cluster["provider_arn"] in providers
+        cluster["client_ids"] = None
+        if cluster["audited"] and cluster["provider_exists"]:
+            found = irsa_aws.get_oidc_provider(iam, cluster["provider_arn"])
+            cluster["provider_exists"] = found is not None
+            cluster["client_ids"] = (found or {}).get("client_ids")
+    read_kubernetes(module, clusters, counter)
+    report = audit.analyse(identity["account_id"], identity["partition"], module.region, clusters, roles, providers,
+                           module.params["allowed_subject_breadth"])
+    report["generated_at"] = datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+    report["api_calls"] = dict(counter.calls)
+    return report
+
+
+def write_report(directory, report):
+    os.makedirs(directory, exist_ok=True)
+    written = []
+    for name, text in (("report.json", audit_report.render_json(report)), ("report.html", audit_report.render_html(report))):
+        path = os.path.join(directory, name)
+        with open(path, "w", encoding="utf-8") as handle:
+            handle.write(text)
+        written.append(path)
+    return written
+
+
+def main():
+    argument_spec = dict(
+        clusters=dict(type="list", elements="str"),
+        contexts=dict(type="dict"),
+        allowed_subject_breadth=dict(type="str", choices=list(audit.BREADTHS), default="service_account"),
+        report_dir=dict(type="path"),
+    )
+    argument_spec.update(k8s_argument_spec())
+    module = IrsaAWSModule(argument_spec=argument_spec, supports_check_mode=True)
+    if not module.region:
+        module.fail_json(msg="The audit needs the region of the clusters: set the region option or AWS_REGION")
+    if module.params["cluster_name"]:
+        module.fail_json(msg="cluster_name is not an option of irsa_audit, which audits several clusters: list them in clusters")
+    counter = Counter()
+    try:
+        hide_kubeconfig_secrets(module)
+        report = run(module, counter)
+        if module.params["report_dir"]:
+            report["report_files"] = write_report(module.params["report_dir"], report)
+    except (NamingError, KubernetesError) as e:
+        module.fail_json(msg=str(e))
+    except AnsibleAWSError as e:
+        if e.exception:
+            module.fail_json_aws(e.exception, msg=e.message)
+        module.fail_json(msg=e.message)
+    except OSError as e:
+        module.fail_json(msg="Cannot write the report to {0}: {1}; set report_dir to a writable directory".format(
+            module.params["report_dir"], e.strerror))
+    module.exit_json(changed=False, **report)
+
+
+if __name__ == "__main__":
+    main()
