@@ -456,9 +456,8 @@ def candidate_roles(module, iam_client, old_arn, new_arn):
             raise RepointError(
                 "roles: there is no IAM role named {0} in this account: check the names, or leave roles out to "
                 "re-point every role that trusts the old cluster".format(", ".join(repr(name) for name in missing)))
-        unrelated = [role["RoleName"] for role in roles
-                     if not names_provider(role["AssumeRolePolicyDocument"], old_arn)
-                     and not names_provider(role["AssumeRolePolicyDocument"], new_arn)]
+        unrelated = [role["RoleName"] for role in roles if not any(
+            names_provider(role["AssumeRolePolicyDocument"], arn) for arn in (old_arn, new_arn))]
         if unrelated:
             raise RepointError(
                 "roles: {0} trust neither the old provider {1} nor the new one {2}: check the names and the clusters "

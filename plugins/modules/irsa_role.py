@@ -1172,8 +1172,8 @@ def plan_present(module, iam_client, request, current):
     attached = sorted(current["attached"] or []) if current else []
     preset_managed = set(preset["managed_policies"]) if preset else set()
     if "managed_policies" in request:
-        wanted = sorted({resolver.policy_arn(ref, "managed_policies", attached) for ref in request["managed_policies"]}
-                        | preset_managed)
+        given = {resolver.policy_arn(ref, "managed_policies", attached) for ref in request["managed_policies"]}
+        wanted = sorted(given | preset_managed)
         desired_managed = wanted if params["purge_managed_policies"] else sorted(set(wanted) | set(attached))
     else:
         desired_managed = sorted(set(attached) | preset_managed)
