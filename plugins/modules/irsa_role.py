@@ -194,7 +194,9 @@ options:
         where AWS publishes one, attached by ARN, else the policy the add-on's project publishes, generated with
         O(preset_options) applied, as the inline policy C(eks-irsa-preset-<preset>).
       - The preset attaches and puts its own policies only; other policies are detached or deleted only when
-        O(managed_policies) or O(inline_policies) is given, as without a preset.
+        O(managed_policies) or O(inline_policies) is given, as without a preset. On a role of ours, the
+        inline policy of another preset (the role's preset before) is deleted; the AWS managed policies another
+        preset attached stay until O(managed_policies) says otherwise.
     type: str
     choices:
       - amazon-cloudwatch-observability
@@ -699,6 +701,7 @@ from ansible_collections.eks.irsa.plugins.module_utils.naming import parse_issue
 from ansible_collections.eks.irsa.plugins.module_utils.naming import parse_oidc_provider
 from ansible_collections.eks.irsa.plugins.module_utils.naming import provider_arn
 from ansible_collections.eks.irsa.plugins.module_utils.presets import catalogue as presets
+from ansible_collections.eks.irsa.plugins.module_utils.presets.base import INLINE_POLICY_PREFIX
 from ansible_collections.eks.irsa.plugins.module_utils.presets.base import Context as PresetContext
 from ansible_collections.eks.irsa.plugins.module_utils.presets.base import PresetError
 
@@ -1203,6 +1206,12 @@ def plan_present(module, iam_client, request, current):
                 "give the preset its own role".format(name, size, INLINE_POLICIES_SIZE_LIMIT)
             )
     current_inline = (current["inline_names"] or []) if current else []
+    # The policy of another preset, on a role of ours, is what this collection put there for the preset the role had
+    # before: it goes, so that changing the preset (say, to the target-group-only variant) narrows the role.
+    replaced = [policy_name for policy_name in current_inline if policy_name.startswith(INLINE_POLICY_PREFIX)
+                and policy_name not in (inline_given or {})] if preset and (is_owned(current) or params["adopt"]) else []
+    if replaced and inline_given is None:
+        inline_given = {}
     inline_before = inline_after = None
     to_put, to_delete = [], []
     if inline_given is not None:
@@ -1218,6 +1227,7 @@ def plan_present(module, iam_client, request, current):
         )
         if purge_inline:
             to_delete = sorted(policy_name for policy_name in current_inline if policy_name not in inline_given)
+        to_delete = sorted(set(to_delete) | set(replaced))
         inline_after = dict(inline_given)
         for policy_name in to_delete:
             inline_before[policy_name] = irsa_iam.get_role_policy(iam_client, name, policy_name)

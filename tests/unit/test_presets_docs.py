@@ -123,7 +123,9 @@ def module_doc():
         "        where AWS publishes one, attached by ARN, else the policy the add-on's project publishes, generated with",
         "        O(preset_options) applied, as the inline policy C(eks-irsa-preset-<preset>).",
         "      - The preset attaches and puts its own policies only; other policies are detached or deleted only when",
-        "        O(managed_policies) or O(inline_policies) is given, as without a preset.",
+        "        O(managed_policies) or O(inline_policies) is given, as without a preset. On a role of ours, the",
+        "        inline policy of another preset (the role's preset before) is deleted; the AWS managed policies another",
+        "        preset attached stay until O(managed_policies) says otherwise.",
         "    type: str",
         "    choices:",
     ] + ["      - {0}".format(name) for name in catalogue.names()] + [

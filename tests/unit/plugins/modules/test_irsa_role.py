@@ -975,3 +975,21 @@ def test_inline_policies_over_iam_limit_are_refused_before_any_write(aws_managed
     refused = aws_managed.run(**base(preset="external-dns", inline_policies={"big": big}))
     assert refused["failed"] and "over IAM's limit of 10240" in refused["msg"] and "managed_policies" in refused["msg"]
     assert aws_managed.writes() == []
+
+
+def test_changing_the_preset_replaces_its_policy_and_keeps_the_others(aws_managed):
+    aws_managed.run(**base(preset="aws-load-balancer-controller"))
+    aws_managed.iam.put_role_policy(RoleName="AWSIRSATestRole", PolicyName="hand-made", PolicyDocument=json.dumps(FOREIGN_INLINE))
+    narrowed = aws_managed.run(**base(preset="aws-load-balancer-controller-tgb-only",
+                                      preset_options={"target_group_arns": [
+                                          "arn:aws:elasticloadbalancing:us-west-2:123456789012:targetgroup/app/0123456789abcdef"]}))
+    assert narrowed["changed"] is True
+    assert sorted(aws_managed.writes()) == ["DeleteRolePolicy", "PutRolePolicy"]
+    assert sorted(aws_managed.iam.list_role_policies(RoleName="AWSIRSATestRole")["PolicyNames"]) == [
+        "eks-irsa-preset-aws-load-balancer-controller-tgb-only", "hand-made"]
+    assert "eks-irsa-preset-aws-load-balancer-controller" in narrowed["diff"]["before"]["inline_policies"]
+    # A managed-only preset replaces the generated one too; the hand-made policy stays.
+    aws_managed.run(**base(preset="aws-efs-csi-driver"))
+    assert aws_managed.iam.list_role_policies(RoleName="AWSIRSATestRole")["PolicyNames"] == ["hand-made"]
+    again = aws_managed.run(**base(preset="aws-efs-csi-driver"))
+    assert again["changed"] is False and aws_managed.writes() == []
