@@ -1208,8 +1208,10 @@ def plan_present(module, iam_client, request, current):
     current_inline = (current["inline_names"] or []) if current else []
     # The policy of another preset, on a role of ours, is what this collection put there for the preset the role had
     # before: it goes, so that changing the preset (say, to the target-group-only variant) narrows the role.
-    replaced = [policy_name for policy_name in current_inline if policy_name.startswith(INLINE_POLICY_PREFIX)
-                and policy_name not in (inline_given or {})] if preset and (is_owned(current) or params["adopt"]) else []
+    replaced = []
+    if preset and (is_owned(current) or params["adopt"]):
+        replaced = [policy_name for policy_name in current_inline
+                    if policy_name.startswith(INLINE_POLICY_PREFIX) and policy_name not in (inline_given or {})]
     if replaced and inline_given is None:
         inline_given = {}
     inline_before = inline_after = None
