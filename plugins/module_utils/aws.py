@@ -381,23 +381,32 @@ def delete_oidc_provider(client, arn):
     return True
 
 
-@aws_call("list the IAM roles", "iam:ListRoles")
-def roles_trusting(client, arn):
-    """Names of the roles whose trust policy names ``arn`` as a federated principal."""
-    names = []
-    for page in client.get_paginator("list_roles").paginate():
-        for role in page.get("Roles", []):
-            if _trusts(role.get("AssumeRolePolicyDocument"), arn):
-                names.append(role["RoleName"])
-    return names
-
-
-def _trusts(document, arn):
-    if isinstance(document, str):  # ListRoles documents arrive URL-encoded
+def trust_document(document):
+    """A trust policy as a dict: ListRoles and GetRole may return it URL-encoded; an unreadable one is empty."""
+    if isinstance(document, str):
         try:
             document = json.loads(unquote(document))
         except ValueError:
-            return arn in document
+            return {}
+    return document or {}
+
+
+@aws_call("list the IAM roles", "iam:ListRoles")
+def list_roles(client):
+    """Every role of the account as ListRoles returns it (no tags), with its trust policy as a dict."""
+    roles = []
+    for page in client.get_paginator("list_roles").paginate():
+        for role in page.get("Roles", []):
+            roles.append(dict(role, AssumeRolePolicyDocument=trust_document(role.get("AssumeRolePolicyDocument"))))
+    return roles
+
+
+def roles_trusting(client, arn):
+    """Names of the roles whose trust policy names ``arn`` as a federated principal."""
+    return [role["RoleName"] for role in list_roles(client) if _trusts(role["AssumeRolePolicyDocument"], arn)]
+
+
+def _trusts(document, arn):
     statements = (document or {}).get("Statement", [])
     if isinstance(statements, dict):
         statements = [statements]

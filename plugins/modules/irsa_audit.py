@@ -131,9 +131,7 @@ region:
 """
 
 import datetime
-import json
 import os
-from urllib.parse import unquote
 
 from ansible_collections.amazon.aws.plugins.module_utils.exceptions import AnsibleAWSError
 
@@ -171,21 +169,6 @@ class Counter(object):
             return request(*args, **kwargs)
         kube.request = counted
         return kube
-
-
-@irsa_aws.aws_call("list the IAM roles", "iam:ListRoles")
-def list_roles(client):
-    roles = []
-    for page in client.get_paginator("list_roles").paginate():
-        for role in page.get("Roles", []):
-            document = role.get("AssumeRolePolicyDocument")
-            if isinstance(document, str):  # ListRoles documents may arrive URL-encoded
-                try:
-                    document = json.loads(unquote(document))
-                except ValueError:
-                    document = {}
-            roles.append({"RoleName": role["RoleName"], "Arn": role["Arn"], "AssumeRolePolicyDocument": document or {}})
-    return roles
 
 
 def read_clusters(module, eks, identity):
@@ -239,7 +222,7 @@ def run(module, counter):
     iam = counter.watch(module.client("iam"), "iam")
     identity = irsa_aws.caller_identity(sts)
     clusters = read_clusters(module, eks, identity)
-    roles = list_roles(iam)
+    roles = irsa_aws.list_roles(iam)
     providers = irsa_aws.list_oidc_providers(iam)
     for cluster in clusters:
         cluster["provider_exists"] = cluster["provider_arn"] in providers

@@ -240,8 +240,6 @@ written:
 """
 
 import copy
-import json
-from urllib.parse import unquote
 
 from ansible_collections.amazon.aws.plugins.module_utils.exceptions import AnsibleAWSError
 from ansible_collections.amazon.aws.plugins.module_utils.iam import get_iam_role
@@ -269,13 +267,6 @@ class RepointError(Exception):
 
 # ---------------------------------------------------------------------------------------------
 # the trust policy (no I/O)
-
-
-def trust_document(document):
-    """A trust policy as a dict: ListRoles and GetRole may return it URL-encoded."""
-    if isinstance(document, str):
-        document = json.loads(unquote(document))
-    return document or {}
 
 
 def irsa_parts(stmt, arn):
@@ -432,15 +423,10 @@ def resolve_providers(module):
 # planning
 
 
-@irsa_aws.aws_call("list the IAM roles", "iam:ListRoles")
-def list_roles(client):
-    return client.get_paginator("list_roles").paginate().build_full_result().get("Roles", [])
-
-
 def _get_role(client, name):
     role = get_iam_role(client, name)
     if role is not None:
-        role = dict(role, AssumeRolePolicyDocument=trust_document(role.get("AssumeRolePolicyDocument")))
+        role = dict(role, AssumeRolePolicyDocument=irsa_aws.trust_document(role.get("AssumeRolePolicyDocument")))
     return role
 
 
@@ -464,10 +450,10 @@ def candidate_roles(module, iam_client, old_arn, new_arn):
                 "(from_cluster/from_provider, to_cluster/to_provider)".format(", ".join(repr(name) for name in unrelated), old_arn, new_arn))
         return {role["RoleName"]: role for role in roles}
     found = {}
-    for role in list_roles(iam_client):
-        document = trust_document(role.get("AssumeRolePolicyDocument"))
+    for role in irsa_aws.list_roles(iam_client):
+        document = role["AssumeRolePolicyDocument"]
         if names_provider(document, old_arn) or any(irsa_parts(stmt, new_arn) for stmt in trust.statements_of(document)):
-            found[role["RoleName"]] = dict(role, AssumeRolePolicyDocument=document)
+            found[role["RoleName"]] = role
     return found
 
 

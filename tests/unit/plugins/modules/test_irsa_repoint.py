@@ -343,7 +343,7 @@ def test_a_failure_after_some_writes_says_changed_and_which_roles_were_written(a
 
 
 def test_aws_errors_while_reading_are_messages_with_no_write(aws):
-    with mock.patch.object(irsa_repoint, "list_roles", side_effect=IrsaAWSError(
+    with mock.patch.object(irsa_repoint.irsa_aws, "list_roles", side_effect=IrsaAWSError(
             message="Not allowed to list the IAM roles: the AWS identity in use lacks the IAM permission iam:ListRoles")):
         result = aws.run(**MOVE)
     assert result["failed"] and "iam:ListRoles" in result["msg"] and result["changed"] is False
