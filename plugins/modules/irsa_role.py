@@ -671,6 +671,7 @@ role:
       sample: arn:aws:iam::111122223333:policy/boundary
 """
 
+import functools
 import json
 import random
 import time
@@ -1118,7 +1119,9 @@ def _check_ownership(module, current, changes, trust_changed, desired_trust):
     return True
 
 
+@functools.lru_cache(maxsize=None)
 def _dns_suffix(partition):
+    """The partition's DNS suffix from botocore's endpoint data, read once per partition (not once per role)."""
     resolver = botocore.session.get_session()._get_internal_component("endpoint_resolver")
     return resolver.get_partition_dns_suffix(partition)
 
