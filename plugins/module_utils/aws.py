@@ -34,10 +34,10 @@ except ImportError:
 from ansible.module_utils.common.warnings import warn
 
 from ansible_collections.amazon.aws.plugins.module_utils.botocore import is_boto3_error_code
-from ansible_collections.amazon.aws.plugins.module_utils.exceptions import AnsibleAWSError
 from ansible_collections.amazon.aws.plugins.module_utils.modules import AnsibleAWSModule
 from ansible_collections.amazon.aws.plugins.module_utils.retries import AWSRetry
 from ansible_collections.amazon.aws.plugins.module_utils.tagging import boto3_tag_list_to_ansible_dict
+from ansible_collections.eks.irsa.plugins.module_utils.errors import IrsaAWSError
 
 ACCESS_DENIED_CODES = ("AccessDenied", "AccessDeniedException", "UnauthorizedOperation", "UnauthorizedException")
 # EKS's REST API names throttling and server errors differently from IAM and STS, and AWSRetry knows only the latter.
@@ -52,10 +52,6 @@ EXPIRED_CODES = ("ExpiredToken", "ExpiredTokenException", "RequestExpired")
 CREDENTIAL_ERROR_CODES = SIGNATURE_CODES + UNKNOWN_KEY_CODES + EXPIRED_CODES
 # Access key IDs of temporary credentials (STS) start with ASIA; they are valid only with their session token.
 TEMPORARY_KEY_PREFIX = "ASIA"
-
-
-class IrsaAWSError(AnsibleAWSError):
-    """An AWS failure with a message that says what failed, why, and how to fix it."""
 
 
 def error_code(exception):

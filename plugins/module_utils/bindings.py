@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import difflib
 
+from ansible_collections.eks.irsa.plugins.module_utils.errors import InputError
 from ansible_collections.eks.irsa.plugins.module_utils.presets import catalogue
 from ansible_collections.eks.irsa.plugins.module_utils.presets.base import PresetError
 
@@ -52,7 +53,7 @@ BINDING_FIELDS = {
 _TYPES = {"str": (str,), "bool": (bool,), "int": (int,), "list": (list,), "dict": (dict,)}
 
 
-class BindingError(ValueError):
+class BindingError(InputError):
     """A binding the role cannot use; the message names it and says how to fix it."""
 
 

@@ -38,7 +38,8 @@ import random
 import re
 import time
 
-from ansible_collections.eks.irsa.plugins.module_utils import trust
+from ansible_collections.eks.irsa.plugins.module_utils.trust import build as trust
+from ansible_collections.eks.irsa.plugins.module_utils.trust import evaluate as trust_evaluate
 from ansible_collections.eks.irsa.plugins.module_utils.constants import AUDIENCE_ANNOTATION
 from ansible_collections.eks.irsa.plugins.module_utils.constants import DEFAULT_AUDIENCE
 from ansible_collections.eks.irsa.plugins.module_utils.constants import MANAGED_BY_LABEL
@@ -429,14 +430,14 @@ def _subject_hint(expected_subjects, subject):
 def trust_checks(policy, provider_arn, claims, size_limit=TRUST_POLICY_SIZE_LIMIT, role_name=None):
     """Whether the trust policy lets a token with ``claims`` ({iss, sub, aud}) from ``provider_arn`` assume the role.
 
-    Evaluated with trust.evaluate; the message names the deciding statement, or explains why none
+    Evaluated with trust_evaluate.evaluate; the message names the deciding statement, or explains why none
     matched: trust for another provider (cluster or account), another subject (expected vs found),
     ``*`` under StringEquals, an :aud for another audience, an explicit Deny.
     """
     provider = trust.provider_from_arn(provider_arn)
     role = "The trust policy of role {0!r}".format(role_name) if role_name else "The trust policy"
     sub, aud = claims.get("sub"), claims.get("aud")
-    decision = trust.evaluate(policy, claims, provider_arn)
+    decision = trust_evaluate.evaluate(policy, claims, provider_arn)
     statements = trust.statements_of(policy)
     checks = []
     if decision.allowed:

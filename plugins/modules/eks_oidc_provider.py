@@ -174,6 +174,7 @@ import re
 
 from ansible_collections.amazon.aws.plugins.module_utils.tagging import compare_aws_tags
 
+from ansible_collections.eks.irsa.plugins.module_utils.errors import IrsaAWSError
 from ansible_collections.eks.irsa.plugins.module_utils import aws
 from ansible_collections.eks.irsa.plugins.module_utils.aws import IrsaAWSModule
 from ansible_collections.eks.irsa.plugins.module_utils.constants import DEFAULT_AUDIENCE
@@ -270,9 +271,9 @@ def ensure_present(module, iam, issuer, client_ids, thumbprints, arns):
         else:
             try:
                 arn = aws.create_oidc_provider(iam, issuer.url, client_ids, thumbprints, tags)
-            except aws.IrsaAWSError as e:
+            except IrsaAWSError as e:
                 if aws.error_code(e.exception) == "LimitExceeded":
-                    raise aws.IrsaAWSError(
+                    raise IrsaAWSError(
                         message=(
                             "IAM refused to create another OIDC provider: the account has reached its quota of OIDC "
                             "providers ({0}). Delete providers of clusters that no longer exist, or request a quota "
@@ -384,7 +385,7 @@ def main():
             changed, arn, before, after, count = ensure_present(module, iam, issuer, client_ids, thumbprints, arns)
     except NamingError as e:
         module.fail_json(msg=str(e))
-    except aws.IrsaAWSError as e:
+    except IrsaAWSError as e:
         # A failure after a write (say, a thumbprint update after a client ID was added) still changed the provider.
         if e.exception:
             module.fail_json_aws(e.exception, msg=e.message, changed=wrote())

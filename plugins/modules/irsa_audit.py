@@ -139,11 +139,11 @@ from ansible_collections.eks.irsa.plugins.module_utils import audit
 from ansible_collections.eks.irsa.plugins.module_utils import audit_report
 from ansible_collections.eks.irsa.plugins.module_utils import aws as irsa_aws
 from ansible_collections.eks.irsa.plugins.module_utils.aws import IrsaAWSModule
-from ansible_collections.eks.irsa.plugins.module_utils.k8s import KubernetesAPI
-from ansible_collections.eks.irsa.plugins.module_utils.k8s import KubernetesError
-from ansible_collections.eks.irsa.plugins.module_utils.k8s import hide_kubeconfig_secrets
-from ansible_collections.eks.irsa.plugins.module_utils.k8s import k8s_argument_spec
-from ansible_collections.eks.irsa.plugins.module_utils.k8s import resolve_connection
+from ansible_collections.eks.irsa.plugins.module_utils.k8s.api import KubernetesAPI
+from ansible_collections.eks.irsa.plugins.module_utils.errors import KubernetesError
+from ansible_collections.eks.irsa.plugins.module_utils.k8s.connection import hide_kubeconfig_secrets
+from ansible_collections.eks.irsa.plugins.module_utils.k8s.connection import k8s_argument_spec
+from ansible_collections.eks.irsa.plugins.module_utils.k8s.connection import resolve_connection
 from ansible_collections.eks.irsa.plugins.module_utils.naming import NamingError
 from ansible_collections.eks.irsa.plugins.module_utils.naming import parse_issuer
 from ansible_collections.eks.irsa.plugins.module_utils.naming import provider_arn

@@ -130,14 +130,14 @@ from ansible_collections.eks.irsa.plugins.module_utils.aws import IrsaAWSModule
 from ansible_collections.eks.irsa.plugins.module_utils import aws as irsa_aws
 from ansible_collections.eks.irsa.plugins.module_utils import iam as irsa_iam
 from ansible_collections.eks.irsa.plugins.module_utils import service_account as sa
-from ansible_collections.eks.irsa.plugins.module_utils import trust
+from ansible_collections.eks.irsa.plugins.module_utils.trust import build as trust
 from ansible_collections.eks.irsa.plugins.module_utils.constants import DEFAULT_AUDIENCE
 from ansible_collections.eks.irsa.plugins.module_utils.constants import OWNER_TAG_KEY
 from ansible_collections.eks.irsa.plugins.module_utils.constants import OWNER_TAG_VALUE
-from ansible_collections.eks.irsa.plugins.module_utils.k8s import KubernetesError
-from ansible_collections.eks.irsa.plugins.module_utils.k8s import hide_kubeconfig_secrets
-from ansible_collections.eks.irsa.plugins.module_utils.k8s import k8s_argument_spec
-from ansible_collections.eks.irsa.plugins.module_utils.k8s import kubernetes_services
+from ansible_collections.eks.irsa.plugins.module_utils.errors import KubernetesError
+from ansible_collections.eks.irsa.plugins.module_utils.k8s.connection import hide_kubeconfig_secrets
+from ansible_collections.eks.irsa.plugins.module_utils.k8s.connection import k8s_argument_spec
+from ansible_collections.eks.irsa.plugins.module_utils.k8s.api import kubernetes_services
 from ansible_collections.eks.irsa.plugins.module_utils.naming import NamingError
 from ansible_collections.eks.irsa.plugins.module_utils.naming import parse_oidc_provider
 from ansible_collections.eks.irsa.plugins.module_utils.naming import provider_arn

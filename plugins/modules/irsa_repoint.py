@@ -245,10 +245,11 @@ from ansible_collections.amazon.aws.plugins.module_utils.exceptions import Ansib
 from ansible_collections.amazon.aws.plugins.module_utils.iam import get_iam_role
 from ansible_collections.amazon.aws.plugins.module_utils.tagging import boto3_tag_list_to_ansible_dict
 
+from ansible_collections.eks.irsa.plugins.module_utils.errors import IrsaAWSError
 from ansible_collections.eks.irsa.plugins.module_utils import aws as irsa_aws
 from ansible_collections.eks.irsa.plugins.module_utils import batch
 from ansible_collections.eks.irsa.plugins.module_utils import iam as irsa_iam
-from ansible_collections.eks.irsa.plugins.module_utils import trust
+from ansible_collections.eks.irsa.plugins.module_utils.trust import build as trust
 from ansible_collections.eks.irsa.plugins.module_utils.aws import IrsaAWSModule
 from ansible_collections.eks.irsa.plugins.module_utils.constants import DEFAULT_AUDIENCE
 from ansible_collections.eks.irsa.plugins.module_utils.constants import OWNER_TAG_KEY
@@ -367,7 +368,7 @@ def _cluster_issuer(module, option):
     name = module.params[option]
     try:
         cluster = irsa_aws.lookup_cluster(module.client("eks"), name, module.region)
-    except irsa_aws.IrsaAWSError as e:
+    except IrsaAWSError as e:
         if e.exception is not None:
             raise
         hint = (" If the old cluster was deleted, give from_provider instead: the issuer or the IAM OIDC provider ARN "
@@ -533,7 +534,7 @@ def check_plans(module, iam_client, plans, new_arn):
         return
     try:
         exists = irsa_aws.get_oidc_provider(iam_client, new_arn) is not None
-    except irsa_aws.IrsaAWSError as e:
+    except IrsaAWSError as e:
         if irsa_aws.error_code(e.exception) not in irsa_aws.ACCESS_DENIED_CODES:
             raise
         module.warn("could not check that the IAM OIDC provider {0} exists (iam:GetOpenIDConnectProvider is not "

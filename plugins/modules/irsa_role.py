@@ -687,11 +687,12 @@ from ansible_collections.amazon.aws.plugins.module_utils.policy import compare_p
 from ansible_collections.amazon.aws.plugins.module_utils.tagging import boto3_tag_list_to_ansible_dict
 from ansible_collections.amazon.aws.plugins.module_utils.tagging import compare_aws_tags
 
+from ansible_collections.eks.irsa.plugins.module_utils.errors import IrsaAWSError
 from ansible_collections.eks.irsa.plugins.module_utils.aws import IrsaAWSModule
 from ansible_collections.eks.irsa.plugins.module_utils import aws as irsa_aws
 from ansible_collections.eks.irsa.plugins.module_utils import batch
 from ansible_collections.eks.irsa.plugins.module_utils import iam as irsa_iam
-from ansible_collections.eks.irsa.plugins.module_utils import trust
+from ansible_collections.eks.irsa.plugins.module_utils.trust import build as trust
 from ansible_collections.eks.irsa.plugins.module_utils.constants import DEFAULT_AUDIENCE
 from ansible_collections.eks.irsa.plugins.module_utils.constants import OWNER_TAG_KEY
 from ansible_collections.eks.irsa.plugins.module_utils.constants import OWNER_TAG_VALUE
@@ -1053,7 +1054,7 @@ def _oidc_provider_exists(module, iam_client, arn):
     def read():
         try:
             return irsa_aws.get_oidc_provider(iam_client, arn) is not None
-        except irsa_aws.IrsaAWSError as e:
+        except IrsaAWSError as e:
             if irsa_aws.error_code(e.exception) not in irsa_aws.ACCESS_DENIED_CODES:
                 raise
         return None

@@ -334,10 +334,10 @@ from ansible_collections.eks.irsa.plugins.module_utils.constants import BOUND_RO
 from ansible_collections.eks.irsa.plugins.module_utils.constants import MANAGED_BY_LABEL
 from ansible_collections.eks.irsa.plugins.module_utils.constants import MANAGED_BY_VALUE
 from ansible_collections.eks.irsa.plugins.module_utils.constants import ROLE_ARN_ANNOTATION
-from ansible_collections.eks.irsa.plugins.module_utils.k8s import KubernetesError
-from ansible_collections.eks.irsa.plugins.module_utils.k8s import hide_kubeconfig_secrets
-from ansible_collections.eks.irsa.plugins.module_utils.k8s import k8s_argument_spec
-from ansible_collections.eks.irsa.plugins.module_utils.k8s import kubernetes_services
+from ansible_collections.eks.irsa.plugins.module_utils.errors import KubernetesError
+from ansible_collections.eks.irsa.plugins.module_utils.k8s.connection import hide_kubeconfig_secrets
+from ansible_collections.eks.irsa.plugins.module_utils.k8s.connection import k8s_argument_spec
+from ansible_collections.eks.irsa.plugins.module_utils.k8s.api import kubernetes_services
 from ansible_collections.eks.irsa.plugins.module_utils.naming import NamingError
 from ansible_collections.eks.irsa.plugins.module_utils.verify import near_miss_role_keys
 

@@ -451,10 +451,10 @@ from ansible_collections.amazon.aws.plugins.module_utils.exceptions import Ansib
 
 from ansible_collections.eks.irsa.plugins.module_utils import batch
 from ansible_collections.eks.irsa.plugins.module_utils import service_account as sa
-from ansible_collections.eks.irsa.plugins.module_utils import trust
+from ansible_collections.eks.irsa.plugins.module_utils.trust import build as trust
 from ansible_collections.eks.irsa.plugins.module_utils import verify
 from ansible_collections.eks.irsa.plugins.module_utils import verify_aws
-from ansible_collections.eks.irsa.plugins.module_utils.aws import IrsaAWSError
+from ansible_collections.eks.irsa.plugins.module_utils.errors import IrsaAWSError
 from ansible_collections.eks.irsa.plugins.module_utils.aws import IrsaAWSModule
 from ansible_collections.eks.irsa.plugins.module_utils.aws import caller_identity
 from ansible_collections.eks.irsa.plugins.module_utils.aws import cluster_issuer_url
@@ -462,16 +462,16 @@ from ansible_collections.eks.irsa.plugins.module_utils.aws import describe_error
 from ansible_collections.eks.irsa.plugins.module_utils.aws import get_oidc_provider
 from ansible_collections.eks.irsa.plugins.module_utils.aws import lookup_cluster
 from ansible_collections.eks.irsa.plugins.module_utils.constants import TRUST_POLICY_SIZE_LIMIT
-from ansible_collections.eks.irsa.plugins.module_utils.k8s import KubernetesError
-from ansible_collections.eks.irsa.plugins.module_utils.k8s import hide_kubeconfig_secrets
-from ansible_collections.eks.irsa.plugins.module_utils.k8s import k8s_argument_spec
-from ansible_collections.eks.irsa.plugins.module_utils.k8s import kubernetes_services
+from ansible_collections.eks.irsa.plugins.module_utils.errors import KubernetesError
+from ansible_collections.eks.irsa.plugins.module_utils.k8s.connection import hide_kubeconfig_secrets
+from ansible_collections.eks.irsa.plugins.module_utils.k8s.connection import k8s_argument_spec
+from ansible_collections.eks.irsa.plugins.module_utils.k8s.api import kubernetes_services
 from ansible_collections.eks.irsa.plugins.module_utils.naming import NamingError
 from ansible_collections.eks.irsa.plugins.module_utils.naming import parse_arn
 from ansible_collections.eks.irsa.plugins.module_utils.naming import parse_issuer
 from ansible_collections.eks.irsa.plugins.module_utils.naming import parse_oidc_provider
 from ansible_collections.eks.irsa.plugins.module_utils.naming import provider_arn as build_provider_arn
-from ansible_collections.eks.irsa.plugins.module_utils.trust import subject
+from ansible_collections.eks.irsa.plugins.module_utils.trust.build import subject
 
 # A verification pod is looked at again after these pauses, then every POLL_INTERVAL: a pod whose image is
 # cached finishes within a second or two, and is then seen finished at once rather than up to a second late.

@@ -17,13 +17,15 @@ from __future__ import annotations
 
 import re
 
+from ansible_collections.eks.irsa.plugins.module_utils.errors import InputError
+
 POLICY_VERSION = "2012-10-17"
 INLINE_POLICY_PREFIX = "eks-irsa-preset-"
 
 _TYPES = {"list": list, "str": str, "bool": bool}
 
 
-class PresetError(ValueError):
+class PresetError(InputError):
     """A preset or a preset option the collection cannot use; the message says which and how to fix it."""
 
 

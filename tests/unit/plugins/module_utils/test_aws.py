@@ -5,6 +5,7 @@ import pytest
 from botocore.stub import Stubber
 
 from ansible_collections.amazon.aws.plugins.module_utils import cloud
+from ansible_collections.eks.irsa.plugins.module_utils.errors import IrsaAWSError
 from ansible_collections.eks.irsa.plugins.module_utils import aws
 
 CLUSTER = {"name": "my-cluster", "arn": "arn:aws:eks:us-west-2:123456789012:cluster/my-cluster", "status": "ACTIVE"}
@@ -58,7 +59,7 @@ def test_iam_and_sts_throttling_is_still_retried(sleeps):
 def test_a_refusal_is_not_retried_and_names_the_permission(sleeps):
     client, stubber = stubbed("eks")
     stubber.add_client_error("describe_cluster", service_error_code="AccessDeniedException", http_status_code=403)
-    with pytest.raises(aws.IrsaAWSError) as denied:
+    with pytest.raises(IrsaAWSError) as denied:
         aws.describe_cluster(client, "my-cluster")
     assert "eks:DescribeCluster" in denied.value.message
     assert sleeps == []

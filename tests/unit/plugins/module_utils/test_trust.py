@@ -11,7 +11,8 @@ import pytest
 import yaml
 
 from ansible_collections.amazon.aws.plugins.module_utils.policy import compare_policies
-from ansible_collections.eks.irsa.plugins.module_utils import trust
+from ansible_collections.eks.irsa.plugins.module_utils.trust import build as trust
+from ansible_collections.eks.irsa.plugins.module_utils.trust import evaluate as trust_evaluate
 from ansible_collections.eks.irsa.plugins.module_utils.constants import TRUST_POLICY_SIZE_LIMIT
 
 FIXTURES = os.path.join(os.path.dirname(__file__), "..", "..", "..", "fixtures", "trust_cases.yml")
@@ -158,8 +159,8 @@ def test_statement_needs_subjects():
 def test_wildcard_and_exact_subjects_both_match():
     built = doc(trust.statement(BLUE_ARN, [SA + "prod:*", SA + "default:my-app"]))
     for sub in (SA + "prod:worker", SA + "default:my-app"):
-        assert trust.evaluate(built, {"iss": "https://" + BLUE, "sub": sub, "aud": AUD}, BLUE_ARN).allowed
-    assert not trust.evaluate(built, {"iss": "https://" + BLUE, "sub": SA + "default:x", "aud": AUD}, BLUE_ARN).allowed
+        assert trust_evaluate.evaluate(built, {"iss": "https://" + BLUE, "sub": sub, "aud": AUD}, BLUE_ARN).allowed
+    assert not trust_evaluate.evaluate(built, {"iss": "https://" + BLUE, "sub": SA + "default:x", "aud": AUD}, BLUE_ARN).allowed
 
 
 @pytest.mark.parametrize(
@@ -177,7 +178,7 @@ def test_partitions(partition, provider):
     assert stmt["Principal"] == {"Federated": arn}
     # the audience is sts.amazonaws.com in every partition, China included
     assert stmt["Condition"]["StringEquals"] == {provider + ":aud": AUD, provider + ":sub": SA + "default:my-app"}
-    assert trust.evaluate(built, {"iss": "https://" + provider, "sub": SA + "default:my-app", "aud": AUD}, arn).allowed
+    assert trust_evaluate.evaluate(built, {"iss": "https://" + provider, "sub": SA + "default:my-app", "aud": AUD}, arn).allowed
 
 
 def test_custom_audience():
@@ -325,9 +326,9 @@ def test_merge_keeps_foreign_access_working():
     current = doc(*FOREIGN)
     merged = trust.merge_trust_policy(current, {BLUE_ARN: {"subjects": [SA + "default:my-app", SA + "kube-system:x"]}})
     # the explicit Deny we kept still wins over our Allow
-    decision = trust.evaluate(merged, {"iss": "https://" + BLUE, "sub": SA + "kube-system:x", "aud": AUD}, BLUE_ARN)
+    decision = trust_evaluate.evaluate(merged, {"iss": "https://" + BLUE, "sub": SA + "kube-system:x", "aud": AUD}, BLUE_ARN)
     assert not decision.allowed and decision.sid == "NoKubeSystem"
-    assert trust.evaluate(merged, {"iss": "https://" + BLUE, "sub": SA + "default:my-app", "aud": AUD}, BLUE_ARN).allowed
+    assert trust_evaluate.evaluate(merged, {"iss": "https://" + BLUE, "sub": SA + "default:my-app", "aud": AUD}, BLUE_ARN).allowed
 
 
 def test_provider_subjects():
@@ -400,7 +401,7 @@ def test_fixture_is_big_enough():
 
 @pytest.mark.parametrize("case", CASES, ids=[case["id"] for case in CASES])
 def test_evaluate_fixture(case):
-    decision = trust.evaluate(case["policy"], case["claims"], case["provider_arn"])
+    decision = trust_evaluate.evaluate(case["policy"], case["claims"], case["provider_arn"])
     assert decision.allowed is case["allowed"], decision.reason
     assert decision.reason
     if decision.allowed:
@@ -410,18 +411,18 @@ def test_evaluate_fixture(case):
 
 def test_reason_names_expected_and_found():
     policy = doc(irsa(BLUE, BLUE_ARN, [SA + "default:my-app"]))
-    decision = trust.evaluate(policy, {"iss": "https://" + BLUE, "sub": SA + "default:other", "aud": AUD}, BLUE_ARN)
+    decision = trust_evaluate.evaluate(policy, {"iss": "https://" + BLUE, "sub": SA + "default:other", "aud": AUD}, BLUE_ARN)
     assert not decision.allowed
     assert decision.statement_index == 0
     assert SA + "default:my-app" in decision.reason and SA + "default:other" in decision.reason
 
-    decision = trust.evaluate(policy, {"iss": "https://" + BLUE, "sub": SA + "default:my-app", "aud": "vault"}, BLUE_ARN)
+    decision = trust_evaluate.evaluate(policy, {"iss": "https://" + BLUE, "sub": SA + "default:my-app", "aud": "vault"}, BLUE_ARN)
     assert "'sts.amazonaws.com'" in decision.reason and "'vault'" in decision.reason
 
 
 def test_deny_is_named():
     policy = doc(irsa(BLUE, BLUE_ARN, [SA + "kube-system:*"]), DENY)
-    decision = trust.evaluate(policy, {"iss": "https://" + BLUE, "sub": SA + "kube-system:x", "aud": AUD}, BLUE_ARN)
+    decision = trust_evaluate.evaluate(policy, {"iss": "https://" + BLUE, "sub": SA + "kube-system:x", "aud": AUD}, BLUE_ARN)
     assert decision.to_dict()["allowed"] is False
     assert decision.effect == "Deny" and decision.statement_index == 1 and decision.sid == "NoKubeSystem"
     assert "Deny" in decision.reason
@@ -429,14 +430,14 @@ def test_deny_is_named():
 
 def test_other_provider_reason():
     policy = doc(irsa(BLUE, BLUE_ARN, [SA + "d:a"]))
-    decision = trust.evaluate(policy, {"iss": "https://" + GREEN, "sub": SA + "d:a", "aud": AUD}, GREEN_ARN)
+    decision = trust_evaluate.evaluate(policy, {"iss": "https://" + GREEN, "sub": SA + "d:a", "aud": AUD}, GREEN_ARN)
     assert not decision.allowed and decision.statement_index is None
     assert GREEN_ARN in decision.reason
 
 
 def test_issuer_must_be_the_provider():
     policy = doc(irsa(BLUE, BLUE_ARN, [SA + "d:a"]))
-    decision = trust.evaluate(policy, {"iss": "https://" + GREEN, "sub": SA + "d:a", "aud": AUD}, BLUE_ARN)
+    decision = trust_evaluate.evaluate(policy, {"iss": "https://" + GREEN, "sub": SA + "d:a", "aud": AUD}, BLUE_ARN)
     assert not decision.allowed and "issuer" in decision.reason
 
 
@@ -457,7 +458,7 @@ def test_more_operators(condition, allowed):
     policy = doc(
         {"Effect": "Allow", "Principal": {"Federated": BLUE_ARN}, "Action": "sts:AssumeRoleWithWebIdentity", "Condition": condition}
     )
-    assert trust.evaluate(policy, {"iss": "https://" + BLUE, "sub": SA + "d:a", "aud": AUD}, BLUE_ARN).allowed is allowed
+    assert trust_evaluate.evaluate(policy, {"iss": "https://" + BLUE, "sub": SA + "d:a", "aud": AUD}, BLUE_ARN).allowed is allowed
 
 
 @pytest.mark.parametrize("value", ["prod:*", "*:app", "team-?:*", "*:app-*"])

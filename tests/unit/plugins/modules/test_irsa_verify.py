@@ -16,7 +16,7 @@ import pytest
 
 from ansible_collections.eks.irsa.plugins.module_utils import verify
 from ansible_collections.eks.irsa.plugins.module_utils import verify_aws
-from ansible_collections.eks.irsa.plugins.module_utils.k8s import KubernetesError
+from ansible_collections.eks.irsa.plugins.module_utils.errors import KubernetesError
 from ansible_collections.eks.irsa.plugins.modules import irsa_verify
 
 ACCOUNT = "111122223333"

@@ -3,7 +3,8 @@
 # Copyright: eks.irsa contributors
 # GNU General Public License v3.0+ (see COPYING or https://www.gnu.org/licenses/gpl-3.0.txt)
 
-"""IRSA trust policies: build, merge, measure and evaluate them.
+
+"""IRSA trust policies: build, merge and measure them.
 
 An IRSA statement trusts one IAM OIDC provider (one cluster) for a set of ServiceAccount subjects::
 
@@ -19,10 +20,6 @@ without wildcards matches only itself there too) while ``:aud`` stays under ``St
 splitting the subjects of one statement across ``StringEquals`` and ``StringLike`` would AND them
 and match nothing.
 
-The evaluator answers what STS answers for AssumeRoleWithWebIdentity: may a token with these
-claims, presented through this provider, assume a role with this trust policy; and it says which
-statement decided and why.
-
 Pure functions, no I/O. Private to the eks.irsa collection; not a public API.
 """
 
@@ -32,19 +29,20 @@ import copy
 import json
 import re
 
+from ansible_collections.eks.irsa.plugins.module_utils.errors import InputError
+from ansible_collections.eks.irsa.plugins.module_utils.naming import is_dns1123_label
+from ansible_collections.eks.irsa.plugins.module_utils.naming import is_dns1123_subdomain
 from ansible_collections.eks.irsa.plugins.module_utils.constants import DEFAULT_AUDIENCE
 from ansible_collections.eks.irsa.plugins.module_utils.constants import SUBJECT_PREFIX
 from ansible_collections.eks.irsa.plugins.module_utils.constants import WEB_IDENTITY_ACTION
 
 POLICY_VERSION = "2012-10-17"
 
-_DNS1123_LABEL = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$")
-_DNS1123_SUBDOMAIN = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$")
 _WILDCARD_LABEL = re.compile(r"^[-a-z0-9*?]+$")
 _WILDCARD_SUBDOMAIN = re.compile(r"^[-.a-z0-9*?]+$")
 
 
-class TrustError(ValueError):
+class TrustError(InputError):
     """A trust input cannot be what the user meant; the message says what, why and how to fix it."""
 
 
@@ -70,7 +68,7 @@ def _check_namespace(namespace, original):
                 "service account {0!r}: the namespace pattern {1!r} may only contain lower-case letters, digits, '-', "
                 "and the wildcards '*' and '?'".format(original, namespace)
             )
-    elif not _DNS1123_LABEL.match(namespace):
+    elif not is_dns1123_label(namespace):
         raise TrustError(
             "service account {0!r}: the namespace {1!r} is not a valid Kubernetes namespace (DNS-1123 label): "
             "use lower-case letters, digits and '-', starting and ending with a letter or digit".format(original, namespace)
@@ -91,7 +89,7 @@ def _check_name(name, original):
                 "service account {0!r}: the name pattern {1!r} may only contain lower-case letters, digits, '-', '.', "
                 "and the wildcards '*' and '?'".format(original, name)
             )
-    elif not _DNS1123_SUBDOMAIN.match(name):
+    elif not is_dns1123_subdomain(name):
         raise TrustError(
             "service account {0!r}: the ServiceAccount name {1!r} is not a valid Kubernetes name (DNS-1123 subdomain): "
             "use lower-case letters, digits, '-' and '.', starting and ending with a letter or digit".format(original, name)
@@ -195,7 +193,8 @@ def minified_size(policy):
 # Reading existing documents
 
 
-def _as_list(value):
+def as_list(value):
+    """A policy element that may be one value or a list of them, as a list."""
     if value is None:
         return []
     if isinstance(value, list):
@@ -207,7 +206,7 @@ def statements_of(policy):
     """The statements of a document as a list (IAM allows one object instead of a list)."""
     if not policy:
         return []
-    return [item for item in _as_list(policy.get("Statement")) if isinstance(item, dict)]
+    return [item for item in as_list(policy.get("Statement")) if isinstance(item, dict)]
 
 
 def _lower_keys(mapping):
@@ -227,9 +226,9 @@ def irsa_statement_parts(stmt, provider_arn, audience=DEFAULT_AUDIENCE):
     principal = stmt.get("Principal")
     if not isinstance(principal, dict) or set(principal) != {"Federated"}:
         return None
-    if _as_list(principal["Federated"]) != [provider_arn]:
+    if as_list(principal["Federated"]) != [provider_arn]:
         return None
-    if [str(item).lower() for item in _as_list(stmt.get("Action"))] != [WEB_IDENTITY_ACTION.lower()]:
+    if [str(item).lower() for item in as_list(stmt.get("Action"))] != [WEB_IDENTITY_ACTION.lower()]:
         return None
     provider = provider_from_arn(provider_arn).lower()
     sub_key, aud_key = provider + ":sub", provider + ":aud"
@@ -239,7 +238,7 @@ def irsa_statement_parts(stmt, provider_arn, audience=DEFAULT_AUDIENCE):
         if operator not in ("StringEquals", "StringLike") or not isinstance(block, dict):
             return None
         for key, value in _lower_keys(block).items():
-            values = [str(item) for item in _as_list(value)]
+            values = [str(item) for item in as_list(value)]
             if key == sub_key:
                 if operator == "StringEquals" and any(has_wildcard(item) for item in values):
                     # '*' under StringEquals matches nothing: keep the statement as it is (and warn).
@@ -262,7 +261,7 @@ def federated_providers(policy):
     for stmt in statements_of(policy):
         principal = stmt.get("Principal")
         if isinstance(principal, dict):
-            for arn in _as_list(principal.get("Federated")):
+            for arn in as_list(principal.get("Federated")):
                 if isinstance(arn, str) and ":oidc-provider/" in arn and arn not in seen:
                     seen.append(arn)
     return seen
@@ -279,7 +278,7 @@ def stringequals_wildcards(policy):
             base = operator.split(":", 1)[-1]
             if base.lower().startswith("stringequals") and isinstance(block, dict):
                 for key, value in block.items():
-                    for item in _as_list(value):
+                    for item in as_list(value):
                         if isinstance(item, str) and has_wildcard(item):
                             found.append((index, key, item))
     return found
@@ -357,252 +356,3 @@ def provider_subjects(policy, provider_arn, audience=DEFAULT_AUDIENCE):
         if parts:
             found.update(parts)
     return sorted(found)
-
-
-# ---------------------------------------------------------------------------------------------
-# Evaluation
-
-
-_STRING_OPERATORS = {
-    # name: (negated, wildcard, ignore_case)
-    "stringequals": (False, False, False),
-    "stringnotequals": (True, False, False),
-    "stringequalsignorecase": (False, False, True),
-    "stringnotequalsignorecase": (True, False, True),
-    "stringlike": (False, True, False),
-    "stringnotlike": (True, True, False),
-}
-
-
-class Decision:
-    """What IAM decides for one token: ``allowed``, the deciding statement and why.
-
-    ``statement_index``/``sid`` name the statement that decided (the applying Deny, or the
-    applying Allow); when nothing applies (implicit deny) they name the statement that came
-    closest, the first one trusting the token's provider, if any. ``reason`` says what was
-    expected and what the token has. ``statements`` holds one entry per statement.
-    """
-
-    def __init__(self, allowed, effect, statement_index, sid, reason, statements):
-        self.allowed = allowed
-        self.effect = effect
-        self.statement_index = statement_index
-        self.sid = sid
-        self.reason = reason
-        self.statements = statements
-
-    def to_dict(self):
-        return {
-            "allowed": self.allowed,
-            "effect": self.effect,
-            "statement_index": self.statement_index,
-            "sid": self.sid,
-            "reason": self.reason,
-            "statements": self.statements,
-        }
-
-    def __repr__(self):
-        return "Decision(allowed={0!r}, statement_index={1!r}, reason={2!r})".format(
-            self.allowed, self.statement_index, self.reason
-        )
-
-
-def _glob(pattern, value, ignore_case=False):
-    """IAM wildcard match: ``*`` any run of characters, ``?`` exactly one; everything else literal."""
-    regex = "".join(".*" if char == "*" else "." if char == "?" else re.escape(char) for char in pattern)
-    flags = re.DOTALL | (re.IGNORECASE if ignore_case else 0)
-    return re.fullmatch(regex, value, flags) is not None
-
-
-def _policy_string(value):
-    if isinstance(value, bool):
-        return "true" if value else "false"
-    return str(value)
-
-
-def _describe(values):
-    if len(values) == 1:
-        return repr(values[0])
-    return "one of [{0}]".format(", ".join(repr(item) for item in values))
-
-
-def _evaluate_operator(operator, block, context):
-    """``(holds, reason)`` for one operator block; ``holds`` None means the operator is unknown."""
-    qualifier = None
-    name = operator
-    if ":" in operator:
-        qualifier, name = operator.split(":", 1)
-        qualifier = qualifier.lower()
-        if qualifier not in ("forallvalues", "foranyvalue"):
-            return None, "unknown condition operator {0!r}".format(operator)
-    lowered = name.lower()
-    if_exists = lowered.endswith("ifexists") and lowered != "ifexists"
-    if if_exists:
-        lowered = lowered[: -len("ifexists")]
-    if not isinstance(block, dict):
-        return None, "condition operator {0!r} has no key/value block".format(operator)
-
-    if lowered == "null" and qualifier is None and not if_exists:
-        for key, value in block.items():
-            want_missing = _policy_string(_as_list(value)[0]).lower() == "true" if _as_list(value) else False
-            present = key.lower() in context
-            if want_missing == present:
-                return False, "Null on {0!r} expects the key to be {1}, it is {2}".format(
-                    key, "absent" if want_missing else "present", "present" if present else "absent"
-                )
-        return True, ""
-
-    if lowered not in _STRING_OPERATORS:
-        return None, "unknown condition operator {0!r}: the statement does not apply".format(operator)
-    negated, wildcard, ignore_case = _STRING_OPERATORS[lowered]
-
-    def matches(value, policy_values):
-        if wildcard:
-            return any(_glob(item, value, ignore_case) for item in policy_values)
-        if ignore_case:
-            return any(item.lower() == value.lower() for item in policy_values)
-        return any(item == value for item in policy_values)
-
-    for key, value in block.items():
-        policy_values = [_policy_string(item) for item in _as_list(value)]
-        request_values = context.get(str(key).lower())
-        if request_values is None:
-            if if_exists:
-                continue
-            if qualifier == "forallvalues":
-                continue
-            if qualifier == "foranyvalue" or not negated:
-                return False, "{0} on {1!r} expects {2}, the token has no such claim".format(
-                    operator, key, _describe(policy_values)
-                )
-            continue
-        outcomes = [matches(item, policy_values) != negated for item in request_values]
-        if qualifier == "foranyvalue":
-            holds = any(outcomes)
-        else:
-            holds = all(outcomes)
-        if not holds:
-            found = request_values[0] if len(request_values) == 1 else request_values
-            if negated:
-                return False, "{0} on {1!r} expects a value other than {2}, the token has {3!r}".format(
-                    operator, key, _describe(policy_values), found
-                )
-            return False, "{0} on {1!r} expects {2}, the token has {3!r}".format(
-                operator, key, _describe(policy_values), found
-            )
-    return True, ""
-
-
-def _principal_matches(principal, provider_arn):
-    if principal == "*":
-        return True
-    if not isinstance(principal, dict):
-        return False
-    for kind, value in principal.items():
-        values = _as_list(value)
-        if kind in ("AWS", "Federated") and "*" in values:
-            return True
-        if kind == "Federated" and provider_arn in values:
-            return True
-    return False
-
-
-def _action_matches(actions, action=WEB_IDENTITY_ACTION):
-    return any(isinstance(item, str) and _glob(item, action, ignore_case=True) for item in actions)
-
-
-def _statement_result(index, stmt, provider_arn, context):
-    sid = stmt.get("Sid")
-    effect = stmt.get("Effect")
-    entry = {"index": index, "sid": sid, "effect": effect, "applies": False, "names_provider": False, "reason": ""}
-    if effect not in ("Allow", "Deny"):
-        entry["reason"] = "Effect {0!r} is neither Allow nor Deny".format(effect)
-        return entry
-    if "Principal" in stmt:
-        matched = _principal_matches(stmt["Principal"], provider_arn)
-    elif "NotPrincipal" in stmt:
-        matched = not _principal_matches(stmt["NotPrincipal"], provider_arn)
-    else:
-        matched = False
-    if not matched:
-        found = stmt.get("Principal", stmt.get("NotPrincipal"))
-        entry["reason"] = "Principal {0} does not name the provider {1}".format(json.dumps(found, sort_keys=True), provider_arn)
-        return entry
-    entry["names_provider"] = True
-    if "Action" in stmt:
-        action_ok = _action_matches(_as_list(stmt["Action"]))
-        found_actions = _as_list(stmt["Action"])
-    elif "NotAction" in stmt:
-        action_ok = not _action_matches(_as_list(stmt["NotAction"]))
-        found_actions = ["not " + str(item) for item in _as_list(stmt["NotAction"])]
-    else:
-        action_ok, found_actions = False, []
-    if not action_ok:
-        entry["reason"] = "Action {0} does not cover {1}".format(
-            ", ".join(str(item) for item in found_actions) or "(none)", WEB_IDENTITY_ACTION
-        )
-        return entry
-    condition = stmt.get("Condition") or {}
-    if not isinstance(condition, dict):
-        entry["reason"] = "Condition is not an object"
-        return entry
-    for operator, block in condition.items():
-        holds, why = _evaluate_operator(operator, block, context)
-        if not holds:
-            entry["reason"] = why
-            return entry
-    entry["applies"] = True
-    return entry
-
-
-def _label(index, sid):
-    return "statement {0}{1}".format(index, " ({0})".format(sid) if sid else "")
-
-
-def evaluate(policy, claims, provider_arn):
-    """What IAM decides when a token with ``claims`` (iss, sub, aud) is presented through ``provider_arn``.
-
-    An applying Deny wins; otherwise an applying Allow allows; otherwise the implicit deny stands.
-    The token's ``sub`` and ``aud`` reach the conditions as ``<provider>:sub``/``<provider>:aud``
-    (condition keys compare case-insensitively, values case-sensitively).
-    """
-    provider = provider_from_arn(provider_arn)
-    issuer = claims.get("iss")
-    if issuer is not None and issuer != "https://" + provider:
-        return Decision(
-            False, None, None, None,
-            "the token's issuer {0!r} is not the provider {1} (expected {2!r})".format(issuer, provider_arn, "https://" + provider),
-            [],
-        )
-    context = {}
-    for claim in ("sub", "aud"):
-        value = claims.get(claim)
-        if value is not None:
-            context["{0}:{1}".format(provider, claim).lower()] = [str(item) for item in _as_list(value)]
-
-    results = [_statement_result(index, stmt, provider_arn, context) for index, stmt in enumerate(statements_of(policy))]
-    for entry in results:
-        if entry["applies"] and entry["effect"] == "Deny":
-            reason = "{0} denies explicitly: it applies to this token and a Deny overrides every Allow".format(
-                _label(entry["index"], entry["sid"])
-            )
-            return Decision(False, "Deny", entry["index"], entry["sid"], reason, results)
-    for entry in results:
-        if entry["applies"] and entry["effect"] == "Allow":
-            reason = "{0} allows sub {1!r} with aud {2!r} from {3}".format(
-                _label(entry["index"], entry["sid"]), claims.get("sub"), claims.get("aud"), provider
-            )
-            return Decision(True, "Allow", entry["index"], entry["sid"], reason, results)
-    candidates = [entry for entry in results if entry["names_provider"] and entry["effect"] == "Allow"]
-    if not results:
-        return Decision(False, None, None, None, "the trust policy has no statements", results)
-    if not candidates:
-        reason = "no statement allows the provider {0}: {1}".format(
-            provider_arn, "; ".join("{0}: {1}".format(_label(e["index"], e["sid"]), e["reason"]) for e in results)
-        )
-        return Decision(False, None, None, None, reason, results)
-    closest = candidates[0]
-    reason = "no statement allows this token; {0}".format(
-        "; ".join("{0}: {1}".format(_label(e["index"], e["sid"]), e["reason"]) for e in candidates)
-    )
-    return Decision(False, None, closest["index"], closest["sid"], reason, results)
