@@ -95,22 +95,22 @@ def _lbc_policy(ctx, options, scope):
                 ", ".join(_LBC_PARTITIONS), ctx.partition, _LBC_DOCS
             )
         )
-    security_groups = ctx.arn("ec2", "security-group/*", "*", "*")
-    target_groups = ctx.arn("elasticloadbalancing", "targetgroup/*/*", "*", "*")
-    load_balancers = [
-        target_groups,
-        ctx.arn("elasticloadbalancing", "loadbalancer/net/*/*", "*", "*"),
-        ctx.arn("elasticloadbalancing", "loadbalancer/app/*/*", "*", "*"),
-    ]
-    listeners = [
-        ctx.arn("elasticloadbalancing", resource, "*", "*")
-        for resource in ("listener/net/*/*/*", "listener/app/*/*/*", "listener-rule/net/*/*/*", "listener-rule/app/*/*/*")
-    ]
+    return _lbc_discovery() + _lbc_security_groups(ctx) + _lbc_load_balancers(ctx)
+
+
+def _lbc_cluster_tag_conditions():
+    """The conditions on the ``elbv2.k8s.aws/cluster`` tag: the resource has it, the request sets it, and the
+    resource has it while the request does not set it."""
     tagged = {"Null": {"aws:ResourceTag/elbv2.k8s.aws/cluster": "false"}}
     requested = {"Null": {"aws:RequestTag/elbv2.k8s.aws/cluster": "false"}}
     retag = {"Null": {"aws:RequestTag/elbv2.k8s.aws/cluster": "true", "aws:ResourceTag/elbv2.k8s.aws/cluster": "false"}}
+    return tagged, requested, retag
 
-    head = [
+
+def _lbc_discovery():
+    """Create the load balancers' service-linked role, describe EC2 and ELB resources, and use the listener
+    integrations (Cognito, ACM, IAM server certificates, WAF, Shield)."""
+    return [
         statement("CreateElbServiceLinkedRole", ["iam:CreateServiceLinkedRole"], "*",
                   {"StringEquals": {"iam:AWSServiceName": _iam_service_name("elasticloadbalancing")}}),
         statement("Describe", [
@@ -135,6 +135,14 @@ def _lbc_policy(ctx, options, scope):
             "wafv2:GetWebACL", "wafv2:GetWebACLForResource", "wafv2:AssociateWebACL", "wafv2:DisassociateWebACL",
             "shield:GetSubscriptionState", "shield:DescribeProtection", "shield:CreateProtection", "shield:DeleteProtection",
         ]),
+    ]
+
+
+def _lbc_security_groups(ctx):
+    """Change ingress rules, create security groups tagged for the cluster, and tag and delete the cluster's."""
+    tagged, requested, retag = _lbc_cluster_tag_conditions()
+    security_groups = ctx.arn("ec2", "security-group/*", "*", "*")
+    return [
         statement("ManageSecurityGroupIngress", ["ec2:AuthorizeSecurityGroupIngress", "ec2:RevokeSecurityGroupIngress"]),
         statement("CreateSecurityGroup", ["ec2:CreateSecurityGroup"]),
         statement("TagSecurityGroupOnCreate", ["ec2:CreateTags"], security_groups,
@@ -143,6 +151,24 @@ def _lbc_policy(ctx, options, scope):
         statement("ManageClusterSecurityGroups", [
             "ec2:AuthorizeSecurityGroupIngress", "ec2:RevokeSecurityGroupIngress", "ec2:DeleteSecurityGroup",
         ], "*", tagged),
+    ]
+
+
+def _lbc_load_balancers(ctx):
+    """Create, tag, modify and delete the cluster's load balancers and target groups, manage listeners and rules,
+    and register targets."""
+    tagged, requested, retag = _lbc_cluster_tag_conditions()
+    target_groups = ctx.arn("elasticloadbalancing", "targetgroup/*/*", "*", "*")
+    load_balancers = [
+        target_groups,
+        ctx.arn("elasticloadbalancing", "loadbalancer/net/*/*", "*", "*"),
+        ctx.arn("elasticloadbalancing", "loadbalancer/app/*/*", "*", "*"),
+    ]
+    listeners = [
+        ctx.arn("elasticloadbalancing", resource, "*", "*")
+        for resource in ("listener/net/*/*/*", "listener/app/*/*/*", "listener-rule/net/*/*/*", "listener-rule/app/*/*/*")
+    ]
+    create = [
         statement("CreateClusterLoadBalancers", [
             "elasticloadbalancing:CreateLoadBalancer", "elasticloadbalancing:CreateTargetGroup",
         ], "*", requested),
@@ -169,7 +195,7 @@ def _lbc_policy(ctx, options, scope):
         "TagLoadBalancersOnCreate", ["elasticloadbalancing:AddTags"], load_balancers,
         dict(requested, StringEquals={"elasticloadbalancing:CreateAction": ["CreateTargetGroup", "CreateLoadBalancer"]}),
     )
-    tail = [
+    targets_and_listeners = [
         statement("RegisterTargets", [
             "elasticloadbalancing:RegisterTargets", "elasticloadbalancing:DeregisterTargets",
         ], target_groups),
@@ -181,7 +207,7 @@ def _lbc_policy(ctx, options, scope):
     ]
     # Same permissions either way; the aws-cn and aws-us-gov files tag on create before they modify.
     middle = [tag_on_create, modify] if ctx.partition in _LBC_TAG_ON_CREATE_EARLY else [modify, tag_on_create]
-    return head + middle + tail
+    return create + middle + targets_and_listeners
 
 
 def _lbc_tgb_policy(ctx, options, scope):

@@ -86,19 +86,37 @@ def _karpenter_policy(ctx, options, scope):
     queues = _arns(
         ctx, name, scope.get("queue_arns", [ctx.arn("sqs", cluster, region, account)]), "sqs", lambda queue: queue,
     )
+    instance_profiles = ctx.arn("iam", "instance-profile/*", "", account)
+    cluster_arn = ctx.arn("eks", "cluster/" + cluster, region, account)
+    return [
+        *_karpenter_node_lifecycle(ctx, cluster, region),
+        *_karpenter_iam_integration(cluster, region, node_roles, instance_profiles),
+        # EKSIntegrationPolicy
+        statement("AllowAPIServerEndpointDiscovery", "eks:DescribeCluster", cluster_arn),
+        # InterruptionPolicy
+        statement("AllowInterruptionQueueActions", ["sqs:DeleteMessage", "sqs:GetQueueUrl", "sqs:ReceiveMessage"], queues),
+        # ZonalShiftPolicy
+        statement(
+            "AllowZonalShiftStatusReadOnly", ["arc-zonal-shift:GetManagedResource"], "*",
+            {"StringEquals": {"arc-zonal-shift:ResourceIdentifier": cluster_arn}},
+        ),
+        *_karpenter_resource_discovery(ctx, region, instance_profiles),
+    ]
+
+
+def _karpenter_node_lifecycle(ctx, cluster, region):
+    """NodeLifecyclePolicy: launch nodes from the cluster's launch templates, tag what a launch creates, and tag and
+    terminate the cluster's nodes."""
 
     def ec2(resource, owner="*"):
         return ctx.arn("ec2", resource, region, owner)
 
     owned = "kubernetes.io/cluster/" + cluster
-    instance_profiles = ctx.arn("iam", "instance-profile/*", "", account)
-    cluster_arn = ctx.arn("eks", "cluster/" + cluster, region, account)
     tagged_resources = [ec2(kind + "/*") for kind in (
         "fleet", "instance", "volume", "network-interface", "launch-template", "spot-instances-request")]
     nodepool_request = {"aws:RequestTag/karpenter.sh/nodepool": "*"}
     nodepool_resource = {"aws:ResourceTag/karpenter.sh/nodepool": "*"}
     return [
-        # NodeLifecyclePolicy
         statement(
             "AllowScopedEC2InstanceAccessActions", ["ec2:RunInstances", "ec2:CreateFleet"],
             [ec2("image/*", ""), ec2("snapshot/*", ""), ec2("security-group/*"), ec2("subnet/*"),
@@ -142,7 +160,14 @@ def _karpenter_policy(ctx, options, scope):
             [ec2("instance/*"), ec2("launch-template/*")],
             {"StringEquals": {"aws:ResourceTag/" + owned: "owned"}, "StringLike": nodepool_resource},
         ),
-        # IAMIntegrationPolicy; the template lists both ec2 principals whatever the partition.
+    ]
+
+
+def _karpenter_iam_integration(cluster, region, node_roles, instance_profiles):
+    """IAMIntegrationPolicy: pass the node roles to EC2, and create, tag and manage the cluster's instance profiles."""
+    owned = "kubernetes.io/cluster/" + cluster
+    return [
+        # The template lists both ec2 principals whatever the partition.
         statement(
             "AllowPassingInstanceRole", "iam:PassRole", node_roles,
             {"StringEquals": {"iam:PassedToService": ["ec2.amazonaws.com", "ec2.amazonaws.com.cn"]}},
@@ -186,16 +211,13 @@ def _karpenter_policy(ctx, options, scope):
                 "StringLike": {"aws:ResourceTag/karpenter.k8s.aws/ec2nodeclass": "*"},
             },
         ),
-        # EKSIntegrationPolicy
-        statement("AllowAPIServerEndpointDiscovery", "eks:DescribeCluster", cluster_arn),
-        # InterruptionPolicy
-        statement("AllowInterruptionQueueActions", ["sqs:DeleteMessage", "sqs:GetQueueUrl", "sqs:ReceiveMessage"], queues),
-        # ZonalShiftPolicy
-        statement(
-            "AllowZonalShiftStatusReadOnly", ["arc-zonal-shift:GetManagedResource"], "*",
-            {"StringEquals": {"arc-zonal-shift:ResourceIdentifier": cluster_arn}},
-        ),
-        # ResourceDiscoveryPolicy
+    ]
+
+
+def _karpenter_resource_discovery(ctx, region, instance_profiles):
+    """ResourceDiscoveryPolicy: read the region's EC2 resources, the SSM public parameters, prices and instance
+    profiles."""
+    return [
         statement(
             "AllowRegionalReadActions",
             [
