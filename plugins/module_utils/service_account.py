@@ -34,7 +34,6 @@ from ansible_collections.eks.irsa.plugins.module_utils.naming import parse_arn
 from ansible_collections.eks.irsa.plugins.module_utils.verify import mutation_problems
 
 
-
 def check_names(namespace, name):
     """Kubernetes' rules: a namespace is a DNS-1123 label, a ServiceAccount name a DNS-1123 subdomain."""
     if not is_dns1123_label(namespace):

@@ -42,8 +42,9 @@ options:
     description:
       - With O(kubeconfig) (or O(context)), the kubeconfig context of each cluster, cluster name to context name. A
         cluster not listed uses the context named like the cluster.
-      - Without O(kubeconfig) and O(context), each cluster is reached in EKS mode (see O(cluster_name), which this
-        module does not take as it audits several clusters).
+      - Without O(kubeconfig) and O(context), each cluster is reached in EKS mode, with AWS credentials only (as
+        C(eks_cluster) of M(eks.irsa.irsa_service_account) does, an option this module does not take as it audits
+        several clusters).
     type: dict
   allowed_subject_breadth:
     description:
@@ -197,7 +198,7 @@ def connect(module, name):
     if params.get("kubeconfig") or params.get("context"):
         params["context"] = (params.get("contexts") or {}).get(name) or name
     else:
-        params["cluster_name"] = name
+        params["eks_cluster"] = name
     return KubernetesAPI(resolve_connection(module, params=params))
 
 
@@ -257,12 +258,11 @@ def main():
         allowed_subject_breadth=dict(type="str", choices=list(audit.BREADTHS), default="service_account"),
         report_dir=dict(type="path"),
     )
-    argument_spec.update(k8s_argument_spec())
+    argument_spec.update(k8s_argument_spec(cluster_alias=False))
+    del argument_spec["eks_cluster"]  # the clusters are listed in clusters
     module = IrsaAWSModule(argument_spec=argument_spec, supports_check_mode=True)
     if not module.region:
         module.fail_json(msg="The audit needs the region of the clusters: set the region option or AWS_REGION")
-    if module.params["cluster_name"]:
-        module.fail_json(msg="cluster_name is not an option of irsa_audit, which audits several clusters: list them in clusters")
     counter = Counter()
     try:
         hide_kubeconfig_secrets(module)

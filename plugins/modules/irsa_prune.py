@@ -39,6 +39,7 @@ options:
     required: true
 extends_documentation_fragment:
   - eks.irsa.k8s_auth
+  - eks.irsa.k8s_auth.eks_cluster
   - amazon.aws.common.modules
   - amazon.aws.region.modules
   - eks.irsa.requirements
@@ -70,7 +71,7 @@ EXAMPLES = r"""
     oidc_provider: "{{ oidc.provider_arn }}"
     bindings:
       - {service_account: api, namespace: shop, role_name: shop-api}
-    cluster_name: my-cluster
+    eks_cluster: my-cluster
   check_mode: true
   diff: true
 """

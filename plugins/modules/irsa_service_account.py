@@ -17,7 +17,7 @@ description:
     A concurrent change between the read and the write (HTTP 409) is re-read and retried.
   - Reports the running pods of the ServiceAccount that predate the change (RV(pods_to_restart)), since the pod
     identity webhook mutates pods only when they are created; they keep their old identity until recreated.
-  - Reaches the cluster with a kubeconfig, or in EKS mode with AWS credentials only (O(cluster_name)).
+  - Reaches the cluster with a kubeconfig, or in EKS mode with AWS credentials only (O(eks_cluster)).
   - Unchanged, it makes two Kubernetes calls (read the ServiceAccount, list its pods; one with
     O(list_pods=false)) and no write, plus C(eks:DescribeCluster) in EKS mode. With O(service_accounts),
     a namespace of several items costs those two calls once, not once per item.
@@ -143,6 +143,7 @@ options:
     default: false
 extends_documentation_fragment:
   - eks.irsa.k8s_auth
+  - eks.irsa.k8s_auth.eks_cluster
   - amazon.aws.common.modules
   - amazon.aws.region.modules
   - eks.irsa.requirements
@@ -185,7 +186,7 @@ EXAMPLES = r"""
     role_arn: arn:aws:iam::123456789012:role/AWSIRSATestRole
     sts_regional_endpoints: true
     token_expiration: 3600
-    cluster_name: my-cluster
+    eks_cluster: my-cluster
     region: us-west-2
 
 - name: Remove the IRSA annotations
@@ -193,7 +194,7 @@ EXAMPLES = r"""
     name: irsa-test
     namespace: default
     state: absent
-    cluster_name: my-cluster
+    eks_cluster: my-cluster
     region: us-west-2
 
 - name: Many ServiceAccounts in one task (the task's options are the defaults of every item)
@@ -204,7 +205,7 @@ EXAMPLES = r"""
       - name: cart
       - name: checkout
       - {name: billing, role_arn: "arn:aws:iam::123456789012:role/shop-billing"}
-    cluster_name: my-cluster
+    eks_cluster: my-cluster
     region: us-west-2
   register: annotated_all
 

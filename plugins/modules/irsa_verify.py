@@ -98,6 +98,22 @@ options:
     type: list
     elements: dict
     default: []
+  cluster_name:
+    description:
+      - Name of the EKS cluster whose OIDC issuer the roles must trust, read with C(eks:DescribeCluster) for the
+        C(static) check (O(oidc_provider) saves that call).
+      - Until 1.0.0, without O(eks_cluster), O(kubeconfig), O(context) and O(host), it is also the cluster whose
+        Kubernetes API is reached in EKS mode, with a deprecation warning; give O(eks_cluster) for that.
+    type: str
+  eks_cluster:
+    description:
+      - Name of the EKS cluster whose Kubernetes API to reach. Without O(host), O(kubeconfig) and O(context), this is
+        B(EKS mode), in which the module reads the cluster's endpoint and CA with C(eks:DescribeCluster) and
+        authenticates with a token it makes itself from the AWS credentials, as C(aws eks get-token) does (no
+        kubeconfig, no AWS CLI needed). The AWS identity must be allowed into the cluster (an EKS access entry or the
+        C(aws-auth) ConfigMap).
+      - Usually the same cluster as O(cluster_name).
+    type: str
   oidc_provider:
     description:
       - The cluster's OIDC issuer, as M(eks.irsa.eks_oidc_info) returns it (RV(eks.irsa.eks_oidc_info#module:issuer_url),
@@ -183,8 +199,8 @@ attributes:
     description: Changes nothing.
 notes:
   - The task never reports a change (C(changed=false)).
-  - O(cluster_name) names the cluster whose issuer the C(static) check uses, and, without O(kubeconfig), O(context) and
-    O(host), is also how the module connects to its Kubernetes API (EKS mode).
+  - O(cluster_name) names the cluster whose issuer the C(static) check uses, O(eks_cluster) (or O(kubeconfig),
+    O(context), O(host)) how the module reaches its Kubernetes API.
   - "AWS permissions used: C(eks:DescribeCluster) (O(cluster_name)), C(iam:GetRole),
     C(iam:GetOpenIDConnectProvider), C(sts:GetCallerIdentity) (only when a role is not found, to name
     the account of the credentials, and in EKS mode when the cluster answers 401, to tell credentials AWS
@@ -207,6 +223,7 @@ EXAMPLES = r"""
 - name: Prove that my-app assumes its role, as a pod would
   eks.irsa.irsa_verify:
     cluster_name: my-cluster
+    eks_cluster: my-cluster
     region: us-west-2
     namespace: default
     service_account: my-app
@@ -228,7 +245,7 @@ EXAMPLES = r"""
   eks.irsa.irsa_verify:
     oidc_provider: "{{ oidc.provider_arn }}"
     region: us-west-2
-    cluster_name: my-cluster
+    eks_cluster: my-cluster
     service_accounts:
       - {namespace: payments, name: api}
       - {namespace: payments, name: worker, role_arn: "arn:aws:iam::123456789012:role/payments-worker"}
@@ -464,6 +481,7 @@ from ansible_collections.eks.irsa.plugins.module_utils.aws import lookup_cluster
 from ansible_collections.eks.irsa.plugins.module_utils.constants import TRUST_POLICY_SIZE_LIMIT
 from ansible_collections.eks.irsa.plugins.module_utils.errors import KubernetesError
 from ansible_collections.eks.irsa.plugins.module_utils.k8s.connection import hide_kubeconfig_secrets
+from ansible_collections.eks.irsa.plugins.module_utils.k8s.connection import CLUSTER_NAME_DEPRECATION
 from ansible_collections.eks.irsa.plugins.module_utils.k8s.connection import k8s_argument_spec
 from ansible_collections.eks.irsa.plugins.module_utils.k8s.api import kubernetes_services
 from ansible_collections.eks.irsa.plugins.module_utils.naming import NamingError
@@ -939,6 +957,17 @@ def known_role_problem(role):
     return None
 
 
+def connect_like_before(module):
+    """Until 1.0.0, cluster_name alone also names the cluster whose API is reached (EKS mode), as it did before
+    eks_cluster; with a deprecation warning."""
+    params = module.params
+    if params["cluster_name"] and not any(params[option] for option in ("eks_cluster", "kubeconfig", "context", "host")):
+        params["eks_cluster"] = params["cluster_name"]
+        module.deprecate("irsa_verify reaches the Kubernetes API of cluster_name {0!r} (EKS mode) because no connection "
+                         "is given; set eks_cluster: {0} for that".format(params["cluster_name"]),
+                         version=CLUSTER_NAME_DEPRECATION["version"], collection_name="eks.irsa")
+
+
 def _raise_interrupted(signum, _frame):
     raise Interrupted(signal.Signals(signum).name)
 
@@ -967,7 +996,7 @@ def main():
         max_concurrency=dict(type="int", default=10),
         trust_policy_size_limit=dict(type="int", default=TRUST_POLICY_SIZE_LIMIT),
     )
-    argument_spec.update(k8s_argument_spec())
+    argument_spec.update(k8s_argument_spec(cluster_alias=False), cluster_name=dict(type="str"))
     module = IrsaAWSModule(
         argument_spec=argument_spec,
         mutually_exclusive=[("service_account", "service_accounts"), ("role_arn", "service_accounts")],
@@ -1001,6 +1030,7 @@ def main():
                              "(the issuer_url or provider_arn of eks.irsa.eks_oidc_info)")
 
     hide_kubeconfig_secrets(module)
+    connect_like_before(module)
     try:
         kube = kubernetes_services(module)
     except KubernetesError as e:

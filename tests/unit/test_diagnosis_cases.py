@@ -82,7 +82,7 @@ def module_failure(monkeypatch, capsys, case):
 
 class Module:
     def __init__(self, sts, given):
-        self.params = dict({key: None for key in k8s_connection.k8s_argument_spec()}, cluster_name="my-cluster", **given)
+        self.params = dict({key: None for key in k8s_connection.k8s_argument_spec()}, eks_cluster="my-cluster", **given)
         self.region = "us-east-1"
         self.sts = sts
 
@@ -108,7 +108,7 @@ class Pool:
 def kubernetes_401(monkeypatch, case):
     """What a module says when the cluster answers 401 to its EKS token, with the case's credentials."""
     connection = k8s_connection.Connection("https://eks.example", token="k8s-aws-v1.x", mode="eks",
-                                identity="the AWS identity of this task (EKS mode, cluster my-cluster)")
+                                           identity="the AWS identity of this task (EKS mode, cluster my-cluster)")
     monkeypatch.setattr(k8s_api, "resolve_connection", lambda module: connection)
     client, _error = stubbed(case)
     api = k8s_api.kubernetes_services(Module(client, credentials(case)))

@@ -9,7 +9,7 @@ Where the connection comes from, first match wins:
 
 1. ``host`` given to the task (with ``api_key`` or client certificates);
 2. ``kubeconfig`` and/or ``context`` given to the task;
-3. EKS mode: ``cluster_name`` given to the task; the endpoint and CA come from ``eks:DescribeCluster`` and
+3. EKS mode: ``eks_cluster`` given to the task; the endpoint and CA come from ``eks:DescribeCluster`` and
    the bearer token is made in-process as ``aws eks get-token`` makes it (``k8s-aws-v1.`` + base64url of a
    presigned STS GetCallerIdentity URL carrying the signed header ``x-k8s-aws-id: <cluster>``), renewed
    before its 15 minutes run out;
@@ -74,14 +74,23 @@ def hide_kubeconfig_secrets(module):
         module.no_log_values.update(str(secret) for secret in secrets if secret)
 
 
-def k8s_argument_spec():
-    """The Kubernetes connection options (doc fragment ``eks.irsa.k8s_auth``).
+# Until 1.x, the EKS-mode connection option was called cluster_name, which irsa_role and eks_oidc_* use for the cluster
+# whose issuer a role trusts. The old name stays an alias, deprecated, where it never meant anything else.
+CLUSTER_NAME_DEPRECATION = dict(name="cluster_name", version="1.0.0", collection_name="eks.irsa")
 
-    No ``env_fallback`` here: the ``K8S_AUTH_*`` variables come after EKS mode in the precedence, so they are
-    read when the connection is resolved.
+
+def k8s_argument_spec(cluster_alias=True):
+    """The Kubernetes connection options (doc fragments ``eks.irsa.k8s_auth`` and ``eks.irsa.k8s_auth.eks_cluster``).
+
+    ``cluster_alias``: ``cluster_name`` is a deprecated alias of ``eks_cluster``; false for a module whose own
+    ``cluster_name`` names the cluster of the issuer. No ``env_fallback`` here: the ``K8S_AUTH_*`` variables come after
+    EKS mode in the precedence, so they are read when the connection is resolved.
     """
+    eks_cluster = dict(type="str")
+    if cluster_alias:
+        eks_cluster.update(aliases=["cluster_name"], deprecated_aliases=[dict(CLUSTER_NAME_DEPRECATION)])
     return dict(
-        cluster_name=dict(type="str"),
+        eks_cluster=eks_cluster,
         kubeconfig=dict(type="raw"),
         context=dict(type="str"),
         host=dict(type="str"),
@@ -131,7 +140,7 @@ def _kubernetes_library():
     except ImportError:
         raise KubernetesError(
             "The Python library kubernetes is missing, and reading a kubeconfig or the in-cluster configuration needs it: "
-            "install it where the module runs (pip install kubernetes), or use cluster_name for EKS mode, or host with api_key"
+            "install it where the module runs (pip install kubernetes), or use eks_cluster for EKS mode, or host with api_key"
         ) from None
     return kube_config, incluster_config, ConfigException, Configuration
 
@@ -164,7 +173,7 @@ def _loader_class():
                 status = ExecProvider(spec, base_path, self._cluster).run()
             except OSError as e:
                 raise KubernetesError(
-                    "The kubeconfig's credential plugin {0!r} could not run: {1}. Install it, or use cluster_name for EKS "
+                    "The kubeconfig's credential plugin {0!r} could not run: {1}. Install it, or use eks_cluster for EKS "
                     "mode, which needs no plugin".format(command, e.strerror)
                 ) from None
             except config_exception as e:
@@ -236,7 +245,7 @@ def _merge_kubeconfig_files(source):
         reason = "the file is empty" if any(os.path.exists(path) for path in paths) else "No such file or directory"
         raise KubernetesError(
             "Cannot read the kubeconfig {0}: {1}. Give the path of an existing kubeconfig (kubeconfig option or "
-            "K8S_AUTH_KUBECONFIG), or use cluster_name for EKS mode".format(source, reason)
+            "K8S_AUTH_KUBECONFIG), or use eks_cluster for EKS mode".format(source, reason)
         )
     merger.config.value["current-context"] = current_context
     return merger.config
@@ -304,7 +313,7 @@ def _in_cluster(verify, common, environ):
         incluster_config.InClusterConfigLoader(IN_CLUSTER_TOKEN, IN_CLUSTER_CA, environ=environ).load_and_set(configuration)
     except (config_exception, OSError) as e:
         raise KubernetesError("The pod's ServiceAccount credentials cannot be read: {0}. Mount the ServiceAccount token "
-                              "(automountServiceAccountToken), or use cluster_name for EKS mode or another Kubernetes connection "
+                              "(automountServiceAccountToken), or use eks_cluster for EKS mode or another Kubernetes connection "
                               "(kubeconfig, context or host)".format(e)) from None
     return Connection(configuration.host, ca_file=configuration.ssl_ca_cert,
                       authorization_source=_authorization_source(configuration),
@@ -376,8 +385,8 @@ def resolve_connection(module, params=None, environ=None):
     if params.get("kubeconfig") or params.get("context"):
         source = params.get("kubeconfig") or environ.get("K8S_AUTH_KUBECONFIG") or _default_kubeconfig(environ)
         return _from_kubeconfig(source, params.get("context"), verify, common)
-    if params.get("cluster_name"):
-        return _eks(module, params["cluster_name"], verify, common)
+    if params.get("eks_cluster"):
+        return _eks(module, params["eks_cluster"], verify, common)
     if environ.get("K8S_AUTH_HOST"):
         return _explicit(environ["K8S_AUTH_HOST"], environ.get("K8S_AUTH_API_KEY"), environ.get("K8S_AUTH_SSL_CA_CERT"),
                          environ.get("K8S_AUTH_CERT_FILE"), environ.get("K8S_AUTH_KEY_FILE"),
@@ -391,7 +400,7 @@ def resolve_connection(module, params=None, environ=None):
     if os.path.exists(IN_CLUSTER_TOKEN) and environ.get("KUBERNETES_SERVICE_HOST"):
         return _in_cluster(verify, common, environ)
     raise KubernetesError(
-        "No Kubernetes connection: give cluster_name (EKS mode, AWS credentials only), or kubeconfig/context, or host "
+        "No Kubernetes connection: give eks_cluster (EKS mode, AWS credentials only), or kubeconfig/context, or host "
         "with api_key; no kubeconfig was found at {0} and this is not a pod".format(default)
     )
 
@@ -429,7 +438,7 @@ def _explicit_identity(api_key, client_cert):
         return "the api_key given"
     if client_cert:
         return "the client certificate given"
-    return "an anonymous client (no api_key or client certificate was given; use api_key, a kubeconfig or cluster_name)"
+    return "an anonymous client (no api_key or client certificate was given; use api_key, a kubeconfig or eks_cluster)"
 
 
 def _eks(module, cluster_name, verify, common):

@@ -9,6 +9,7 @@ from urllib.parse import parse_qs, urlparse
 
 import boto3
 import pytest
+from ansible.module_utils.common.arg_spec import ArgumentSpecValidator
 
 from ansible_collections.eks.irsa.plugins.module_utils import errors
 from ansible_collections.eks.irsa.plugins.module_utils.k8s import api as k8s_api
@@ -60,8 +61,8 @@ KUBECONFIG = {
 @pytest.mark.parametrize(
     "params, environ, host, mode",
     [
-        ({"host": "https://explicit", "api_key": "k", "kubeconfig": KUBECONFIG, "cluster_name": "x"}, {}, "https://explicit", "the host option"),
-        ({"kubeconfig": KUBECONFIG, "cluster_name": "x"}, {"K8S_AUTH_HOST": "https://env"}, "https://one.example:6443", "kubeconfig"),
+        ({"host": "https://explicit", "api_key": "k", "kubeconfig": KUBECONFIG, "eks_cluster": "x"}, {}, "https://explicit", "the host option"),
+        ({"kubeconfig": KUBECONFIG, "eks_cluster": "x"}, {"K8S_AUTH_HOST": "https://env"}, "https://one.example:6443", "kubeconfig"),
         ({"kubeconfig": KUBECONFIG, "context": "two"}, {}, "https://two.example", "kubeconfig"),
         ({}, {"K8S_AUTH_HOST": "https://env", "K8S_AUTH_API_KEY": "k"}, "https://env", "K8S_AUTH_HOST"),
     ],
@@ -80,7 +81,7 @@ def test_eks_mode_beats_the_environment(monkeypatch):
         return k8s_connection.Connection("https://eks", mode="eks")
 
     monkeypatch.setattr(k8s_connection, "_eks", fake_eks)
-    connection = k8s_connection.resolve_connection(FakeModule(cluster_name="prod"), environ={"K8S_AUTH_HOST": "https://env"})
+    connection = k8s_connection.resolve_connection(FakeModule(eks_cluster="prod"), environ={"K8S_AUTH_HOST": "https://env"})
     assert connection.mode == "eks" and seen["cluster"] == "prod"
 
 
@@ -102,7 +103,7 @@ def test_unknown_context_lists_the_known_ones():
 
 
 def test_missing_kubeconfig_file_says_what_to_do(tmp_path):
-    with pytest.raises(errors.KubernetesError, match="Cannot read the kubeconfig .*use cluster_name for EKS mode"):
+    with pytest.raises(errors.KubernetesError, match="Cannot read the kubeconfig .*use eks_cluster for EKS mode"):
         k8s_connection.resolve_connection(FakeModule(kubeconfig=str(tmp_path / "missing")), environ={})
 
 
@@ -480,3 +481,20 @@ def test_the_secrets_of_a_kubeconfig_dict_are_hidden_before_anything_prints_them
     module.no_log_values = set()
     k8s_connection.hide_kubeconfig_secrets(module)
     assert module.no_log_values == {"tok", "idt", "rft", "cs", "sak", "st"}
+
+
+def test_cluster_name_still_names_the_eks_cluster_with_a_deprecation():
+    """A playbook written before eks_cluster keeps working: cluster_name is its alias, deprecated for 1.0.0."""
+    validated = ArgumentSpecValidator(k8s_connection.k8s_argument_spec()).validate({"cluster_name": "prod"})
+    assert validated.error_messages == []
+    assert validated.validated_parameters["eks_cluster"] == "prod"
+    assert [(d["version"], d["collection_name"]) for d in validated._deprecations] == [("1.0.0", "eks.irsa")]
+    assert "cluster_name" in validated._deprecations[0]["msg"]
+
+
+def test_no_cluster_name_alias_where_cluster_name_names_the_issuer():
+    spec = k8s_connection.k8s_argument_spec(cluster_alias=False)
+    assert "aliases" not in spec["eks_cluster"]
+    validated = ArgumentSpecValidator(spec).validate({"eks_cluster": "prod"})
+    assert validated.validated_parameters["eks_cluster"] == "prod" and not validated._deprecations
+

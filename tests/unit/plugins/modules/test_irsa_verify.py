@@ -612,3 +612,20 @@ def test_pods_created_before_the_annotation_are_listed_to_restart(monkeypatch):
     assert entry["verified"], entry["checks"]
     assert entry["pods_to_restart"] == ["app-old"]
     assert "stale_pods" in names(entry, failed_only=False)
+
+
+@pytest.mark.parametrize("connection", [{}, {"eks_cluster": "green"}, {"kubeconfig": "/kube/config"}, {"context": "blue"},
+                                        {"host": "https://api.example"}])
+def test_cluster_name_alone_still_reaches_its_cluster_with_a_deprecation(connection):
+    """Before eks_cluster, cluster_name also named the cluster reached in EKS mode; a task that relies on it keeps
+    working until 1.0.0 and is told so, and any connection option given wins without a word."""
+    module = FakeModule(cluster_name="blue", **dict(dict(eks_cluster=None, kubeconfig=None, context=None, host=None), **connection))
+    deprecations = []
+    module.deprecate = lambda msg, version=None, collection_name=None: deprecations.append((msg, version, collection_name))
+    irsa_verify.connect_like_before(module)
+    if connection:
+        assert module.params["eks_cluster"] == connection.get("eks_cluster") and deprecations == []
+    else:
+        assert module.params["eks_cluster"] == "blue"
+        assert deprecations == [("irsa_verify reaches the Kubernetes API of cluster_name 'blue' (EKS mode) because no "
+                                 "connection is given; set eks_cluster: blue for that", "1.0.0", "eks.irsa")]
