@@ -18,15 +18,12 @@ description:
   - An unknown preset, an option the preset does not have, or an option of the wrong type fails with a message that
     names the binding.
 options:
-  _input:
-    description: The bindings, as in the C(irsa_bindings) variable of the C(eks.irsa.irsa) role.
-    type: list
-    elements: dict
-    required: true
   cluster_name:
     description: The cluster of the bindings (the role's C(irsa_cluster_name)).
     type: str
     required: true
+extends_documentation_fragment:
+  - eks.irsa.bindings
 """
 
 EXAMPLES = r"""

@@ -21,17 +21,14 @@ description:
   - A binding names one ServiceAccount exactly (a valid Kubernetes namespace and name, no wildcard) and a
     valid IAM role name; anything else is an error that says what to fix, raised before anything is written.
 options:
-  _input:
-    description: The bindings, as in the C(irsa_bindings) variable of the C(eks.irsa.irsa) role.
-    type: list
-    elements: dict
-    required: true
   adopt:
     description:
       - The names of the roles that may be adopted (the role's C(irsa_adopt_roles)); when given, each entry gets
         C(adopt), so that the entries are the O(eks.irsa.irsa_role#module:roles) items of M(eks.irsa.irsa_role).
     type: list
     elements: str
+extends_documentation_fragment:
+  - eks.irsa.bindings
 """
 
 EXAMPLES = r"""

@@ -32,6 +32,7 @@ _DNS1123_LABEL = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$")
 _DNS1123_SUBDOMAIN = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$")
 
 OidcIssuer = namedtuple("OidcIssuer", ["url", "provider", "region", "partition", "oidc_id"])
+Account = namedtuple("Account", ["account_id", "partition"])
 
 
 def is_dns1123_label(value):
@@ -113,10 +114,6 @@ def parse_arn(arn, service=None, resource_type=None):
             "{0!r} is not {1}: it names a {2!r}, not a {3!r}".format(arn, what, details["resource_type"], resource_type)
         )
     return details
-
-
-def partition_from_arn(arn):
-    return parse_arn(arn)["partition"]
 
 
 def parse_issuer(url):
@@ -226,3 +223,9 @@ def role_name_from_arn(arn):
     """The role name of an IAM role ARN (its path dropped) — what an assumed-role ARN carries."""
     details = parse_arn(arn, service="iam", resource_type="role")
     return details["resource_id"].rsplit("/", 1)[-1]
+
+
+def account_of_arn(arn):
+    """The ``Account`` (ID and partition) an ARN belongs to."""
+    details = parse_arn(arn)
+    return Account(details["account_id"], details["partition"])

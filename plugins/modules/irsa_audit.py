@@ -131,124 +131,15 @@ region:
   type: str
 """
 
-import datetime
-import os
-
-from ansible_collections.amazon.aws.plugins.module_utils.exceptions import AnsibleAWSError
-
 from ansible_collections.eks.irsa.plugins.module_utils import audit
-from ansible_collections.eks.irsa.plugins.module_utils import audit_report
-from ansible_collections.eks.irsa.plugins.module_utils import aws as irsa_aws
+from ansible_collections.eks.irsa.plugins.module_utils import audit_run
 from ansible_collections.eks.irsa.plugins.module_utils.aws import IrsaAWSModule
-from ansible_collections.eks.irsa.plugins.module_utils.k8s.api import KubernetesAPI
+from ansible_collections.eks.irsa.plugins.module_utils.errors import IrsaAWSError
 from ansible_collections.eks.irsa.plugins.module_utils.errors import KubernetesError
+from ansible_collections.eks.irsa.plugins.module_utils.errors import fail
 from ansible_collections.eks.irsa.plugins.module_utils.k8s.connection import hide_kubeconfig_secrets
 from ansible_collections.eks.irsa.plugins.module_utils.k8s.connection import k8s_argument_spec
-from ansible_collections.eks.irsa.plugins.module_utils.k8s.connection import resolve_connection
 from ansible_collections.eks.irsa.plugins.module_utils.naming import NamingError
-from ansible_collections.eks.irsa.plugins.module_utils.naming import parse_issuer
-from ansible_collections.eks.irsa.plugins.module_utils.naming import provider_arn
-
-
-class Counter(object):
-    """API calls per service, counted as they are made."""
-
-    def __init__(self):
-        self.calls = {}
-
-    def watch(self, client, service):
-        def count(**_kwargs):
-            self.calls[service] = self.calls.get(service, 0) + 1
-        client.meta.events.register("before-call.*.*", count)
-        return client
-
-    def kubernetes(self, kube):
-        request = kube.request
-
-        def counted(*args, **kwargs):
-            self.calls["kubernetes"] = self.calls.get("kubernetes", 0) + 1
-            return request(*args, **kwargs)
-        kube.request = counted
-        return kube
-
-
-def read_clusters(module, eks, identity):
-    """Every cluster of the region: its issuer and provider ARN; unknown names in ``clusters`` are refused."""
-    names = irsa_aws.list_clusters(eks)
-    wanted = module.params["clusters"]
-    if wanted is not None:
-        missing = sorted(set(wanted) - set(names))
-        if missing:
-            raise NamingError("clusters: no EKS cluster {0} in region {1}; the clusters there are {2}".format(
-                ", ".join(repr(name) for name in missing), module.region, ", ".join(sorted(names)) or "none"))
-    clusters = []
-    for name in sorted(names):
-        described = irsa_aws.describe_cluster(eks, name)
-        if described is None:
-            continue  # deleted between the list and now
-        issuer = parse_issuer(irsa_aws.cluster_issuer_url(described))
-        clusters.append({"name": name, "issuer": issuer.url, "audited": wanted is None or name in wanted,
-                         "provider_arn": provider_arn(issuer.provider, identity["account_id"], identity["partition"])})
-    return clusters
-
-
-def connect(module, name):
-    """The Kubernetes API of cluster ``name``: EKS mode, or the kubeconfig context of the cluster."""
-    params = dict(module.params)
-    if params.get("kubeconfig") or params.get("context"):
-        params["context"] = (params.get("contexts") or {}).get(name) or name
-    else:
-        params["eks_cluster"] = name
-    return KubernetesAPI(resolve_connection(module, params=params))
-
-
-def read_kubernetes(module, clusters, counter):
-    for cluster in clusters:
-        cluster["service_accounts"] = cluster["pods"] = None
-        if not cluster["audited"]:
-            continue
-        kube = counter.kubernetes(connect(module, cluster["name"]))
-        try:
-            cluster["service_accounts"] = kube.list_all_service_accounts()
-            cluster["pods"] = kube.list_all_pods()
-        except KubernetesError as e:
-            raise KubernetesError("cluster {0}: {1}".format(cluster["name"], e)) from None
-        finally:
-            kube.close()
-
-
-def run(module, counter):
-    sts = counter.watch(module.client("sts"), "sts")
-    eks = counter.watch(module.client("eks"), "eks")
-    iam = counter.watch(module.client("iam"), "iam")
-    identity = irsa_aws.caller_identity(sts)
-    clusters = read_clusters(module, eks, identity)
-    roles = irsa_aws.list_roles(iam)
-    providers = irsa_aws.list_oidc_providers(iam)
-    for cluster in clusters:
-        cluster["provider_exists"] = cluster["provider_arn"] in providers
-        cluster["client_ids"] = None
-        if cluster["audited"] and cluster["provider_exists"]:
-            found = irsa_aws.get_oidc_provider(iam, cluster["provider_arn"])
-            cluster["provider_exists"] = found is not None
-            cluster["client_ids"] = (found or {}).get("client_ids")
-    read_kubernetes(module, clusters, counter)
-    report = audit.analyse(identity["account_id"], identity["partition"], module.region, clusters, roles, providers,
-                           module.params["allowed_subject_breadth"])
-    report["generated_at"] = datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
-    report["api_calls"] = dict(counter.calls)
-    return report
-
-
-def write_report(directory, report):
-    os.makedirs(directory, exist_ok=True)
-    written = []
-    for name, text in (("report.json", audit_report.render_json(report)), ("report.html", audit_report.render_html(report))):
-        path = os.path.join(directory, name)
-        with open(path, "w", encoding="utf-8") as handle:
-            handle.write(text)
-        written.append(path)
-    return written
 
 
 def main():
@@ -261,23 +152,13 @@ def main():
     argument_spec.update(k8s_argument_spec(cluster_alias=False))
     del argument_spec["eks_cluster"]  # the clusters are listed in clusters
     module = IrsaAWSModule(argument_spec=argument_spec, supports_check_mode=True)
-    if not module.region:
-        module.fail_json(msg="The audit needs the region of the clusters: set the region option or AWS_REGION")
-    counter = Counter()
     try:
         hide_kubeconfig_secrets(module)
-        report = run(module, counter)
+        report = audit_run.run(module)
         if module.params["report_dir"]:
-            report["report_files"] = write_report(module.params["report_dir"], report)
-    except (NamingError, KubernetesError) as e:
-        module.fail_json(msg=str(e))
-    except AnsibleAWSError as e:
-        if e.exception:
-            module.fail_json_aws(e.exception, msg=e.message)
-        module.fail_json(msg=e.message)
-    except OSError as e:
-        module.fail_json(msg="Cannot write the report to {0}: {1}; set report_dir to a writable directory".format(
-            module.params["report_dir"], e.strerror))
+            report["report_files"] = audit_run.write_report(module.params["report_dir"], report)
+    except (NamingError, KubernetesError, IrsaAWSError, audit_run.ReportError) as e:
+        fail(module, e)
     module.exit_json(changed=False, **report)
 
 

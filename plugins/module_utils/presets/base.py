@@ -16,6 +16,7 @@ Pure functions, no I/O. Private to the eks.irsa collection; not a public API.
 from __future__ import annotations
 
 import re
+from dataclasses import dataclass
 
 from ansible_collections.eks.irsa.plugins.module_utils.errors import InputError
 
@@ -60,20 +61,20 @@ class Context(object):
         return "{0}.{1}".format(service, self.dns_suffix)
 
 
-class Option(object):
+@dataclass(eq=False)
+class Option:
     """A scoping option of a preset.
 
     ``type`` is ``list`` (of strings), ``str`` or ``bool``. ``unset`` says, for the warning, what the policy allows
     when the option is not given (e.g. ``"every hosted zone"``); None for options whose absence is not a widening.
     """
 
-    def __init__(self, name, type, description, unset=None, default=None, example=None):
-        self.name = name
-        self.type = type
-        self.description = description
-        self.unset = unset
-        self.default = default
-        self.example = example
+    name: str
+    type: str
+    description: str
+    unset: str | None = None
+    default: object = None
+    example: object = None
 
 
 def cluster_name_option(what):
@@ -86,7 +87,8 @@ def cluster_name_option(what):
     )
 
 
-class Preset(object):
+@dataclass(eq=False)
+class Preset:
     """A well-known add-on.
 
     ``managed``: AWS managed policies as ``path/name`` below ``arn:<partition>:iam::aws:policy/`` (e.g.
@@ -96,15 +98,17 @@ class Preset(object):
     ``source``: where the policy and the ServiceAccount come from: ``project``, ``version``, ``url``.
     """
 
-    def __init__(self, name, summary, namespace, service_account, source, managed=(), policy=None, options=()):
-        self.name = name
-        self.summary = summary
-        self.namespace = namespace
-        self.service_account = service_account
-        self.source = source
-        self.managed = managed
-        self.policy = policy
-        self.options = list(options)
+    name: str
+    summary: str
+    namespace: str
+    service_account: str
+    source: dict
+    managed: object = ()
+    policy: object = None
+    options: list = ()
+
+    def __post_init__(self):
+        self.options = list(self.options)
 
     @property
     def inline_policy_name(self):

@@ -28,6 +28,7 @@ from __future__ import annotations
 import copy
 import json
 import re
+from collections import namedtuple
 
 from ansible_collections.eks.irsa.plugins.module_utils.errors import InputError
 from ansible_collections.eks.irsa.plugins.module_utils.naming import is_dns1123_label
@@ -54,46 +55,42 @@ def has_wildcard(value):
     return "*" in value or "?" in value
 
 
-def _check_namespace(namespace, original):
-    if not isinstance(namespace, str) or not namespace:
-        raise TrustError("service account {0!r}: the namespace is empty".format(original))
-    if len(namespace) > 63:
-        raise TrustError(
-            "service account {0!r}: the namespace {1!r} is longer than 63 characters, "
-            "the limit of a Kubernetes namespace (DNS-1123 label)".format(original, namespace)
-        )
-    if has_wildcard(namespace):
-        if not _WILDCARD_LABEL.match(namespace):
-            raise TrustError(
-                "service account {0!r}: the namespace pattern {1!r} may only contain lower-case letters, digits, '-', "
-                "and the wildcards '*' and '?'".format(original, namespace)
-            )
-    elif not is_dns1123_label(namespace):
-        raise TrustError(
-            "service account {0!r}: the namespace {1!r} is not a valid Kubernetes namespace (DNS-1123 label): "
-            "use lower-case letters, digits and '-', starting and ending with a letter or digit".format(original, namespace)
-        )
+# How one part of a namespace:name subject is checked, and the message of each failure (formatted with the service
+# account as written and the part).
+_PartRule = namedtuple("_PartRule", ["limit", "pattern", "is_valid", "messages"])
+
+_NAMESPACE = _PartRule(63, _WILDCARD_LABEL, is_dns1123_label, {
+    "empty": "service account {0!r}: the namespace is empty",
+    "too_long": "service account {0!r}: the namespace {1!r} is longer than 63 characters, "
+                "the limit of a Kubernetes namespace (DNS-1123 label)",
+    "bad_pattern": "service account {0!r}: the namespace pattern {1!r} may only contain lower-case letters, digits, '-', "
+                   "and the wildcards '*' and '?'",
+    "invalid": "service account {0!r}: the namespace {1!r} is not a valid Kubernetes namespace (DNS-1123 label): "
+               "use lower-case letters, digits and '-', starting and ending with a letter or digit",
+})
+_NAME = _PartRule(253, _WILDCARD_SUBDOMAIN, is_dns1123_subdomain, {
+    "empty": "service account {0!r}: the ServiceAccount name is empty",
+    "too_long": "service account {0!r}: the ServiceAccount name is longer than 253 characters, "
+                "the limit of a DNS-1123 subdomain",
+    "bad_pattern": "service account {0!r}: the name pattern {1!r} may only contain lower-case letters, digits, '-', '.', "
+                   "and the wildcards '*' and '?'",
+    "invalid": "service account {0!r}: the ServiceAccount name {1!r} is not a valid Kubernetes name (DNS-1123 subdomain): "
+               "use lower-case letters, digits, '-' and '.', starting and ending with a letter or digit",
+})
 
 
-def _check_name(name, original):
-    if not isinstance(name, str) or not name:
-        raise TrustError("service account {0!r}: the ServiceAccount name is empty".format(original))
-    if len(name) > 253:
-        raise TrustError(
-            "service account {0!r}: the ServiceAccount name is longer than 253 characters, "
-            "the limit of a DNS-1123 subdomain".format(original)
-        )
-    if has_wildcard(name):
-        if not _WILDCARD_SUBDOMAIN.match(name):
-            raise TrustError(
-                "service account {0!r}: the name pattern {1!r} may only contain lower-case letters, digits, '-', '.', "
-                "and the wildcards '*' and '?'".format(original, name)
-            )
-    elif not is_dns1123_subdomain(name):
-        raise TrustError(
-            "service account {0!r}: the ServiceAccount name {1!r} is not a valid Kubernetes name (DNS-1123 subdomain): "
-            "use lower-case letters, digits, '-' and '.', starting and ending with a letter or digit".format(original, name)
-        )
+def _check_part(rule, value, original):
+    """Refuse ``value`` (a namespace or a name, or a pattern of one) when ``rule`` does not admit it."""
+    if not isinstance(value, str) or not value:
+        problem = "empty"
+    elif len(value) > rule.limit:
+        problem = "too_long"
+    elif has_wildcard(value):
+        problem = None if rule.pattern.match(value) else "bad_pattern"
+    else:
+        problem = None if rule.is_valid(value) else "invalid"
+    if problem:
+        raise TrustError(rule.messages[problem].format(original, value))
 
 
 def parse_service_account(value):
@@ -120,8 +117,8 @@ def parse_service_account(value):
         raise TrustError(
             "service account {0!r} is neither a namespace:name string nor a {{namespace, name}} dict".format(value)
         )
-    _check_namespace(namespace, original)
-    _check_name(name, original)
+    _check_part(_NAMESPACE, namespace, original)
+    _check_part(_NAME, name, original)
     if not namespace.strip("*") and not name.strip("*"):
         raise TrustError(
             "service account {0!r} matches every ServiceAccount in every namespace of the cluster, so any pod of the "
@@ -172,14 +169,6 @@ def statement(provider_arn, subject_list, audience=DEFAULT_AUDIENCE):
     }
 
 
-def trust_policy(providers):
-    """A trust policy with one IRSA statement per provider.
-
-    ``providers`` maps provider ARN -> ``{"subjects": [...], "audience": str}``.
-    """
-    return merge_trust_policy(None, providers)
-
-
 def minified(policy):
     """The document as IAM measures it: JSON without white space."""
     return json.dumps(policy, separators=(",", ":"), sort_keys=False)
@@ -200,6 +189,23 @@ def as_list(value):
     if isinstance(value, list):
         return value
     return [value]
+
+
+def condition_values(stmt, key):
+    """``[(operator, value)]`` of the conditions on ``key`` (such as ``<provider>:sub``, compared case-insensitively)
+    in the statement ``stmt``."""
+    found = []
+    condition = stmt.get("Condition")
+    for operator, block in (condition.items() if isinstance(condition, dict) else ()):
+        for name, value in (block.items() if isinstance(block, dict) else ()):
+            if str(name).lower() == key.lower():
+                found.extend((operator, str(item)) for item in as_list(value))
+    return found
+
+
+def statement_label(index, sid):
+    """How messages name a statement: by its index, and its Sid when it has one."""
+    return "statement {0}{1}".format(index, " ({0})".format(sid) if sid else "")
 
 
 def statements_of(policy):

@@ -14,10 +14,13 @@ from __future__ import annotations
 
 import json
 import re
+from collections import namedtuple
+from dataclasses import dataclass
 
 from ansible_collections.eks.irsa.plugins.module_utils.constants import WEB_IDENTITY_ACTION
 from ansible_collections.eks.irsa.plugins.module_utils.trust.build import as_list
 from ansible_collections.eks.irsa.plugins.module_utils.trust.build import provider_from_arn
+from ansible_collections.eks.irsa.plugins.module_utils.trust.build import statement_label
 from ansible_collections.eks.irsa.plugins.module_utils.trust.build import statements_of
 
 
@@ -32,6 +35,7 @@ _STRING_OPERATORS = {
 }
 
 
+@dataclass(eq=False)
 class Decision:
     """What IAM decides for one token: ``allowed``, the deciding statement and why.
 
@@ -41,28 +45,22 @@ class Decision:
     expected and what the token has. ``statements`` holds one entry per statement.
     """
 
-    def __init__(self, allowed, effect, statement_index, sid, reason, statements):
-        self.allowed = allowed
-        self.effect = effect
-        self.statement_index = statement_index
-        self.sid = sid
-        self.reason = reason
-        self.statements = statements
-
-    def to_dict(self):
-        return {
-            "allowed": self.allowed,
-            "effect": self.effect,
-            "statement_index": self.statement_index,
-            "sid": self.sid,
-            "reason": self.reason,
-            "statements": self.statements,
-        }
+    allowed: bool
+    effect: str | None
+    statement_index: int | None
+    sid: str | None
+    reason: str
+    statements: list
 
     def __repr__(self):
         return "Decision(allowed={0!r}, statement_index={1!r}, reason={2!r})".format(
             self.allowed, self.statement_index, self.reason
         )
+
+
+# A condition operator, e.g. ``ForAnyValue:StringLikeIfExists``: as written, its qualifier (``forallvalues``,
+# ``foranyvalue`` or None) and base operator in lower case, and whether it ends in ``IfExists``.
+_Operator = namedtuple("_Operator", ["text", "qualifier", "base", "if_exists"])
 
 
 def _glob(pattern, value, ignore_case=False):
@@ -84,71 +82,75 @@ def _describe(values):
     return "one of [{0}]".format(", ".join(repr(item) for item in values))
 
 
+def _parse_operator(text):
+    qualifier = None
+    name = text
+    if ":" in text:
+        qualifier, name = text.split(":", 1)
+        qualifier = qualifier.lower()
+    base = name.lower()
+    if_exists = base.endswith("ifexists") and base != "ifexists"
+    if if_exists:
+        base = base[: -len("ifexists")]
+    return _Operator(text, qualifier, base, if_exists)
+
+
 def _evaluate_operator(operator, block, context):
     """``(holds, reason)`` for one operator block; ``holds`` None means the operator is unknown."""
-    qualifier = None
-    name = operator
-    if ":" in operator:
-        qualifier, name = operator.split(":", 1)
-        qualifier = qualifier.lower()
-        if qualifier not in ("forallvalues", "foranyvalue"):
-            return None, "unknown condition operator {0!r}".format(operator)
-    lowered = name.lower()
-    if_exists = lowered.endswith("ifexists") and lowered != "ifexists"
-    if if_exists:
-        lowered = lowered[: -len("ifexists")]
+    operator = _parse_operator(operator)
+    if operator.qualifier not in (None, "forallvalues", "foranyvalue"):
+        return None, "unknown condition operator {0!r}".format(operator.text)
     if not isinstance(block, dict):
-        return None, "condition operator {0!r} has no key/value block".format(operator)
-
-    if lowered == "null" and qualifier is None and not if_exists:
-        for key, value in block.items():
-            want_missing = _policy_string(as_list(value)[0]).lower() == "true" if as_list(value) else False
-            present = key.lower() in context
-            if want_missing == present:
-                return False, "Null on {0!r} expects the key to be {1}, it is {2}".format(
-                    key, "absent" if want_missing else "present", "present" if present else "absent"
-                )
-        return True, ""
-
-    if lowered not in _STRING_OPERATORS:
-        return None, "unknown condition operator {0!r}: the statement does not apply".format(operator)
-    negated, wildcard, ignore_case = _STRING_OPERATORS[lowered]
-
-    def matches(value, policy_values):
-        if wildcard:
-            return any(_glob(item, value, ignore_case) for item in policy_values)
-        if ignore_case:
-            return any(item.lower() == value.lower() for item in policy_values)
-        return any(item == value for item in policy_values)
-
+        return None, "condition operator {0!r} has no key/value block".format(operator.text)
+    if operator.base == "null" and operator.qualifier is None and not operator.if_exists:
+        return _null_holds(block, context)
+    if operator.base not in _STRING_OPERATORS:
+        return None, "unknown condition operator {0!r}: the statement does not apply".format(operator.text)
     for key, value in block.items():
-        policy_values = [_policy_string(item) for item in as_list(value)]
-        request_values = context.get(str(key).lower())
-        if request_values is None:
-            if if_exists:
-                continue
-            if qualifier == "forallvalues":
-                continue
-            if qualifier == "foranyvalue" or not negated:
-                return False, "{0} on {1!r} expects {2}, the token has no such claim".format(
-                    operator, key, _describe(policy_values)
-                )
-            continue
-        outcomes = [matches(item, policy_values) != negated for item in request_values]
-        if qualifier == "foranyvalue":
-            holds = any(outcomes)
-        else:
-            holds = all(outcomes)
+        holds, why = _string_key_holds(operator, key, value, context)
         if not holds:
-            found = request_values[0] if len(request_values) == 1 else request_values
-            if negated:
-                return False, "{0} on {1!r} expects a value other than {2}, the token has {3!r}".format(
-                    operator, key, _describe(policy_values), found
-                )
-            return False, "{0} on {1!r} expects {2}, the token has {3!r}".format(
-                operator, key, _describe(policy_values), found
+            return False, why
+    return True, ""
+
+
+def _null_holds(block, context):
+    """``(holds, reason)`` of a ``Null`` block: each key is to be absent (``true``) or present (``false``)."""
+    for key, value in block.items():
+        want_missing = _policy_string(as_list(value)[0]).lower() == "true" if as_list(value) else False
+        present = key.lower() in context
+        if want_missing == present:
+            return False, "Null on {0!r} expects the key to be {1}, it is {2}".format(
+                key, "absent" if want_missing else "present", "present" if present else "absent"
             )
     return True, ""
+
+
+def _matches(value, policy_values, wildcard, ignore_case):
+    if wildcard:
+        return any(_glob(item, value, ignore_case) for item in policy_values)
+    if ignore_case:
+        return any(item.lower() == value.lower() for item in policy_values)
+    return any(item == value for item in policy_values)
+
+
+def _string_key_holds(operator, key, value, context):
+    """``(holds, reason)`` of one key of a string operator's block, against the token's claims in ``context``."""
+    negated, wildcard, ignore_case = _STRING_OPERATORS[operator.base]
+    policy_values = [_policy_string(item) for item in as_list(value)]
+    request_values = context.get(str(key).lower())
+    if request_values is None:
+        if operator.if_exists or operator.qualifier == "forallvalues" or (negated and operator.qualifier != "foranyvalue"):
+            return True, ""
+        return False, "{0} on {1!r} expects {2}, the token has no such claim".format(
+            operator.text, key, _describe(policy_values)
+        )
+    outcomes = [_matches(item, policy_values, wildcard, ignore_case) != negated for item in request_values]
+    holds = any(outcomes) if operator.qualifier == "foranyvalue" else all(outcomes)
+    if holds:
+        return True, ""
+    found = request_values[0] if len(request_values) == 1 else request_values
+    expected = ("a value other than " if negated else "") + _describe(policy_values)
+    return False, "{0} on {1!r} expects {2}, the token has {3!r}".format(operator.text, key, expected, found)
 
 
 def _principal_matches(principal, provider_arn):
@@ -213,10 +215,6 @@ def _statement_result(index, stmt, provider_arn, context):
     return entry
 
 
-def _label(index, sid):
-    return "statement {0}{1}".format(index, " ({0})".format(sid) if sid else "")
-
-
 def evaluate(policy, claims, provider_arn):
     """What IAM decides when a token with ``claims`` (iss, sub, aud) is presented through ``provider_arn``.
 
@@ -242,13 +240,13 @@ def evaluate(policy, claims, provider_arn):
     for entry in results:
         if entry["applies"] and entry["effect"] == "Deny":
             reason = "{0} denies explicitly: it applies to this token and a Deny overrides every Allow".format(
-                _label(entry["index"], entry["sid"])
+                statement_label(entry["index"], entry["sid"])
             )
             return Decision(False, "Deny", entry["index"], entry["sid"], reason, results)
     for entry in results:
         if entry["applies"] and entry["effect"] == "Allow":
             reason = "{0} allows sub {1!r} with aud {2!r} from {3}".format(
-                _label(entry["index"], entry["sid"]), claims.get("sub"), claims.get("aud"), provider
+                statement_label(entry["index"], entry["sid"]), claims.get("sub"), claims.get("aud"), provider
             )
             return Decision(True, "Allow", entry["index"], entry["sid"], reason, results)
     candidates = [entry for entry in results if entry["names_provider"] and entry["effect"] == "Allow"]
@@ -256,11 +254,11 @@ def evaluate(policy, claims, provider_arn):
         return Decision(False, None, None, None, "the trust policy has no statements", results)
     if not candidates:
         reason = "no statement allows the provider {0}: {1}".format(
-            provider_arn, "; ".join("{0}: {1}".format(_label(e["index"], e["sid"]), e["reason"]) for e in results)
+            provider_arn, "; ".join("{0}: {1}".format(statement_label(e["index"], e["sid"]), e["reason"]) for e in results)
         )
         return Decision(False, None, None, None, reason, results)
     closest = candidates[0]
     reason = "no statement allows this token; {0}".format(
-        "; ".join("{0}: {1}".format(_label(e["index"], e["sid"]), e["reason"]) for e in candidates)
+        "; ".join("{0}: {1}".format(statement_label(e["index"], e["sid"]), e["reason"]) for e in candidates)
     )
     return Decision(False, None, closest["index"], closest["sid"], reason, results)

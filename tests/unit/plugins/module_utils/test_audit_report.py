@@ -23,6 +23,7 @@ from html.parser import HTMLParser
 
 import pytest
 
+from ansible_collections.eks.irsa.plugins.module_utils import audit_run
 from ansible_collections.eks.irsa.plugins.module_utils.audit_report import render_html
 from ansible_collections.eks.irsa.plugins.module_utils.audit_report import render_json
 
@@ -573,6 +574,23 @@ def test_json_is_the_report_with_sorted_keys_and_two_space_indent(sample):
 
     json.loads(text, object_pairs_hook=pairs_sorted)
     assert INJECTED in json.loads(text)["clusters"][2]["service_accounts"][1]["name"]
+
+
+def test_report_files_are_written_into_report_dir(sample, tmp_path):
+    directory = tmp_path / "new" / "audit"
+    written = audit_run.write_report(str(directory), sample)
+    assert written == [str(directory / "report.json"), str(directory / "report.html")]
+    assert (directory / "report.json").read_text(encoding="utf-8") == render_json(sample)
+    assert (directory / "report.html").read_text(encoding="utf-8") == render_html(sample)
+
+
+def test_an_unwritable_report_dir_says_so(sample, tmp_path):
+    blocker = tmp_path / "file"
+    blocker.write_text("", encoding="utf-8")
+    with pytest.raises(audit_run.ReportError) as raised:
+        audit_run.write_report(str(blocker / "audit"), sample)
+    assert str(raised.value) == "Cannot write the report to {0}: Not a directory; set report_dir to a writable directory".format(
+        blocker / "audit")
 
 
 if __name__ == "__main__":

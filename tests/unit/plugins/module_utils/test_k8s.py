@@ -497,4 +497,3 @@ def test_no_cluster_name_alias_where_cluster_name_names_the_issuer():
     assert "aliases" not in spec["eks_cluster"]
     validated = ArgumentSpecValidator(spec).validate({"eks_cluster": "prod"})
     assert validated.validated_parameters["eks_cluster"] == "prod" and not validated._deprecations
-

@@ -4,6 +4,7 @@
 # GNU General Public License v3.0+ (see COPYING or https://www.gnu.org/licenses/gpl-3.0.txt)
 
 import copy
+import dataclasses
 import json
 import os
 
@@ -173,7 +174,7 @@ def test_wildcard_and_exact_subjects_both_match():
 )
 def test_partitions(partition, provider):
     arn = "arn:{0}:iam::111122223333:oidc-provider/{1}".format(partition, provider)
-    built = trust.trust_policy({arn: {"subjects": [SA + "default:my-app"]}})
+    built = trust.merge_trust_policy(None, {arn: {"subjects": [SA + "default:my-app"]}})
     stmt = built["Statement"][0]
     assert stmt["Principal"] == {"Federated": arn}
     # the audience is sts.amazonaws.com in every partition, China included
@@ -182,7 +183,7 @@ def test_partitions(partition, provider):
 
 
 def test_custom_audience():
-    built = trust.trust_policy({BLUE_ARN: {"subjects": [SA + "a:b"], "audience": "my-aud"}})
+    built = trust.merge_trust_policy(None, {BLUE_ARN: {"subjects": [SA + "a:b"], "audience": "my-aud"}})
     assert built["Statement"][0]["Condition"]["StringEquals"][BLUE + ":aud"] == "my-aud"
 
 
@@ -370,14 +371,14 @@ def test_minified_size_ignores_white_space():
 @pytest.mark.parametrize("count, fits", [(1, True), (10, True), (40, False)])
 def test_size_grows_with_subjects(count, fits):
     subs = [SA + "namespace-{0:03d}:service-account-{0:03d}".format(i) for i in range(count)]
-    policy = trust.trust_policy({BLUE_ARN: {"subjects": subs}})
+    policy = trust.merge_trust_policy(None, {BLUE_ARN: {"subjects": subs}})
     assert (trust.minified_size(policy) <= TRUST_POLICY_SIZE_LIMIT) is fits
 
 
 def test_wildcard_shrinks_the_document():
     subs = [SA + "team:app-{0:03d}".format(i) for i in range(40)]
-    big = trust.trust_policy({BLUE_ARN: {"subjects": subs}})
-    small = trust.trust_policy({BLUE_ARN: {"subjects": [SA + "team:app-*"]}})
+    big = trust.merge_trust_policy(None, {BLUE_ARN: {"subjects": subs}})
+    small = trust.merge_trust_policy(None, {BLUE_ARN: {"subjects": [SA + "team:app-*"]}})
     assert trust.minified_size(small) < trust.minified_size(big)
 
 
@@ -423,7 +424,7 @@ def test_reason_names_expected_and_found():
 def test_deny_is_named():
     policy = doc(irsa(BLUE, BLUE_ARN, [SA + "kube-system:*"]), DENY)
     decision = trust_evaluate.evaluate(policy, {"iss": "https://" + BLUE, "sub": SA + "kube-system:x", "aud": AUD}, BLUE_ARN)
-    assert decision.to_dict()["allowed"] is False
+    assert dataclasses.asdict(decision)["allowed"] is False
     assert decision.effect == "Deny" and decision.statement_index == 1 and decision.sid == "NoKubeSystem"
     assert "Deny" in decision.reason
 
