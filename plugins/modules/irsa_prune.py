@@ -120,22 +120,14 @@ service_accounts:
       sample: false
 """
 
-import json
-from urllib.parse import unquote
-
-from ansible_collections.amazon.aws.plugins.module_utils.exceptions import AnsibleAWSError
-from ansible_collections.amazon.aws.plugins.module_utils.iam import get_iam_role
-from ansible_collections.amazon.aws.plugins.module_utils.tagging import boto3_tag_list_to_ansible_dict
-
 from ansible_collections.eks.irsa.plugins.module_utils.aws import IrsaAWSModule
 from ansible_collections.eks.irsa.plugins.module_utils import aws as irsa_aws
+from ansible_collections.eks.irsa.plugins.module_utils import errors
 from ansible_collections.eks.irsa.plugins.module_utils import iam as irsa_iam
 from ansible_collections.eks.irsa.plugins.module_utils import service_account as sa
 from ansible_collections.eks.irsa.plugins.module_utils.trust import build as trust
 from ansible_collections.eks.irsa.plugins.module_utils.constants import DEFAULT_AUDIENCE
-from ansible_collections.eks.irsa.plugins.module_utils.constants import OWNER_TAG_KEY
-from ansible_collections.eks.irsa.plugins.module_utils.constants import OWNER_TAG_VALUE
-from ansible_collections.eks.irsa.plugins.module_utils.errors import KubernetesError
+from ansible_collections.eks.irsa.plugins.module_utils.errors import IrsaError
 from ansible_collections.eks.irsa.plugins.module_utils.k8s.connection import hide_kubeconfig_secrets
 from ansible_collections.eks.irsa.plugins.module_utils.k8s.connection import k8s_argument_spec
 from ansible_collections.eks.irsa.plugins.module_utils.k8s.api import kubernetes_services
@@ -169,12 +161,10 @@ def plan_roles(iam_client, arn, subjects):
     """``[(role name, trust before, trust after, removed subjects)]`` for our roles trusting subjects nobody binds."""
     plans = []
     for name in irsa_aws.roles_trusting(iam_client, arn):
-        role = get_iam_role(iam_client, name)
-        if role is None or boto3_tag_list_to_ansible_dict(role.get("Tags") or []).get(OWNER_TAG_KEY) != OWNER_TAG_VALUE:
+        role = irsa_iam.get_role(iam_client, name)
+        if role is None or not irsa_iam.is_owned(role):
             continue
-        before = role.get("AssumeRolePolicyDocument") or {}
-        if isinstance(before, str):
-            before = json.loads(unquote(before))
+        before = role["AssumeRolePolicyDocument"]
         wanted = subjects.get(name, set())
         after, removed = before, []
         for audience in sorted({DEFAULT_AUDIENCE} | _audiences(before, arn)):
@@ -192,15 +182,8 @@ def plan_roles(iam_client, arn, subjects):
 
 def _audiences(document, arn):
     """The audiences of the IRSA statements of ``arn`` in ``document`` (the ``:aud`` values)."""
-    key = trust.provider_from_arn(arn).lower() + ":aud"
-    found = set()
-    for stmt in trust.statements_of(document):
-        for block in (stmt.get("Condition") or {}).values():
-            if isinstance(block, dict):
-                for condition_key, value in block.items():
-                    if str(condition_key).lower() == key and isinstance(value, str):
-                        found.add(value)
-    return found
+    key = trust.provider_from_arn(arn) + ":aud"
+    return {value for stmt in trust.statements_of(document) for _operator, value in trust.condition_values(stmt, key)}
 
 
 def plan_service_accounts(kube, service_accounts):
@@ -282,12 +265,8 @@ def main():
         account_plans = plan_service_accounts(kube, service_accounts)
         if not module.check_mode:
             apply(iam_client, kube, role_plans, account_plans, done)
-    except (NamingError, KubernetesError) as e:
-        module.fail_json(msg=str(e), changed=wrote() or bool(done), written=done)
-    except AnsibleAWSError as e:
-        if e.exception:
-            module.fail_json_aws(e.exception, msg=e.message, changed=wrote() or bool(done), written=done)
-        module.fail_json(msg=e.message, changed=wrote() or bool(done), written=done)
+    except IrsaError as e:
+        errors.fail(module, e, changed=wrote() or bool(done), written=done)
     finally:
         if kube is not None:
             kube.close()

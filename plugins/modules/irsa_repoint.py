@@ -241,14 +241,14 @@ written:
 
 import copy
 
-from ansible_collections.amazon.aws.plugins.module_utils.exceptions import AnsibleAWSError
-from ansible_collections.amazon.aws.plugins.module_utils.iam import get_iam_role
-from ansible_collections.amazon.aws.plugins.module_utils.tagging import boto3_tag_list_to_ansible_dict
-
-from ansible_collections.eks.irsa.plugins.module_utils.errors import IrsaAWSError
 from ansible_collections.eks.irsa.plugins.module_utils import aws as irsa_aws
 from ansible_collections.eks.irsa.plugins.module_utils import batch
+from ansible_collections.eks.irsa.plugins.module_utils import errors
 from ansible_collections.eks.irsa.plugins.module_utils import iam as irsa_iam
+from ansible_collections.eks.irsa.plugins.module_utils.errors import ConflictError
+from ansible_collections.eks.irsa.plugins.module_utils.errors import InputError
+from ansible_collections.eks.irsa.plugins.module_utils.errors import IrsaAWSError
+from ansible_collections.eks.irsa.plugins.module_utils.errors import IrsaError
 from ansible_collections.eks.irsa.plugins.module_utils.trust import build as trust
 from ansible_collections.eks.irsa.plugins.module_utils.aws import IrsaAWSModule
 from ansible_collections.eks.irsa.plugins.module_utils.constants import DEFAULT_AUDIENCE
@@ -256,14 +256,10 @@ from ansible_collections.eks.irsa.plugins.module_utils.constants import OWNER_TA
 from ansible_collections.eks.irsa.plugins.module_utils.constants import OWNER_TAG_VALUE
 from ansible_collections.eks.irsa.plugins.module_utils.constants import TRUST_POLICY_SIZE_LIMIT
 from ansible_collections.eks.irsa.plugins.module_utils.naming import NamingError
-from ansible_collections.eks.irsa.plugins.module_utils.naming import parse_arn
+from ansible_collections.eks.irsa.plugins.module_utils.naming import account_of_arn
 from ansible_collections.eks.irsa.plugins.module_utils.naming import parse_issuer
 from ansible_collections.eks.irsa.plugins.module_utils.naming import parse_oidc_provider
 from ansible_collections.eks.irsa.plugins.module_utils.naming import provider_arn
-
-
-class RepointError(Exception):
-    """A problem the user can fix, found before any write; the message says what, why and how."""
 
 
 # ---------------------------------------------------------------------------------------------
@@ -273,11 +269,8 @@ class RepointError(Exception):
 def irsa_parts(stmt, arn):
     """``(subjects, audience)`` when ``stmt`` is an IRSA statement of the provider ``arn`` (for any one audience),
     else None."""
-    aud_key = trust.provider_from_arn(arn).lower() + ":aud"
     audiences = {DEFAULT_AUDIENCE}
-    for block in (stmt.get("Condition") or {}).values():
-        if isinstance(block, dict):
-            audiences.update(value for key, value in block.items() if str(key).lower() == aud_key and isinstance(value, str))
+    audiences.update(value for _operator, value in trust.condition_values(stmt, trust.provider_from_arn(arn) + ":aud"))
     for audience in sorted(audiences):
         subjects = trust.irsa_statement_parts(stmt, arn, audience)
         if subjects is not None:
@@ -358,11 +351,6 @@ def names_provider(document, arn):
 # the providers
 
 
-def _account_of(arn):
-    details = parse_arn(arn)
-    return details["account_id"], details["partition"]
-
-
 def _cluster_issuer(module, option):
     """``(issuer, (account, partition))`` of the cluster named by ``option``."""
     name = module.params[option]
@@ -373,12 +361,12 @@ def _cluster_issuer(module, option):
             raise
         hint = (" If the old cluster was deleted, give from_provider instead: the issuer or the IAM OIDC provider ARN "
                 "its roles trust (aws iam list-open-id-connect-providers lists them)") if option == "from_cluster" else ""
-        raise RepointError("{0}: {1}.{2}".format(option, e.message.replace("cluster_name", option), hint)) from None
+        raise InputError("{0}: {1}.{2}".format(option, e.message.replace("cluster_name", option), hint)) from None
     try:
         issuer = parse_issuer(irsa_aws.cluster_issuer_url(cluster))
     except NamingError as e:
-        raise RepointError("{0}: {1}".format(option, e)) from None
-    return issuer, _account_of(cluster["arn"])
+        raise InputError("{0}: {1}".format(option, e)) from None
+    return issuer, account_of_arn(cluster["arn"])
 
 
 def resolve_providers(module):
@@ -396,10 +384,10 @@ def resolve_providers(module):
         try:
             issuer, arn = parse_oidc_provider(module.params[provider_option])
         except NamingError as e:
-            raise RepointError("{0}: {1}".format(provider_option, e)) from None
+            raise InputError("{0}: {1}".format(provider_option, e)) from None
         sides[side] = (issuer, arn, provider_option)
         if arn is not None:
-            account = account or _account_of(arn)
+            account = account or account_of_arn(arn)
     if account is None:
         identity = irsa_aws.caller_identity(module.client("sts"))
         account = (identity["account_id"], identity["partition"])
@@ -407,14 +395,14 @@ def resolve_providers(module):
     for side, (issuer, arn, option) in sides.items():
         if arn is None:
             arn = provider_arn(issuer.provider, account[0], issuer.partition)
-        elif _account_of(arn)[0] != account[0]:
-            raise RepointError(
+        elif account_of_arn(arn)[0] != account[0]:
+            raise InputError(
                 "{0}: {1} is an OIDC provider of account {2}, and the other cluster's is of account {3}: a role trusts "
                 "only the OIDC providers of its own account, so both must be of the same account".format(
-                    option, arn, _account_of(arn)[0], account[0]))
+                    option, arn, account_of_arn(arn)[0], account[0]))
         arns[side] = arn
     if arns["from"] == arns["to"]:
-        raise RepointError(
+        raise InputError(
             "the old and the new cluster have the same OIDC provider {0}: there is nothing to re-point. Check "
             "from_cluster/from_provider and to_cluster/to_provider".format(arns["from"]))
     return arns["from"], arns["to"]
@@ -424,29 +412,22 @@ def resolve_providers(module):
 # planning
 
 
-def _get_role(client, name):
-    role = get_iam_role(client, name)
-    if role is not None:
-        role = dict(role, AssumeRolePolicyDocument=irsa_aws.trust_document(role.get("AssumeRolePolicyDocument")))
-    return role
-
-
 def candidate_roles(module, iam_client, old_arn, new_arn):
     """The roles to look at, with their trust policy: the roles named in ``roles`` (read with GetRole, tags
     included), or every role of the account whose trust names the old provider or has an IRSA statement of the new
     one (from ListRoles, without tags)."""
     names = module.params["roles"]
     if names:
-        roles = batch.run_items(lambda name: _get_role(iam_client, name), names, module.params["max_concurrency"])
+        roles = batch.run_items(lambda name: irsa_iam.get_role(iam_client, name), names, module.params["max_concurrency"])
         missing = [name for name, role in zip(names, roles) if role is None]
         if missing:
-            raise RepointError(
+            raise InputError(
                 "roles: there is no IAM role named {0} in this account: check the names, or leave roles out to "
                 "re-point every role that trusts the old cluster".format(", ".join(repr(name) for name in missing)))
         unrelated = [role["RoleName"] for role in roles if not any(
             names_provider(role["AssumeRolePolicyDocument"], arn) for arn in (old_arn, new_arn))]
         if unrelated:
-            raise RepointError(
+            raise InputError(
                 "roles: {0} trust neither the old provider {1} nor the new one {2}: check the names and the clusters "
                 "(from_cluster/from_provider, to_cluster/to_provider)".format(", ".join(repr(name) for name in unrelated), old_arn, new_arn))
         return {role["RoleName"]: role for role in roles}
@@ -456,10 +437,6 @@ def candidate_roles(module, iam_client, old_arn, new_arn):
         if names_provider(document, old_arn) or any(irsa_parts(stmt, new_arn) for stmt in trust.statements_of(document)):
             found[role["RoleName"]] = role
     return found
-
-
-def is_owned(role):
-    return boto3_tag_list_to_ansible_dict(role.get("Tags") or []).get(OWNER_TAG_KEY) == OWNER_TAG_VALUE
 
 
 def _foreign(role):
@@ -494,7 +471,7 @@ def plan_roles(module, iam_client, roles, old_arn, new_arn):
     adopt = set(module.params["adopt"] or [])
     to_change = sorted(name for name, role in roles.items() if _plan(role, old_arn, new_arn, mode)["changed"])
     if not module.params["roles"]:
-        fresh = batch.run_items(lambda name: _get_role(iam_client, name), to_change, module.params["max_concurrency"])
+        fresh = batch.run_items(lambda name: irsa_iam.get_role(iam_client, name), to_change, module.params["max_concurrency"])
         roles = dict(roles)
         for name, role in zip(to_change, fresh):
             if role is None:
@@ -504,7 +481,7 @@ def plan_roles(module, iam_client, roles, old_arn, new_arn):
     plans, foreign = [], []
     for name in sorted(roles):
         plan = _plan(roles[name], old_arn, new_arn, mode)
-        if plan["changed"] and not is_owned(roles[name]) and name not in adopt:
+        if plan["changed"] and not irsa_iam.is_owned(roles[name]) and name not in adopt:
             foreign.append(_foreign(roles[name]))
         else:
             plans.append(plan)
@@ -520,11 +497,11 @@ def check_plans(module, iam_client, plans, new_arn):
     IAM has the new provider."""
     limit = module.params["trust_policy_size_limit"]
     if limit < 1:
-        raise RepointError("trust_policy_size_limit must be a positive number of characters (IAM's default is 2048)")
+        raise InputError("trust_policy_size_limit must be a positive number of characters (IAM's default is 2048)")
     too_big = [(plan["name"], trust.minified_size(plan["diff"]["after"])) for plan in plans if plan["changed"]]
     too_big = [(name, size) for name, size in too_big if size > limit]
     if too_big:
-        raise RepointError(
+        raise ConflictError(
             "Nothing was written: the trust policy of {0} would be over the limit of {1} characters without white space, "
             "and IAM would reject it. Shrink those trust policies first (merge ServiceAccounts under a wildcard such as "
             "prod:*, remove statements no longer needed, or re-point with mode: move instead of add), or ask for a "
@@ -541,7 +518,7 @@ def check_plans(module, iam_client, plans, new_arn):
                     "allowed); IAM will refuse the trust policies if it does not".format(new_arn))
         return
     if not exists:
-        raise RepointError(
+        raise ConflictError(
             "Nothing was written: the new cluster's IAM OIDC provider {0} does not exist, and IAM refuses a trust policy "
             "that names a missing provider. Create it first (eks.irsa.eks_oidc_provider with the new cluster's "
             "cluster_name, or playbooks/site.yml for the new cluster), then run again; set check_oidc_provider: false "
@@ -563,7 +540,7 @@ def apply(module, iam_client, plans):
         wrote = watch.start()
         try:
             irsa_iam.update_trust_policy(iam_client, plan["name"], plan["diff"]["after"])
-        except AnsibleAWSError as e:
+        except IrsaAWSError as e:
             result.update(failed=True, changed=wrote(), msg="role {0!r}: {1}".format(
                 plan["name"], irsa_aws.aws_failure_message(e, module.params)))
         return result
@@ -612,12 +589,10 @@ def main():
         roles = candidate_roles(module, iam_client, old_arn, new_arn)
         plans, foreign = plan_roles(module, iam_client, roles, old_arn, new_arn)
         check_plans(module, iam_client, plans, new_arn)
-    except RepointError as e:
-        module.fail_json(msg=str(e), changed=False, results=[], foreign_roles=[], unchanged_roles=[])
-    except AnsibleAWSError as e:
-        if e.exception is not None:
-            module.fail_json_aws(e.exception, msg=e.message, changed=False)
-        module.fail_json(msg=e.message, changed=False)
+    except IrsaAWSError as e:
+        errors.fail(module, e, changed=False)
+    except IrsaError as e:
+        errors.fail(module, e, changed=False, results=[], foreign_roles=[], unchanged_roles=[])
     warn_about(module, plans, foreign, old_arn)
     results = apply(module, iam_client, plans)
     outcome = dict(
@@ -632,10 +607,8 @@ def main():
         outcome["diff"] = [result["diff"] for result in results if result["changed"]]
     if any(result.get("failed") for result in results):
         written = [result["name"] for result in results if result["changed"] and not result.get("failed")]
-        module.fail_json(
-            msg="{0}. Written: {1}; a second run re-points the others".format(
-                batch.batch_message(results, "roles"), ", ".join(written) or "nothing"),
-            written=written, **outcome)
+        errors.fail(module, IrsaError("{0}. Written: {1}; a second run re-points the others".format(
+            batch.batch_message(results, "roles"), ", ".join(written) or "nothing"), written=written), **outcome)
     module.exit_json(**outcome)
 
 

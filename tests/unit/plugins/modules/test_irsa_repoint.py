@@ -11,12 +11,8 @@ from unittest import mock
 
 import boto3
 import pytest
-from moto import mock_aws
 
-from ansible.module_utils import basic
-from ansible.module_utils.testing import patch_module_args
-from ansible_collections.amazon.aws.plugins.module_utils.modules import AnsibleAWSModule
-from ansible_collections.eks.irsa.plugins.module_utils.aws import IrsaAWSModule
+from ansible_collections.eks.irsa.plugins.module_utils import aws as irsa_aws
 from ansible_collections.eks.irsa.plugins.module_utils.errors import IrsaAWSError
 from ansible_collections.eks.irsa.plugins.modules import irsa_repoint
 
@@ -37,16 +33,11 @@ DENY_STATEMENT = {"Sid": "NoBatch", "Effect": "Deny", "Principal": {"Federated":
                   "Condition": {"StringLike": {BLUE + ":sub": SA + "batch:*"}}}
 
 
-class Exit(Exception):
-    def __init__(self, result):
-        super().__init__(result)
-        self.result = result
-
-
 class AWS:
     """moto with the blue and green providers registered; records every call irsa_repoint makes."""
 
-    def __init__(self):
+    def __init__(self, run_main):
+        self.run_main = run_main
         self.calls = []
         self.fail_roles = {}
         self.iam = boto3.client("iam", region_name=REGION)
@@ -80,50 +71,13 @@ class AWS:
     def run(self, check_mode=False, diff=True, **args):
         """Run the module; return its result dict (with 'failed' when it failed) and its warnings."""
         self.calls = []
-        args.setdefault("region", REGION)
-        args.setdefault("access_key", "AKIDEXAMPLE")
-        args.setdefault("secret_key", "example")
-        args["_ansible_check_mode"] = check_mode
-        args["_ansible_diff"] = diff
-        original_client = AnsibleAWSModule.client
-        aws = self
-
-        def client(module, service, retry_decorator=None, **extra):
-            made = original_client(module, service, retry_decorator=retry_decorator, **extra)
-            made.meta.events.register("before-call.*.*", aws.record)
-            return made
-
-        warnings = []
-
-        def warn(_module, warning, *_args, **_kwargs):
-            warnings.append(warning)
-
-        def exit_json(_module, **kwargs):
-            kwargs["warnings"] = warnings
-            raise Exit(kwargs)
-
-        def fail_json(_module, **kwargs):
-            kwargs["failed"] = True
-            kwargs["warnings"] = warnings
-            raise Exit(kwargs)
-
-        with patch_module_args(args), mock.patch.object(AnsibleAWSModule, "client", client), \
-                mock.patch.object(IrsaAWSModule, "warn", warn), \
-                mock.patch.object(basic.AnsibleModule, "exit_json", exit_json), \
-                mock.patch.object(basic.AnsibleModule, "fail_json", fail_json):
-            with pytest.raises(Exit) as caught:
-                irsa_repoint.main()
-        return caught.value.result
+        return self.run_main(irsa_repoint.main, self.record, check_mode, diff, **args)
 
 
 @pytest.fixture
-def aws(monkeypatch):
-    for key in ("AWS_PROFILE", "AWS_ENDPOINT_URL", "AWS_DEFAULT_PROFILE"):
-        monkeypatch.delenv(key, raising=False)
-    monkeypatch.setenv("AWS_ACCESS_KEY_ID", "AKIDEXAMPLE")
-    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "example")
-    with mock_aws():
-        yield AWS()
+def aws(moto, module_runner):
+    with moto():
+        yield AWS(module_runner)
 
 
 def irsa(provider, provider_arn, subs, like=False, aud=True):
@@ -229,7 +183,7 @@ def test_clusters_are_resolved_with_describe_cluster(aws):
                        "identity": {"oidc": {"issuer": "https://" + host}}, "status": "ACTIVE"}
                 for name, host in (("blue", BLUE), ("green", GREEN))}
     aws.role("app", [blue("shop:app")])
-    with mock.patch.object(irsa_repoint.irsa_aws, "describe_cluster", side_effect=lambda _c, name: clusters.get(name)):
+    with mock.patch.object(irsa_aws, "describe_cluster", side_effect=lambda _c, name: clusters.get(name)):
         result = aws.run(from_cluster="blue", to_cluster="green")
         assert result["to_provider_arn"] == GREEN_ARN and result["from_provider_arn"] == BLUE_ARN
         assert aws.trust("app")["Statement"] == [green("shop:app")]
@@ -343,7 +297,7 @@ def test_a_failure_after_some_writes_says_changed_and_which_roles_were_written(a
 
 
 def test_aws_errors_while_reading_are_messages_with_no_write(aws):
-    with mock.patch.object(irsa_repoint.irsa_aws, "list_roles", side_effect=IrsaAWSError(
+    with mock.patch.object(irsa_aws, "list_roles", side_effect=IrsaAWSError(
             message="Not allowed to list the IAM roles: the AWS identity in use lacks the IAM permission iam:ListRoles")):
         result = aws.run(**MOVE)
     assert result["failed"] and "iam:ListRoles" in result["msg"] and result["changed"] is False

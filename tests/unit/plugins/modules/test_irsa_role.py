@@ -10,12 +10,11 @@ from unittest import mock
 
 import boto3
 import pytest
-from moto import mock_aws
 
-from ansible.module_utils import basic
-from ansible.module_utils.testing import patch_module_args
-from ansible_collections.amazon.aws.plugins.module_utils.modules import AnsibleAWSModule
-from ansible_collections.eks.irsa.plugins.module_utils.aws import IrsaAWSModule
+from ansible_collections.eks.irsa.plugins.module_utils import aws as irsa_aws
+from ansible_collections.eks.irsa.plugins.module_utils import iam as irsa_iam
+from ansible_collections.eks.irsa.plugins.module_utils import role_apply
+from ansible_collections.eks.irsa.plugins.module_utils.errors import IrsaAWSError
 from ansible_collections.eks.irsa.plugins.modules import irsa_role
 
 ACCOUNT = "123456789012"  # moto's account
@@ -30,17 +29,11 @@ EC2_STATEMENT = {"Effect": "Allow", "Principal": {"Service": "ec2.amazonaws.com"
 S3_READ = {"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": "s3:GetObject", "Resource": "*"}]}
 
 
-class Exit(Exception):
-    def __init__(self, result, failed):
-        super().__init__(result)
-        self.result = result
-        self.failed = failed
-
-
 class AWS:
     """moto with the two providers registered; records every call irsa_role makes."""
 
-    def __init__(self):
+    def __init__(self, run_main):
+        self.run_main = run_main
         self.calls = []
         self.failures = {}
         self.iam = boto3.client("iam", region_name=REGION)
@@ -67,54 +60,13 @@ class AWS:
     def run(self, check_mode=False, diff=True, **args):
         """Run the module; return its result dict (with 'failed' when it failed)."""
         self.calls = []
-        args.setdefault("region", REGION)
-        args.setdefault("access_key", "AKIDEXAMPLE")
-        args.setdefault("secret_key", "example")
-        args["_ansible_check_mode"] = check_mode
-        args["_ansible_diff"] = diff
-        original_client = AnsibleAWSModule.client
-        aws = self
-
-        def client(module, service, retry_decorator=None, **extra):
-            made = original_client(module, service, retry_decorator=retry_decorator, **extra)
-            made.meta.events.register("before-call.*.*", aws.record)
-            return made
-
-        warnings = []
-
-        def warn(_module, warning, *_args, **_kwargs):
-            warnings.append(warning)
-
-        def exit_json(_module, **kwargs):
-            kwargs["warnings"] = warnings
-            raise Exit(kwargs, False)
-
-        def fail_json(_module, **kwargs):
-            kwargs["failed"] = True
-            kwargs["warnings"] = warnings
-            raise Exit(kwargs, True)
-
-        with patch_module_args(args), mock.patch.object(AnsibleAWSModule, "client", client), \
-                mock.patch.object(IrsaAWSModule, "warn", warn), \
-                mock.patch.object(basic.AnsibleModule, "exit_json", exit_json), \
-                mock.patch.object(basic.AnsibleModule, "fail_json", fail_json):
-            with pytest.raises(Exit) as caught:
-                irsa_role.main()
-        return caught.value.result
-
-
-def _moto(monkeypatch, **config):
-    for key in ("AWS_PROFILE", "AWS_ENDPOINT_URL", "AWS_DEFAULT_PROFILE"):
-        monkeypatch.delenv(key, raising=False)
-    monkeypatch.setenv("AWS_ACCESS_KEY_ID", "AKIDEXAMPLE")
-    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "example")
-    return mock_aws(config=config) if config else mock_aws()
+        return self.run_main(irsa_role.main, self.record, check_mode, diff, **args)
 
 
 @pytest.fixture
-def aws(monkeypatch):
-    with _moto(monkeypatch):
-        yield AWS()
+def aws(moto, module_runner):
+    with moto():
+        yield AWS(module_runner)
 
 
 OWNER_TAG = "eks.irsa/managed-by"
@@ -325,7 +277,7 @@ def test_cluster_name_resolves_with_one_describe_cluster(aws):
         "identity": {"oidc": {"issuer": "https://" + BLUE}},
         "status": "ACTIVE",
     }
-    with mock.patch.object(irsa_role.irsa_aws, "lookup_cluster", return_value=cluster) as lookup:
+    with mock.patch.object(irsa_aws, "lookup_cluster", return_value=cluster) as lookup:
         args = base(cluster_name="blue")
         del args["oidc_provider"]
         assert aws.run(**args)["changed"] is True
@@ -575,8 +527,8 @@ def test_a_role_created_meanwhile_by_another_run_is_converged_on(aws):
     """Two runs create the same role at once: the one whose CreateRole loses (EntityAlreadyExists) adds its
     ServiceAccount to what the other made instead of failing."""
     other = {"Version": "2012-10-17", "Statement": [irsa_statement(BLUE, BLUE_ARN, [SA + "default:other"])]}
-    with mock.patch.object(irsa_role.irsa_iam, "create_role", side_effect=_racing_create(aws, other)), \
-            mock.patch.object(irsa_role.time, "sleep"):
+    with mock.patch.object(irsa_iam, "create_role", side_effect=_racing_create(aws, other)), \
+            mock.patch.object(role_apply.time, "sleep"):
         result = aws.run(**base(purge_service_accounts=False))
     assert result.get("failed") is not True, result
     assert result["changed"] is True
@@ -588,13 +540,12 @@ def test_a_role_created_meanwhile_by_another_run_is_converged_on(aws):
 def _racing_create(aws, other):
     """A create_role whose role was made by someone else a moment before: IAM answers EntityAlreadyExists."""
     from botocore.exceptions import ClientError
-    from ansible_collections.amazon.aws.plugins.module_utils.iam import AnsibleIAMError
 
     def create_role(_client, name, *_args, **_kwargs):
         aws.iam.create_role(RoleName=name, AssumeRolePolicyDocument=json.dumps(other), Tags=[{"Key": OWNER_TAG, "Value": "eks.irsa"}])
         error = ClientError({"Error": {"Code": "EntityAlreadyExists", "Message": "Role with name %s already exists." % name}},
                             "CreateRole")
-        raise AnsibleIAMError(message="Failed to create role", exception=error)
+        raise IrsaAWSError(message="Failed to create role", exception=error)
 
     return create_role
 
@@ -616,19 +567,19 @@ def test_merge_mode_merges_again_when_a_concurrent_writer_drops_its_subjects(aws
         if len(pauses) == 1:
             aws.iam.update_assume_role_policy(RoleName="AWSIRSATestRole", PolicyDocument=json.dumps(theirs))
 
-    with mock.patch.object(irsa_role.time, "sleep", concurrent_writer):
+    with mock.patch.object(role_apply.time, "sleep", concurrent_writer):
         result = aws.run(**base(service_accounts=["default:ours"], purge_service_accounts=False))
     assert result.get("failed") is not True, result
     assert result["changed"] is True
     assert _subjects_in(stored_trust(aws)) == ["first", "ours", "theirs"]
     assert _subjects_in(result["role"]["trust_policy"]) == ["first", "ours", "theirs"]
     assert aws.writes().count("UpdateAssumeRolePolicy") == 2
-    assert len(pauses) == 2 and all(p >= irsa_role.TRUST_RECHECK_DELAY for p in pauses)
+    assert len(pauses) == 2 and all(p >= role_apply.TRUST_RECHECK_DELAY for p in pauses)
 
 
 def test_merge_mode_without_a_concurrent_writer_checks_once(aws):
     aws.run(**base(service_accounts=["default:first"]))
-    with mock.patch.object(irsa_role.time, "sleep") as pause:
+    with mock.patch.object(role_apply.time, "sleep") as pause:
         result = aws.run(**base(service_accounts=["default:ours"], purge_service_accounts=False))
     assert result["changed"] is True and pause.call_count == 1
     assert aws.writes() == ["UpdateAssumeRolePolicy"]
@@ -637,7 +588,7 @@ def test_merge_mode_without_a_concurrent_writer_checks_once(aws):
 
 def test_purge_mode_owns_the_trust_and_does_not_recheck(aws):
     aws.run(**base(service_accounts=["default:first"]))
-    with mock.patch.object(irsa_role.time, "sleep") as pause:
+    with mock.patch.object(role_apply.time, "sleep") as pause:
         result = aws.run(**base(service_accounts=["default:ours"]))
     assert result["changed"] is True and pause.call_count == 0
     assert _subjects_in(stored_trust(aws)) == ["ours"]
@@ -650,7 +601,7 @@ def test_merge_mode_gives_up_on_a_writer_that_keeps_replacing_the_trust(aws):
     def relentless_writer(_seconds):
         aws.iam.update_assume_role_policy(RoleName="AWSIRSATestRole", PolicyDocument=json.dumps(theirs))
 
-    with mock.patch.object(irsa_role.time, "sleep", relentless_writer):
+    with mock.patch.object(role_apply.time, "sleep", relentless_writer):
         result = aws.run(**base(service_accounts=["default:ours"], purge_service_accounts=False))
     assert result["failed"] is True
     assert "another writer keeps replacing it" in result["msg"]
@@ -748,7 +699,7 @@ def test_a_wildcard_dropped_by_the_user_leaves_the_trust(aws):
     assert result["changed"] is True
     assert _wildcard_problems(stored_trust(aws, "narrowed"), {BLUE: False}) == []
     # adding an exact ServiceAccount to an exact trust keeps it exact
-    with mock.patch.object(irsa_role.time, "sleep"):
+    with mock.patch.object(role_apply.time, "sleep"):
         aws.run(name="narrowed", oidc_provider=BLUE_ARN, service_accounts=["default:app"], purge_service_accounts=False)
     trust = stored_trust(aws, "narrowed")
     assert _wildcard_problems(trust, {BLUE: False}) == []
@@ -873,7 +824,7 @@ def test_name_and_roles_exclude_each_other(aws):
 def test_a_shared_cluster_is_described_once(aws):
     cluster = {"name": "blue", "arn": "arn:aws:eks:%s:%s:cluster/blue" % (REGION, ACCOUNT),
                "identity": {"oidc": {"issuer": "https://" + BLUE}}, "status": "ACTIVE"}
-    with mock.patch.object(irsa_role.irsa_aws, "lookup_cluster", return_value=cluster) as lookup:
+    with mock.patch.object(irsa_aws, "lookup_cluster", return_value=cluster) as lookup:
         result = aws.run(roles=ROLES, cluster_name="blue")
     assert "failed" not in result, result.get("msg")
     assert lookup.call_count == 1
@@ -893,10 +844,10 @@ def test_warnings_name_their_role(aws):
 
 
 @pytest.fixture
-def aws_managed(monkeypatch):
+def aws_managed(moto, module_runner):
     """moto with AWS's managed policies loaded, as the sandbox has them."""
-    with _moto(monkeypatch, iam={"load_aws_managed_policies": True}):
-        yield AWS()
+    with moto(iam={"load_aws_managed_policies": True}):
+        yield AWS(module_runner)
 
 
 FOREIGN_INLINE = {"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": "sqs:SendMessage", "Resource": "*"}]}
