@@ -7,7 +7,7 @@
 
 Given what the audit read (the region's clusters, the account's roles and OIDC providers, and the ServiceAccounts
 and pods of the audited clusters), :func:`analyse` returns the findings and, per cluster, the verdict of every
-annotated ServiceAccount. The verdicts come from the same static checks as eks.irsa.irsa_verify (module_utils/verify).
+annotated ServiceAccount. The verdicts come from the same static checks as eks.irsa.irsa_verify (module_utils/verify/static).
 
 Pure functions, no I/O. Private to the eks.irsa collection; not a public API.
 """
@@ -17,12 +17,16 @@ from __future__ import annotations
 import re
 
 from ansible_collections.eks.irsa.plugins.module_utils.trust import build as trust
-from ansible_collections.eks.irsa.plugins.module_utils import verify
 from ansible_collections.eks.irsa.plugins.module_utils.constants import OIDC_PROVIDER_QUOTA
 from ansible_collections.eks.irsa.plugins.module_utils.constants import OIDC_PROVIDER_QUOTA_WARNING
 from ansible_collections.eks.irsa.plugins.module_utils.constants import ROLE_ARN_ANNOTATION
 from ansible_collections.eks.irsa.plugins.module_utils.constants import SUBJECT_PREFIX
 from ansible_collections.eks.irsa.plugins.module_utils.constants import WEB_IDENTITY_ACTION
+from ansible_collections.eks.irsa.plugins.module_utils.naming import role_name_from_arn
+from ansible_collections.eks.irsa.plugins.module_utils.pod_identity import stale_pods
+from ansible_collections.eks.irsa.plugins.module_utils.verify import static
+from ansible_collections.eks.irsa.plugins.module_utils.verify.results import WARNING
+from ansible_collections.eks.irsa.plugins.module_utils.verify.results import failures
 
 SEVERITIES = ("high", "medium", "low")
 BREADTHS = ("service_account", "namespace", "cluster")
@@ -34,25 +38,8 @@ def finding(kind, severity, title, resources, why, fix, cluster=None):
             "why": why, "fix": fix}
 
 
-def _as_list(value):
-    if value is None:
-        return []
-    return value if isinstance(value, list) else [value]
-
-
-def _conditions(stmt, key):
-    """``[(operator, value)]`` of the conditions on ``key`` (compared case-insensitively)."""
-    found = []
-    condition = stmt.get("Condition")
-    for operator, block in (condition.items() if isinstance(condition, dict) else ()):
-        for name, value in (block.items() if isinstance(block, dict) else ()):
-            if str(name).lower() == key.lower():
-                found.extend((operator, str(item)) for item in _as_list(value))
-    return found
-
-
 def _web_identity_allows(stmt):
-    actions = [str(item).lower() for item in _as_list(stmt.get("Action"))]
+    actions = [str(item).lower() for item in trust.as_list(stmt.get("Action"))]
     return stmt.get("Effect") == "Allow" and any(item in (WEB_IDENTITY_ACTION.lower(), "sts:*", "*") for item in actions)
 
 
@@ -94,7 +81,7 @@ class Audit(object):
         reported = set()
         for index, stmt in enumerate(trust.statements_of(document)):
             principal = stmt.get("Principal")
-            federated = [arn for arn in _as_list(principal.get("Federated") if isinstance(principal, dict) else None)
+            federated = [arn for arn in trust.as_list(principal.get("Federated") if isinstance(principal, dict) else None)
                          if isinstance(arn, str) and ":oidc-provider/" in arn]
             for provider_arn in federated:
                 if provider_arn not in reported:
@@ -126,7 +113,7 @@ class Audit(object):
         provider = trust.provider_from_arn(provider_arn)
         where = "{0} statement {1}{2}".format(role["Arn"], index, " ({0})".format(stmt["Sid"]) if stmt.get("Sid") else "")
         cluster = (self.by_provider.get(provider_arn) or {}).get("name")
-        if not _conditions(stmt, provider + ":aud"):
+        if not trust.condition_values(stmt, provider + ":aud"):
             self.add(
                 "trust-no-audience", "medium", "IRSA trust without an audience condition", [where],
                 "Without {0}:aud the statement accepts a token of this cluster issued for any audience the provider "
@@ -134,7 +121,7 @@ class Audit(object):
                 "Add \"StringEquals\": {{\"{0}:aud\": \"sts.amazonaws.com\"}} (eks.irsa.irsa_role writes it).".format(provider),
                 cluster=cluster,
             )
-        subjects = _conditions(stmt, provider + ":sub")
+        subjects = trust.condition_values(stmt, provider + ":sub")
         if not subjects:
             self.add(
                 "trust-too-broad", "high", "IRSA trust without a subject condition", [where],
@@ -222,13 +209,13 @@ class Audit(object):
     def _service_account(self, cluster, item, pods):
         namespace, name = item["metadata"]["namespace"], item["metadata"]["name"]
         label = "{0}/{1}/{2}".format(cluster["name"], namespace, name)
-        checks, role_arn, audience = verify.service_account_checks(namespace, name, item)
+        checks, role_arn, audience = static.service_account_checks(namespace, name, item)
         role = None
-        if role_arn and not verify.failures(checks):
-            role = self.roles_by_name.get(role_arn.rsplit("/", 1)[-1])
-            role_results = verify.role_checks(role_arn, role, caller_account=self.account)
+        if role_arn and not failures(checks):
+            role = self.roles_by_name.get(role_name_from_arn(role_arn))
+            role_results = static.role_checks(role_arn, role, caller_account=self.account)
             checks += role_results
-            if role is None and not verify.role_in_other_account(role_arn, role, self.account):
+            if role is None and not static.role_in_other_account(role_arn, role, self.account):
                 self.add(
                     "annotation-role-missing", "high", "ServiceAccount names a role that does not exist", [label, role_arn],
                     "Its pods get credentials for a role that STS refuses: every AWS call of the workload fails "
@@ -237,13 +224,13 @@ class Audit(object):
                     cluster=cluster["name"],
                 )
                 return self._row(namespace, name, role_arn, checks, [])
-        if role is not None and not verify.failures(checks):
+        if role is not None and not failures(checks):
             provider = None if not cluster.get("provider_exists") else {"client_ids": cluster.get("client_ids") or []}
-            checks += verify.provider_checks(cluster["provider_arn"], cluster["issuer"], provider, audience)
+            checks += static.provider_checks(cluster["provider_arn"], cluster["issuer"], provider, audience)
             claims = {"iss": cluster["issuer"], "sub": trust.subject(namespace, name), "aud": audience}
-            checks += verify.trust_checks(role.get("AssumeRolePolicyDocument") or {}, cluster["provider_arn"], claims,
+            checks += static.trust_checks(role.get("AssumeRolePolicyDocument") or {}, cluster["provider_arn"], claims,
                                           role_name=role["RoleName"])
-        stale = verify.stale_pods(pods, role_arn) if role_arn else []
+        stale = stale_pods(pods, role_arn) if role_arn else []
         if stale:
             self.add(
                 "pods-to-restart", "medium", "Pods started before their ServiceAccount's role", [label] + stale,
@@ -252,7 +239,7 @@ class Audit(object):
                 "Restart them: kubectl rollout restart on their Deployment/StatefulSet/DaemonSet, or delete the pods.",
                 cluster=cluster["name"],
             )
-        errors = verify.failures(checks)
+        errors = failures(checks)
         if errors:
             self.add("binding-broken", "high", "ServiceAccount cannot assume its role", [label] + ([role_arn] if role_arn else []),
                      errors[0]["message"], errors[0]["remediation"], cluster=cluster["name"])
@@ -260,7 +247,7 @@ class Audit(object):
 
     @staticmethod
     def _row(namespace, name, role_arn, checks, stale):
-        errors, warnings = verify.failures(checks), verify.failures(checks, verify.WARNING)
+        errors, warnings = failures(checks), failures(checks, WARNING)
         verdict = "broken" if errors else ("warning" if warnings or stale else "ok")
         if errors or warnings:
             message = (errors or warnings)[0]["message"]

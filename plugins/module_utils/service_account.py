@@ -31,7 +31,7 @@ from ansible_collections.eks.irsa.plugins.module_utils.naming import NamingError
 from ansible_collections.eks.irsa.plugins.module_utils.naming import is_dns1123_label
 from ansible_collections.eks.irsa.plugins.module_utils.naming import is_dns1123_subdomain
 from ansible_collections.eks.irsa.plugins.module_utils.naming import parse_arn
-from ansible_collections.eks.irsa.plugins.module_utils.verify import mutation_problems
+from ansible_collections.eks.irsa.plugins.module_utils.pod_identity import pods_with_old_identity
 
 
 def check_names(namespace, name):
@@ -195,31 +195,16 @@ def unused_after(metadata, removal):
 def pods_to_restart(pods, role_arn):
     """Running (or pending) pods that keep an old identity: not mutated for ``role_arn`` (or for none, when removing)."""
     found = []
-    for pod in pods or []:
+    for pod, problems in pods_with_old_identity(pods, role_arn):
         metadata = pod.get("metadata") or {}
-        phase = (pod.get("status") or {}).get("phase")
-        if phase in ("Succeeded", "Failed") or metadata.get("deletionTimestamp"):
-            continue
-        if role_arn is None:
-            stale = any(
-                item.get("name") == "AWS_ROLE_ARN"
-                for container in (pod.get("spec") or {}).get("containers") or []
-                for item in container.get("env") or []
-            )
-            reason = "still has the removed role's credentials"
-        else:
-            problems = mutation_problems(pod, role_arn)
-            stale = bool(problems)
-            reason = "; ".join(problems)
-        if stale:
-            owner = (metadata.get("ownerReferences") or [{}])[0]
-            found.append(
-                {
-                    "name": metadata.get("name"),
-                    "namespace": metadata.get("namespace"),
-                    "owner_kind": owner.get("kind", ""),
-                    "owner_name": owner.get("name", ""),
-                    "reason": reason,
-                }
-            )
+        owner = (metadata.get("ownerReferences") or [{}])[0]
+        found.append(
+            {
+                "name": metadata.get("name"),
+                "namespace": metadata.get("namespace"),
+                "owner_kind": owner.get("kind", ""),
+                "owner_name": owner.get("name", ""),
+                "reason": "; ".join(problems),
+            }
+        )
     return found

@@ -330,17 +330,21 @@ pods_to_restart:
 
 from ansible_collections.eks.irsa.plugins.module_utils.aws import IrsaAWSModule
 from ansible_collections.eks.irsa.plugins.module_utils import batch
+from ansible_collections.eks.irsa.plugins.module_utils import errors
 from ansible_collections.eks.irsa.plugins.module_utils import service_account as sa
 from ansible_collections.eks.irsa.plugins.module_utils.constants import BOUND_ROLE_ANNOTATION
 from ansible_collections.eks.irsa.plugins.module_utils.constants import MANAGED_BY_LABEL
 from ansible_collections.eks.irsa.plugins.module_utils.constants import MANAGED_BY_VALUE
 from ansible_collections.eks.irsa.plugins.module_utils.constants import ROLE_ARN_ANNOTATION
+from ansible_collections.eks.irsa.plugins.module_utils.errors import ConflictError
+from ansible_collections.eks.irsa.plugins.module_utils.errors import InputError
+from ansible_collections.eks.irsa.plugins.module_utils.errors import IrsaError
 from ansible_collections.eks.irsa.plugins.module_utils.errors import KubernetesError
 from ansible_collections.eks.irsa.plugins.module_utils.k8s.connection import hide_kubeconfig_secrets
 from ansible_collections.eks.irsa.plugins.module_utils.k8s.connection import k8s_argument_spec
 from ansible_collections.eks.irsa.plugins.module_utils.k8s.api import kubernetes_services
 from ansible_collections.eks.irsa.plugins.module_utils.naming import NamingError
-from ansible_collections.eks.irsa.plugins.module_utils.verify import near_miss_role_keys
+from ansible_collections.eks.irsa.plugins.module_utils.pod_identity import near_miss_role_keys
 
 CONFLICT_RETRIES = 5
 
@@ -382,14 +386,6 @@ def validate(module):
         )
 
 
-class OwnershipError(NamingError):
-    """A ServiceAccount's role annotation belongs to someone else; ``details`` go into the result."""
-
-    def __init__(self, message, **details):
-        super().__init__(message)
-        self.details = details
-
-
 def _adopt_hint(namespace, name):
     return "set adopt: true (the eks.irsa.irsa role: list {0}/{1} in irsa_adopt_service_accounts)".format(namespace, name)
 
@@ -414,7 +410,7 @@ def take_over(module, current):
     if existing == params["role_arn"]:
         return None, True  # exactly what this task would write: recorded as ours from now on
     if not ours and not params["adopt"]:
-        raise OwnershipError(
+        raise ConflictError(
             "ServiceAccount {0}/{1} is annotated with role {2}, which eks.irsa did not set (its {3} annotation does not "
             "record it), so it is not replaced with {4}. If this binding should take it over, {5}; the previous role is "
             "then reported in previous_role_arn".format(
@@ -438,7 +434,7 @@ def removal_plan(module, current):
             # Another role's binding: not this task's to remove.
             return extra, existing
     elif not ours and not params["adopt"]:
-        raise OwnershipError(
+        raise ConflictError(
             "ServiceAccount {0}/{1} is annotated with role {2}, which eks.irsa did not set, so the annotation is not "
             "removed. Give role_arn to remove it only when it names that role, or {3}".format(
                 params["namespace"], params["name"], existing, _adopt_hint(params["namespace"], params["name"])),
@@ -452,12 +448,12 @@ def create(module, kube, annotations, labels):
     params = module.params
     namespace, name = params["namespace"], params["name"]
     if not params["create"]:
-        raise NamingError(
+        raise ConflictError(
             "ServiceAccount {0}/{1} does not exist and create=false: create it first, or set create: true".format(namespace, name)
         )
     namespace_missing = not module.reads.namespace_exists(namespace)
     if namespace_missing and not params["create_namespace"]:
-        raise NamingError(
+        raise ConflictError(
             "namespace {0!r} does not exist: create it, or set create_namespace: true".format(namespace)
         )
     body = {
@@ -511,8 +507,8 @@ def patch_until_applied(module, kube, current, annotations, remove, labels):
                 raise
         current = kube.get_service_account(params["namespace"], params["name"])
         if current is None:
-            raise NamingError("ServiceAccount {0}/{1} was deleted while it was being annotated".format(params["namespace"], params["name"]))
-    raise NamingError(
+            raise ConflictError("ServiceAccount {0}/{1} was deleted while it was being annotated".format(params["namespace"], params["name"]))
+    raise ConflictError(
         "ServiceAccount {0}/{1} kept changing under concurrent writers ({2} conflicts): run again".format(
             params["namespace"], params["name"], CONFLICT_RETRIES)
     )
@@ -526,7 +522,7 @@ def check_cluster(module, kube):
         module.warn("could not check that the Kubernetes API at {0} is the cluster of {1}: it does not let this identity "
                     "read its OIDC discovery document (403)".format(kube.connection.host, expected))
     elif served.rstrip("/") != expected.rstrip("/"):
-        raise OwnershipError(
+        raise ConflictError(
             "the Kubernetes API at {0} is not the cluster whose OIDC issuer is {1}: it issues ServiceAccount tokens for "
             "{2}, which a trust policy for {1} does not accept. Check which cluster the kubeconfig and context point "
             "at".format(kube.connection.host, expected, served),
@@ -550,7 +546,7 @@ def run(module, kube):
         if params["delete"]:
             owner = (current["metadata"].get("labels") or {}).get(MANAGED_BY_LABEL)
             if owner != MANAGED_BY_VALUE:
-                raise NamingError(
+                raise ConflictError(
                     "ServiceAccount {0}/{1} was not created by eks.irsa (its {2} label is {3!r}), so delete: true leaves it "
                     "in place: remove delete: true to only drop the IRSA annotations, or delete it yourself".format(
                         namespace, name, MANAGED_BY_LABEL, owner)
@@ -595,9 +591,9 @@ def pods_to_restart(module, kube, role_arn):
 def argument_spec():
     return dict(
         name=dict(type="str"),
+        namespace=dict(type="str", default="default"),
         service_accounts=dict(type="list", elements="raw"),
         max_concurrency=dict(type="int", default=batch.DEFAULT_CONCURRENCY),
-        namespace=dict(type="str", default="default"),
         role_arn=dict(type="str"),
         audience=dict(type="str"),
         sts_regional_endpoints=dict(type="bool"),
@@ -621,7 +617,7 @@ def run_item(module, kube):
     try:
         validate(module)
         changed, before, after, restart, details = run(module, kube)
-    except (NamingError, KubernetesError) as e:
+    except (InputError, ConflictError, KubernetesError) as e:
         # Every write of an item is its last step, but for a namespace created before its ServiceAccount.
         written = getattr(module, "written", None)
         message = str(e) + (" (namespace {0} was created)".format(module.params["namespace"]) if written else "")
@@ -653,17 +649,8 @@ def run_item(module, kube):
     return result
 
 
-def items_of(module, spec, cache):
-    """``[(ItemModule or None, label or error)]``: every item of ``service_accounts``, or the single form."""
-    if module.params["service_accounts"] is None:
-        return [(batch.ItemModule(module, module.params, "", cache), "")]
-    items = []
-    for index, item in enumerate(module.params["service_accounts"]):
-        where = "service_accounts[{0}]".format(index)
-        params, error = batch.item_params(module, item, spec, where)
-        label = "ServiceAccount {0}/{1} ({2})".format(params["namespace"], params["name"], where) if params else where
-        items.append((batch.ItemModule(module, params, label, cache) if params else None, error or label))
-    return items
+def _describe(params, where):
+    return "ServiceAccount {0}/{1} ({2})".format(params["namespace"], params["name"], where)
 
 
 def main():
@@ -675,13 +662,13 @@ def main():
     item_options = batch.item_spec(argument_spec(), ("service_accounts", "max_concurrency"))
     item_options["name"]["required"] = True
     cache = batch.OnceCache()
-    items = items_of(module, item_options, cache)
+    items = batch.items_of(module, "service_accounts", item_options, _describe, cache)
     kube = None
     try:
         if any(item for item, _label in items):
             kube = kubernetes_services(module)
     except KubernetesError as e:
-        module.fail_json(msg=str(e))
+        errors.fail(module, e)
     try:
         per_namespace = {}
         for item, _label in items:
@@ -709,7 +696,7 @@ def main():
         for key in ("namespace", "name"):
             result.pop(key)
         if result.pop("failed", False):
-            module.fail_json(**result)
+            errors.fail(module, IrsaError(result.pop("msg")), **result)
         module.exit_json(**result)
     batch.finish(module, items, results, "ServiceAccounts")
 

@@ -16,10 +16,10 @@ from ansible.module_utils.common.text.converters import to_bytes
 from ansible_collections.amazon.aws.plugins.module_utils import cloud
 from ansible_collections.eks.irsa.plugins.module_utils.errors import IrsaAWSError
 from ansible_collections.eks.irsa.plugins.module_utils import aws
+from ansible_collections.eks.irsa.plugins.module_utils import iam
 from ansible_collections.eks.irsa.plugins.module_utils import errors
 from ansible_collections.eks.irsa.plugins.module_utils.k8s import api as k8s_api
 from ansible_collections.eks.irsa.plugins.module_utils.k8s import connection as k8s_connection
-from ansible_collections.eks.irsa.plugins.module_utils import verify_aws
 
 ROOT = os.path.join(os.path.dirname(__file__), "..", "..")
 with open(os.path.join(ROOT, "tests", "fixtures", "diagnosis_cases.yml"), encoding="utf-8") as _handle:
@@ -29,7 +29,7 @@ SECRET_KEY = "wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY"
 CALLS = {
     ("sts", "get_caller_identity"): aws.caller_identity,
     ("eks", "describe_cluster"): lambda client: aws.describe_cluster(client, "my-cluster"),
-    ("iam", "get_role"): lambda client: verify_aws.get_role(client, "my-app"),
+    ("iam", "get_role"): lambda client: iam.get_role(client, "my-app"),
 }
 
 

@@ -78,3 +78,12 @@ def test_watch_writes_counts_successful_changes_only():
     stubber.add_response("tag_role", {})
     client.tag_role(RoleName="app", Tags=[{"Key": "team", "Value": "a"}])
     assert wrote() is True
+
+
+def test_configured_sts_endpoint_follows_botocore_environment():
+    configured_sts_endpoint = aws.configured_sts_endpoint
+
+    assert configured_sts_endpoint({}) is None
+    assert configured_sts_endpoint({"AWS_ENDPOINT_URL": "http://a"}) == "http://a"
+    assert configured_sts_endpoint({"AWS_ENDPOINT_URL": "http://a", "AWS_ENDPOINT_URL_STS": "http://sts"}) == "http://sts"
+    assert configured_sts_endpoint({"AWS_ENDPOINT_URL": "http://a", "AWS_IGNORE_CONFIGURED_ENDPOINT_URLS": "true"}) is None
