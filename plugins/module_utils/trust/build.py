@@ -261,6 +261,15 @@ def irsa_statement_parts(stmt, provider_arn, audience=DEFAULT_AUDIENCE):
     return sorted(set(found_subjects))
 
 
+def irsa_audiences(statements, arn):
+    """The audiences IRSA statements of the provider ``arn`` among ``statements`` may be for, sorted: the default one
+    and every ``<provider>:aud`` value (an IRSA statement without an ``:aud`` condition is for any of them)."""
+    key = provider_from_arn(arn) + ":aud"
+    audiences = {DEFAULT_AUDIENCE}
+    audiences.update(value for stmt in statements for _operator, value in condition_values(stmt, key))
+    return sorted(audiences)
+
+
 def federated_providers(policy):
     """Provider ARNs named as Federated principals anywhere in the document, in order."""
     seen = []

@@ -13,6 +13,7 @@ import boto3
 import pytest
 
 from ansible_collections.eks.irsa.plugins.module_utils import aws as irsa_aws
+from ansible_collections.eks.irsa.plugins.module_utils import repoint
 from ansible_collections.eks.irsa.plugins.module_utils.errors import IrsaAWSError
 from ansible_collections.eks.irsa.plugins.modules import irsa_repoint
 
@@ -324,5 +325,5 @@ def test_aws_errors_while_reading_are_messages_with_no_write(aws):
 def test_repointed_trust(document, mode, expected):
     policy = {"Version": "2012-10-17", "Statement": document}
     original = copy.deepcopy(policy)
-    assert irsa_repoint.repointed_trust(policy, BLUE_ARN, GREEN_ARN, mode)["Statement"] == expected
+    assert repoint.repointed_trust(policy, BLUE_ARN, GREEN_ARN, mode)["Statement"] == expected
     assert policy == original
