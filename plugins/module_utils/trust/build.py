@@ -224,8 +224,10 @@ def irsa_statement_parts(stmt, provider_arn, audience=DEFAULT_AUDIENCE):
 
     An IRSA statement allows sts:AssumeRoleWithWebIdentity to this one provider and has no
     conditions other than ``StringEquals``/``StringLike`` on ``<provider>:sub`` and ``<provider>:aud``;
-    a statement without an ``:aud`` condition (as in the AWS guide) counts, one for another
-    audience does not. Anything else (a Deny, other principals or conditions) is somebody else's.
+    a statement without an ``:aud`` condition (as in the AWS guide) counts for the default audience only, the one
+    the webhook projects (for another audience it is left as it is: rewriting it for that audience would take the
+    default audience from its subjects); one for another audience does not. Anything else (a Deny, other principals
+    or conditions) is somebody else's.
     """
     if stmt.get("Effect") != "Allow" or "NotPrincipal" in stmt or "NotAction" in stmt:
         return None
@@ -256,7 +258,7 @@ def irsa_statement_parts(stmt, provider_arn, audience=DEFAULT_AUDIENCE):
                 return None
     if not found_subjects:
         return None
-    if found_audiences is not None and found_audiences != [audience]:
+    if found_audiences != [audience] and (found_audiences is not None or audience != DEFAULT_AUDIENCE):
         return None
     return sorted(set(found_subjects))
 

@@ -465,3 +465,22 @@ def test_more_operators(condition, allowed):
 @pytest.mark.parametrize("value", ["prod:*", "*:app", "team-?:*", "*:app-*"])
 def test_a_wildcard_narrowed_by_namespace_or_name_is_accepted(value):
     assert trust.parse_service_account(value) == tuple(value.split(":"))
+
+
+def test_a_statement_without_aud_is_kept_when_another_audience_is_planned():
+    """A hand-written statement without an :aud condition counts for the default audience only: planning the
+    subjects of another audience of the same provider leaves it exactly as it is, so its ServiceAccounts keep the
+    default audience, and none of its subjects is taken for that audience's."""
+    handwritten = {
+        "Sid": "handwritten",
+        "Effect": "Allow",
+        "Principal": {"Federated": BLUE_ARN},
+        "Action": "sts:AssumeRoleWithWebIdentity",
+        "Condition": {"StringEquals": {BLUE + ":sub": [SA + "a:x", SA + "a:y"]}},
+    }
+    current = doc(handwritten, irsa(BLUE, BLUE_ARN, [SA + "b:z"], audience="api"))
+    assert trust.provider_subjects(current, BLUE_ARN, "api") == [SA + "b:z"]
+    assert trust.provider_subjects(current, BLUE_ARN, AUD) == [SA + "a:x", SA + "a:y"]
+    merged = trust.merge_trust_policy(current, {BLUE_ARN: {"subjects": [SA + "a:x", SA + "b:z"], "audience": "api"}})
+    assert merged["Statement"][0] == handwritten
+    assert compare_policies(merged, doc(handwritten, irsa(BLUE, BLUE_ARN, [SA + "a:x", SA + "b:z"], audience="api"))) is False
