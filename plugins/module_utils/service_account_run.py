@@ -28,7 +28,6 @@ from ansible_collections.eks.irsa.plugins.module_utils.errors import InputError
 from ansible_collections.eks.irsa.plugins.module_utils.errors import IrsaError
 from ansible_collections.eks.irsa.plugins.module_utils.errors import KubernetesError
 from ansible_collections.eks.irsa.plugins.module_utils.k8s.api import kubernetes_services
-from ansible_collections.eks.irsa.plugins.module_utils.k8s.connection import hide_kubeconfig_secrets
 from ansible_collections.eks.irsa.plugins.module_utils.naming import NamingError
 from ansible_collections.eks.irsa.plugins.module_utils.pod_identity import near_miss_role_keys
 
@@ -53,7 +52,6 @@ def validate(module):
     """Check the options before any call: names, role ARN, token expiration, annotations and labels (an
     ``InputError``); warn of annotations that look like the role annotation but are not it."""
     params = module.params
-    hide_kubeconfig_secrets(module)
     sa.check_names(params["namespace"], params["name"])
     if params["state"] == "present":
         if not params["role_arn"]:
