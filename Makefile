@@ -175,6 +175,7 @@ $(BENCH_STAMP): benchmarks/requirements.txt $(STAMP)
 
 bench: collection $(BENCH_STAMP)
 	$(BIN)/python benchmarks/run.py $(BENCH_ARGS)
+	$(BIN)/python benchmarks/audit.py
 
 clean:
 	rm -rf $(VENV) $(BUILD) tests/output

@@ -11,13 +11,6 @@ from __future__ import annotations
 class ModuleDocFragment:
     DOCUMENTATION = r"""
 options:
-  cluster_name:
-    description:
-      - Name of the EKS cluster. Without O(host), O(kubeconfig) and O(context), this is B(EKS mode), in which the module reads the
-        cluster's endpoint and CA with C(eks:DescribeCluster) and authenticates with a token it makes itself from the AWS
-        credentials, as C(aws eks get-token) does (no kubeconfig, no AWS CLI needed). The AWS identity must be allowed into
-        the cluster (an EKS access entry or the C(aws-auth) ConfigMap).
-    type: str
   kubeconfig:
     description:
       - Path of a kubeconfig, several paths separated by C(:) (merged as kubectl merges C(KUBECONFIG); the first file that
@@ -84,6 +77,22 @@ requirements:
   - PyYAML, to read a kubeconfig file (it comes with ansible-core)
 notes:
   - "Where the Kubernetes connection comes from, first match wins: O(host) (with O(api_key) or client certificates);
-    O(kubeconfig)/O(context); EKS mode with O(cluster_name); the C(K8S_AUTH_*) environment variables; the default
+    O(kubeconfig)/O(context); EKS mode with C(eks_cluster); the C(K8S_AUTH_*) environment variables; the default
     kubeconfig; the pod's own ServiceAccount when running in a cluster."
+"""
+
+    # The EKS-mode connection option, with the deprecated alias it had until 1.0.0 (modules whose own cluster_name names
+    # the cluster of the issuer document eks_cluster themselves).
+    EKS_CLUSTER = r"""
+options:
+  eks_cluster:
+    description:
+      - Name of the EKS cluster whose Kubernetes API to reach. Without O(host), O(kubeconfig) and O(context), this is
+        B(EKS mode), in which the module reads the cluster's endpoint and CA with C(eks:DescribeCluster) and
+        authenticates with a token it makes itself from the AWS credentials, as C(aws eks get-token) does (no
+        kubeconfig, no AWS CLI needed). The AWS identity must be allowed into the cluster (an EKS access entry or the
+        C(aws-auth) ConfigMap).
+      - The alias O(cluster_name) is deprecated and will be removed in 1.0.0.
+    aliases: [cluster_name]
+    type: str
 """

@@ -234,18 +234,79 @@ def _teardown_entry(binding, label, role_result, sa_result):
     return entry
 
 
-def irsa_outcome(bindings, roles, service_accounts, verify=None, stage="summary", check_mode=False, partition=None,
-                 account_id=None, cluster_name=None, unchanged_checks=None):
-    if stage == "audit":
-        return [{"namespace": binding.get("namespace") or "default", "name": binding["service_account"],
-                 "role_arn": "arn:{0}:iam::{1}:role{2}{3}".format(partition, account_id, binding.get("path") or "/",
-                                                                  binding["role_name"])}
-                for binding in bindings]
-    roles_found, roles_failed = _index(roles)
-    accounts_found, accounts_failed = _index(service_accounts)
+def _audit_items(bindings, partition, account_id):
+    """Each binding's ServiceAccount with the ARN of the role it should name."""
+    return [{"namespace": binding.get("namespace") or "default", "name": binding["service_account"],
+             "role_arn": "arn:{0}:iam::{1}:role{2}{3}".format(partition, account_id, binding.get("path") or "/",
+                                                              binding["role_name"])}
+            for binding in bindings]
+
+
+def _verify_results(verify):
+    """irsa_verify's results by the ``namespace/name`` of their ServiceAccount."""
     verified = {}
     for entry in (verify or {}).get("results", []) or []:
         verified["{0}/{1}".format(entry.get("namespace"), entry.get("service_account"))] = entry
+    return verified
+
+
+def _verify_target(binding, role_arn, checks):
+    """The irsa_verify target of a binding in place, with ``checks`` when not None; None when nothing is to verify."""
+    target = {"namespace": binding.get("namespace") or "default", "name": binding["service_account"], "role_arn": role_arn}
+    if checks is not None:
+        target["checks"] = list(checks)
+    # An empty unchanged_checks leaves the unchanged bindings unverified.
+    return None if target.get("checks") == [] else target
+
+
+def _binding_error(binding, label, role_result, sa_result, check, cluster_name):
+    """Why a binding failed: its role, its ServiceAccount, or its verification; an empty string when it did not."""
+    if "role" not in role_result:
+        return _role_error(binding, role_result, "not created")
+    if "service_account" not in sa_result:
+        return _service_account_error(label, sa_result, role_result["role"]["arn"], "not annotated", cluster_name)
+    if check is not None and not check.get("verified"):
+        failed = [c for c in check.get("checks", []) if not c.get("passed") and c.get("severity", "error") == "error"]
+        return "verification: " + (
+            " ".join(_check_message(c) for c in failed) if failed else "the ServiceAccount did not assume the role"
+        )
+    return ""
+
+
+def _pods_to_restart(sa_result, check):
+    """The pods (``namespace/name``) that the ServiceAccount task or the verification found to keep an old identity."""
+    return sorted({
+        "{0}/{1}".format(pod.get("namespace"), pod.get("name")) for pod in sa_result.get("pods_to_restart", []) or []
+    }.union(
+        # irsa_verify's static check finds them too (the role then skips the ServiceAccount module's listing).
+        "{0}/{1}".format(check.get("namespace"), pod) for pod in (check or {}).get("pods_to_restart", []) or []
+    ))
+
+
+def _summary_entry(binding, label, role_result, sa_result, check, cluster_name):
+    """What a run did to one binding: its role, its ServiceAccount and their verification."""
+    entry = {
+        "binding": label,
+        "role_name": binding.get("role_name"),
+        "role_arn": role_result["role"]["arn"] if "role" in role_result else "",
+        "changed": bool(role_result.get("changed")) or bool(sa_result.get("changed")),
+        "verified": None if check is None else bool(check.get("verified")),
+        "pods_to_restart": _pods_to_restart(sa_result, check),
+        "caller_arn": ((check or {}).get("caller_identity") or {}).get("arn", ""),
+        "previous_role_arn": sa_result.get("previous_role_arn"),
+        "error": _binding_error(binding, label, role_result, sa_result, check, cluster_name),
+    }
+    entry["summary"] = _summary_line(entry)
+    return entry
+
+
+def irsa_outcome(bindings, roles, service_accounts, verify=None, stage="summary", check_mode=False, partition=None,
+                 account_id=None, cluster_name=None, unchanged_checks=None):
+    if stage == "audit":
+        return _audit_items(bindings, partition, account_id)
+    roles_found, roles_failed = _index(roles)
+    accounts_found, accounts_failed = _index(service_accounts)
+    verified = _verify_results(verify)
 
     # Unchanged is what the checks found already right: a binding the check found to change, which another writer
     # then completed first (the write found it done), was not found right by this run.
@@ -260,50 +321,13 @@ def irsa_outcome(bindings, roles, service_accounts, verify=None, stage="summary"
         if stage == "teardown":
             outcome.append(_teardown_entry(binding, label, role_result, sa_result))
             continue
-        role_ok = "role" in role_result
-        sa_ok = "service_account" in sa_result
-        role_arn = role_result["role"]["arn"] if role_ok else ""
-        changed = bool(role_result.get("changed")) or bool(sa_result.get("changed"))
-        if role_ok and sa_ok and not (check_mode and changed):
-            target = {"namespace": binding.get("namespace") or "default", "name": binding["service_account"], "role_arn": role_arn}
-            if unchanged_checks is not None and binding.get("role_name") not in roles_changed and label not in accounts_changed:
-                target["checks"] = list(unchanged_checks)
-            if target.get("checks", True):
+        entry = _summary_entry(binding, label, role_result, sa_result, verified.get(label), cluster_name)
+        if "role" in role_result and "service_account" in sa_result and not (check_mode and entry["changed"]):
+            unchanged = binding.get("role_name") not in roles_changed and label not in accounts_changed
+            target = _verify_target(binding, entry["role_arn"], unchanged_checks if unchanged else None)
+            if target is not None:
                 targets.append(target)
-
-        error = ""
-        if not role_ok:
-            error = _role_error(binding, role_result, "not created")
-        elif not sa_ok:
-            error = _service_account_error(label, sa_result, role_arn, "not annotated", cluster_name)
-        check = verified.get(label)
-        is_verified = None
-        if check is not None:
-            is_verified = bool(check.get("verified"))
-            if not is_verified and not error:
-                failed = [c for c in check.get("checks", []) if not c.get("passed") and c.get("severity", "error") == "error"]
-                error = "verification: " + (
-                    " ".join(_check_message(c) for c in failed) if failed else "the ServiceAccount did not assume the role"
-                )
-        outcome.append(
-            {
-                "binding": label,
-                "role_name": binding.get("role_name"),
-                "role_arn": role_arn,
-                "changed": changed,
-                "verified": is_verified,
-                "pods_to_restart": sorted({
-                    "{0}/{1}".format(pod.get("namespace"), pod.get("name")) for pod in sa_result.get("pods_to_restart", []) or []
-                }.union(
-                    # irsa_verify's static check finds them too (the role then skips the ServiceAccount module's listing).
-                    "{0}/{1}".format(check.get("namespace"), pod) for pod in (check or {}).get("pods_to_restart", []) or []
-                )),
-                "caller_arn": ((check or {}).get("caller_identity") or {}).get("arn", ""),
-                "previous_role_arn": sa_result.get("previous_role_arn"),
-                "error": error,
-            }
-        )
-        outcome[-1]["summary"] = _summary_line(outcome[-1])
+        outcome.append(entry)
     return targets if stage == "verify" else outcome
 
 

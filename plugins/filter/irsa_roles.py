@@ -21,17 +21,14 @@ description:
   - A binding names one ServiceAccount exactly (a valid Kubernetes namespace and name, no wildcard) and a
     valid IAM role name; anything else is an error that says what to fix, raised before anything is written.
 options:
-  _input:
-    description: The bindings, as in the C(irsa_bindings) variable of the C(eks.irsa.irsa) role.
-    type: list
-    elements: dict
-    required: true
   adopt:
     description:
       - The names of the roles that may be adopted (the role's C(irsa_adopt_roles)); when given, each entry gets
         C(adopt), so that the entries are the O(eks.irsa.irsa_role#module:roles) items of M(eks.irsa.irsa_role).
     type: list
     elements: str
+extends_documentation_fragment:
+  - eks.irsa.bindings
 """
 
 EXAMPLES = r"""
@@ -90,7 +87,7 @@ from ansible_collections.eks.irsa.plugins.module_utils.bindings import check_bin
 from ansible_collections.eks.irsa.plugins.module_utils.bindings import label as binding_label
 from ansible_collections.eks.irsa.plugins.module_utils.naming import NamingError
 
-_SINGLE = ("permissions_boundary", "path", "audience")
+_SINGLE = ("permissions_boundary", "path", "audience", "preset", "preset_options")
 _ROLE_NAME = re.compile(r"^[A-Za-z0-9+=,.@_-]{1,64}$")
 
 
@@ -117,6 +114,60 @@ def _check_binding(binding, label):
         )
 
 
+def _new_role(name):
+    """A role entry before any binding's options are merged into it."""
+    return {
+        "role_name": name,
+        "service_accounts": [],
+        "managed_policies": None,
+        "inline_policies": None,
+        "permissions_boundary": None,
+        "path": None,
+        "audience": None,
+        "tags": None,
+        "preset": None,
+        "preset_options": None,
+    }
+
+
+def _merge_single(role, binding, label, owners):
+    """The single-valued options: a binding that sets one sets it for the role, unless another set it differently."""
+    name = role["role_name"]
+    for key in _SINGLE:
+        value = binding.get(key)
+        if value is None or value == "":
+            continue
+        if role[key] is not None and role[key] != value:
+            raise AnsibleFilterError(
+                "bindings {0} and {1} share role {2} but set different {3} ({4!r} and {5!r}): "
+                "give them the same {3}, or set it on one of them only".format(
+                    owners[(name, key)], label, name, key, role[key], value
+                )
+            )
+        role[key] = value
+        owners[(name, key)] = label
+
+
+def _merge_mappings(role, binding, label, owners):
+    """Inline policies and tags: the bindings' entries merged, the same name with two values refused."""
+    name = role["role_name"]
+    for key in ("inline_policies", "tags"):
+        if binding.get(key) is None:
+            continue
+        merged = role[key] if role[key] is not None else {}
+        for item, value in binding[key].items():
+            if item in merged and merged[item] != value:
+                raise AnsibleFilterError(
+                    "bindings {0} and {1} share role {2} but give {3} {4!r} different values: "
+                    "make them equal, or set it on one of them only".format(
+                        owners[(name, key, item)], label, name, key[:-1] if key == "tags" else "inline policy", item
+                    )
+                )
+            merged[item] = value
+            owners[(name, key, item)] = label
+        role[key] = merged
+
+
 def irsa_roles(bindings, adopt=None):
     try:
         check_bindings(bindings)
@@ -134,52 +185,13 @@ def irsa_roles(bindings, adopt=None):
                 "eks.amazonaws.com/role-arn annotation; keep one binding".format(label, seen[label], binding["role_name"])
             )
         seen[label] = binding["role_name"]
-        name = binding["role_name"]
-        role = roles.setdefault(
-            name,
-            {
-                "role_name": name,
-                "service_accounts": [],
-                "managed_policies": None,
-                "inline_policies": None,
-                "permissions_boundary": None,
-                "path": None,
-                "audience": None,
-                "tags": None,
-            },
-        )
+        role = roles.setdefault(binding["role_name"], _new_role(binding["role_name"]))
         role["service_accounts"].append("{0}:{1}".format(binding.get("namespace") or "default", binding["service_account"]))
-        for key in _SINGLE:
-            value = binding.get(key)
-            if value is None or value == "":
-                continue
-            if role[key] is not None and role[key] != value:
-                raise AnsibleFilterError(
-                    "bindings {0} and {1} share role {2} but set different {3} ({4!r} and {5!r}): "
-                    "give them the same {3}, or set it on one of them only".format(
-                        owners[(name, key)], label, name, key, role[key], value
-                    )
-                )
-            role[key] = value
-            owners[(name, key)] = label
+        _merge_single(role, binding, label, owners)
         if binding.get("managed_policies") is not None:
             merged = role["managed_policies"] or []
             role["managed_policies"] = merged + [p for p in binding["managed_policies"] if p not in merged]
-        for key in ("inline_policies", "tags"):
-            if binding.get(key) is None:
-                continue
-            merged = role[key] if role[key] is not None else {}
-            for item, value in binding[key].items():
-                if item in merged and merged[item] != value:
-                    raise AnsibleFilterError(
-                        "bindings {0} and {1} share role {2} but give {3} {4!r} different values: "
-                        "make them equal, or set it on one of them only".format(
-                            owners[(name, key, item)], label, name, key[:-1] if key == "tags" else "inline policy", item
-                        )
-                    )
-                merged[item] = value
-                owners[(name, key, item)] = label
-            role[key] = merged
+        _merge_mappings(role, binding, label, owners)
     if adopt is not None:
         for name, role in roles.items():
             role["adopt"] = name in adopt

@@ -20,11 +20,6 @@ description:
     O(account_id). Only an annotation naming that role is removed, and a ServiceAccount the collection created
     goes when nothing but its own marks is left on it.
 options:
-  _input:
-    description: The bindings, as in the C(irsa_bindings) variable of the C(eks.irsa.irsa) role.
-    type: list
-    elements: dict
-    required: true
   roles:
     description:
       - The registered results of the M(eks.irsa.irsa_role) tasks with O(eks.irsa.irsa_role#module:roles) (a later
@@ -50,6 +45,8 @@ options:
     description: Whether the module lists the pods that keep an old identity.
     type: bool
     default: true
+extends_documentation_fragment:
+  - eks.irsa.bindings
 """
 
 EXAMPLES = r"""

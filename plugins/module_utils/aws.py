@@ -3,7 +3,8 @@
 # Copyright: eks.irsa contributors
 # GNU General Public License v3.0+ (see COPYING or https://www.gnu.org/licenses/gpl-3.0.txt)
 
-"""AWS reads and writes IRSA needs outside of roles: the EKS cluster, the caller, IAM OIDC providers.
+"""AWS reads and writes IRSA needs outside of roles: the EKS cluster, the caller, IAM OIDC providers, the read of
+one role and the web-identity exchange of the token check.
 
 Every call goes through amazon.aws's ``AWSRetry.jittered_backoff`` (throttling and transient errors
 are retried) and turns a botocore error into ``IrsaAWSError``, whose message says what failed, why,
@@ -14,6 +15,12 @@ told apart by ``credentials_problem``, which ``IrsaAWSModule`` applies to every 
 ``IrsaAWSModule`` is amazon.aws's ``AnsibleAWSModule`` with two differences: its warnings go straight to
 ansible-core (AnsibleAWSModule hands them to ``exit_json`` as ``warnings=``, which ansible-core 2.19
 deprecates on every run that warns), and its AWS failures say which credential AWS refused and why.
+
+The web-identity exchange (``assume_role_with_web_identity``) is different from the other calls: there AccessDenied
+and InvalidIdentityToken are the answers being diagnosed, not missing permissions of the caller, so it returns STS's
+error code and message instead of raising, and the caller decides whether to retry (IAM is eventually consistent).
+The ServiceAccount token is passed in memory only, and the temporary credentials STS issues are dropped as soon as
+they are received; neither enters an exception, a message or a return value.
 
 Private to the eks.irsa collection; not a public API.
 """
@@ -34,10 +41,10 @@ except ImportError:
 from ansible.module_utils.common.warnings import warn
 
 from ansible_collections.amazon.aws.plugins.module_utils.botocore import is_boto3_error_code
-from ansible_collections.amazon.aws.plugins.module_utils.exceptions import AnsibleAWSError
 from ansible_collections.amazon.aws.plugins.module_utils.modules import AnsibleAWSModule
 from ansible_collections.amazon.aws.plugins.module_utils.retries import AWSRetry
 from ansible_collections.amazon.aws.plugins.module_utils.tagging import boto3_tag_list_to_ansible_dict
+from ansible_collections.eks.irsa.plugins.module_utils.errors import IrsaAWSError
 
 ACCESS_DENIED_CODES = ("AccessDenied", "AccessDeniedException", "UnauthorizedOperation", "UnauthorizedException")
 # EKS's REST API names throttling and server errors differently from IAM and STS, and AWSRetry knows only the latter.
@@ -52,10 +59,6 @@ EXPIRED_CODES = ("ExpiredToken", "ExpiredTokenException", "RequestExpired")
 CREDENTIAL_ERROR_CODES = SIGNATURE_CODES + UNKNOWN_KEY_CODES + EXPIRED_CODES
 # Access key IDs of temporary credentials (STS) start with ASIA; they are valid only with their session token.
 TEMPORARY_KEY_PREFIX = "ASIA"
-
-
-class IrsaAWSError(AnsibleAWSError):
-    """An AWS failure with a message that says what failed, why, and how to fix it."""
 
 
 def error_code(exception):
@@ -308,6 +311,55 @@ def caller_identity(client):
     return {"account_id": identity["Account"], "arn": identity["Arn"], "partition": identity["Arn"].split(":")[1]}
 
 
+# How long the temporary credentials of the token check live: the minimum STS issues.
+SESSION_DURATION = 900
+
+
+@AWSRetry.jittered_backoff()
+def _assume_role_with_web_identity(client, role_arn, token, session_name, duration):
+    return client.assume_role_with_web_identity(
+        RoleArn=role_arn, RoleSessionName=session_name, WebIdentityToken=token, DurationSeconds=duration
+    )
+
+
+def assume_role_with_web_identity(client, role_arn, token, session_name, duration=SESSION_DURATION):
+    """``(identity, None)`` on success, ``(None, (code, message))`` when STS refuses.
+
+    The call is unsigned (botocore sends AssumeRoleWithWebIdentity without signature), as a pod
+    makes it. Throttling and transient errors are retried; refusals are returned.
+
+    ``identity`` is who the temporary credentials are, as STS states it in the answer
+    (``AssumedRoleUser``), in GetCallerIdentity's shape (``Account``, ``Arn``, ``UserId``): the same
+    answer GetCallerIdentity with them gives, without a second call. The credentials themselves are
+    dropped here and never leave this function.
+    """
+    try:
+        response = _assume_role_with_web_identity(client, role_arn, token, session_name, duration)
+    except botocore.exceptions.ClientError as e:
+        return None, (error_code(e), e.response.get("Error", {}).get("Message", ""))
+    except botocore.exceptions.BotoCoreError as e:
+        return None, ("ConnectionError", type(e).__name__ + ": " + str(e))
+    user = response.get("AssumedRoleUser") or {}
+    arn = user.get("Arn", "")
+    parts = arn.split(":")
+    return {"Account": parts[4] if len(parts) > 5 else "", "Arn": arn, "UserId": user.get("AssumedRoleId", "")}, None
+
+
+def configured_sts_endpoint(environ=None):
+    """The STS endpoint the environment configures for every AWS client (``AWS_ENDPOINT_URL_STS``, then
+    ``AWS_ENDPOINT_URL``), as botocore honours them; None when there is none or they are to be ignored."""
+    environ = os.environ if environ is None else environ
+    if str(environ.get("AWS_IGNORE_CONFIGURED_ENDPOINT_URLS", "")).lower() == "true":
+        return None
+    return environ.get("AWS_ENDPOINT_URL_STS") or environ.get("AWS_ENDPOINT_URL") or None
+
+
+def regional_sts_endpoint(region, partition):
+    """The regional STS endpoint a pod uses with AWS_STS_REGIONAL_ENDPOINTS=regional."""
+    suffix = "amazonaws.com.cn" if partition == "aws-cn" else "amazonaws.com"
+    return "https://sts.{0}.{1}".format(region, suffix)
+
+
 # --- IAM OIDC providers ----------------------------------------------------------------------------
 
 
@@ -381,23 +433,35 @@ def delete_oidc_provider(client, arn):
     return True
 
 
-@aws_call("list the IAM roles", "iam:ListRoles")
-def roles_trusting(client, arn):
-    """Names of the roles whose trust policy names ``arn`` as a federated principal."""
-    names = []
-    for page in client.get_paginator("list_roles").paginate():
-        for role in page.get("Roles", []):
-            if _trusts(role.get("AssumeRolePolicyDocument"), arn):
-                names.append(role["RoleName"])
-    return names
+# --- IAM roles -------------------------------------------------------------------------------------
 
 
-def _trusts(document, arn):
-    if isinstance(document, str):  # ListRoles documents arrive URL-encoded
+def trust_document(document):
+    """A trust policy as a dict: ListRoles and GetRole may return it URL-encoded; an unreadable one is empty."""
+    if isinstance(document, str):
         try:
             document = json.loads(unquote(document))
         except ValueError:
-            return arn in document
+            return {}
+    return document or {}
+
+
+@aws_call("list the IAM roles", "iam:ListRoles")
+def list_roles(client):
+    """Every role of the account as ListRoles returns it (no tags), with its trust policy as a dict."""
+    roles = []
+    for page in client.get_paginator("list_roles").paginate():
+        for role in page.get("Roles", []):
+            roles.append(dict(role, AssumeRolePolicyDocument=trust_document(role.get("AssumeRolePolicyDocument"))))
+    return roles
+
+
+def roles_trusting(client, arn):
+    """Names of the roles whose trust policy names ``arn`` as a federated principal."""
+    return [role["RoleName"] for role in list_roles(client) if _trusts(role["AssumeRolePolicyDocument"], arn)]
+
+
+def _trusts(document, arn):
     statements = (document or {}).get("Statement", [])
     if isinstance(statements, dict):
         statements = [statements]

@@ -22,6 +22,9 @@ from concurrent.futures import ThreadPoolExecutor
 
 from ansible.module_utils.common.arg_spec import ArgumentSpecValidator
 
+from ansible_collections.eks.irsa.plugins.module_utils import errors
+from ansible_collections.eks.irsa.plugins.module_utils.errors import IrsaError
+
 # Items in flight at once: enough to hide the network's latency, few enough to stay clear of AWS's throttling
 # (throttled calls are retried with backoff as in the single form).
 DEFAULT_CONCURRENCY = 8
@@ -144,6 +147,20 @@ def item_params(module, item, spec, where, exclusive=()):
     return validated.validated_parameters, None
 
 
+def items_of(module, option, spec, describe, cache, exclusive=()):
+    """``[(ItemModule or None, label or error)]``: every item of the list option ``option``, or the single form as a
+    batch of one. ``describe(params, where)`` labels a valid item in messages; ``exclusive`` as for ``item_params``."""
+    if module.params[option] is None:
+        return [(ItemModule(module, module.params, "", cache), "")]
+    items = []
+    for index, item in enumerate(module.params[option]):
+        where = "{0}[{1}]".format(option, index)
+        params, error = item_params(module, item, spec, where, exclusive)
+        label = describe(params, where) if params else where
+        items.append((ItemModule(module, params, label, cache) if params else None, error or label))
+    return items
+
+
 def run_items(work, items, concurrency=DEFAULT_CONCURRENCY):
     """``[work(item) for item in items]``, at most ``concurrency`` at a time, in the order of ``items``."""
     items = list(items)
@@ -163,7 +180,7 @@ def finish(module, items, results, noun):
             result["msg"] = "{0}: {1}".format(label, result["msg"])
     outcome = dict(changed=any(result.get("changed") for result in results), results=results)
     if any(result.get("failed") for result in results):
-        module.fail_json(msg=batch_message(results, noun), **outcome)
+        errors.fail(module, IrsaError(batch_message(results, noun)), **outcome)
     module.exit_json(**outcome)
 
 

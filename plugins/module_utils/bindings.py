@@ -16,13 +16,22 @@ from __future__ import annotations
 
 import difflib
 
+from ansible_collections.eks.irsa.plugins.module_utils.errors import InputError
+from ansible_collections.eks.irsa.plugins.module_utils.presets import catalogue
+from ansible_collections.eks.irsa.plugins.module_utils.presets.base import PresetError
+
 REQUIRED = object()
 
 # name: (type, default or REQUIRED or None when left alone, description)
 BINDING_FIELDS = {
-    "service_account": ("str", REQUIRED, "Name of the ServiceAccount."),
-    "namespace": ("str", "default", "Namespace of the ServiceAccount."),
-    "role_name": ("str", REQUIRED, "Name of the IAM role. Bindings with the same role name share the role."),
+    "service_account": ("str", REQUIRED, "Name of the ServiceAccount; with a preset, the add-on chart's default."),
+    "namespace": ("str", "default", "Namespace of the ServiceAccount; with a preset, the add-on chart's default."),
+    "role_name": ("str", REQUIRED, "Name of the IAM role. Bindings with the same role name share the role. With a preset, "
+                                   "<cluster>-<preset> by default."),
+    "preset": ("str", None, "A well-known add-on (docs/presets.md): gives the ServiceAccount, the namespace, the role name "
+                            "and the policy (the AWS managed one, else the add-on's published policy)."),
+    "preset_options": ("dict", None, "Scoping of the preset's policy (hosted zones, buckets, keys, ...; docs/presets.md). "
+                                     "Unset options leave the add-on's wildcard, with a warning."),
     "managed_policies": ("list", None, "Managed policies (ARNs or names) to attach. A role shared by several bindings gets the "
                                        "union of their lists, and the role's attachments become exactly that union. Left "
                                        "alone when no binding of the role gives any."),
@@ -44,7 +53,7 @@ BINDING_FIELDS = {
 _TYPES = {"str": (str,), "bool": (bool,), "int": (int,), "list": (list,), "dict": (dict,)}
 
 
-class BindingError(ValueError):
+class BindingError(InputError):
     """A binding the role cannot use; the message names it and says how to fix it."""
 
 
@@ -89,9 +98,53 @@ def check_bindings(bindings, variable="irsa_bindings"):
                 raise BindingError("{0}: unknown field {1!r}{2} The fields of a binding are {3}".format(
                     where, field, did_you_mean(str(field), BINDING_FIELDS) or ".", ", ".join(BINDING_FIELDS)))
         for field, (_type, default, _description) in BINDING_FIELDS.items():
-            if default is REQUIRED and not binding.get(field):
+            if default is REQUIRED and not binding.get(field) and not binding.get("preset"):
                 raise BindingError("{0}: {1} is missing: every binding needs service_account and role_name (its "
-                                   "ServiceAccount and its IAM role)".format(where, field))
+                                   "ServiceAccount and its IAM role), or a preset".format(where, field))
             problem = _type_problem(field, binding.get(field))
             if problem:
                 raise BindingError("{0}: {1} {2}".format(where, field, problem))
+
+
+def apply_presets(bindings, cluster_name, variable="irsa_bindings"):
+    """The bindings with what their preset gives filled in where the binding says nothing.
+
+    ``namespace`` and ``service_account`` are the add-on chart's defaults, ``role_name`` is ``<cluster>-<preset>``, and
+    the preset's ``cluster_name`` option, when it has one, is the binding's cluster.
+    """
+    check_bindings(bindings, variable)
+    result = []
+    for index, binding in enumerate(bindings):
+        if not binding.get("preset"):
+            result.append(binding)
+            continue
+        where = "{0}[{1}] ({2})".format(variable, index, binding["preset"])
+        try:
+            preset = catalogue.validate(binding["preset"], _given(binding.get("preset_options")), where + ": preset",
+                                        where + ": preset_options")
+        except PresetError as e:
+            raise BindingError(str(e)) from None
+        filled = dict(binding)
+        filled.setdefault("namespace", preset.namespace)
+        filled["namespace"] = filled["namespace"] or preset.namespace
+        filled["service_account"] = binding.get("service_account") or preset.service_account
+        if not binding.get("role_name"):
+            name = "{0}-{1}".format(cluster_name, preset.name)
+            if len(name) > 64:
+                raise BindingError(
+                    "{0}: the default role name {1!r} is {2} characters, over IAM's 64: set role_name".format(where, name, len(name))
+                )
+            filled["role_name"] = name
+        options = _given(binding.get("preset_options")) or {}
+        if any(option.name == "cluster_name" for option in preset.options) and not options.get("cluster_name"):
+            options["cluster_name"] = cluster_name
+        filled["preset_options"] = options
+        result.append(filled)
+    return result
+
+
+def _given(options):
+    """The options a user set: None values are the same as absent ones."""
+    if not isinstance(options, dict):
+        return options
+    return {key: value for key, value in options.items() if value is not None}

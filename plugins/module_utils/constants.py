@@ -14,7 +14,6 @@ from __future__ import annotations
 # unless the ServiceAccount sets AUDIENCE_ANNOTATION.
 DEFAULT_AUDIENCE = "sts.amazonaws.com"
 
-ANNOTATION_PREFIX = "eks.amazonaws.com/"
 ROLE_ARN_ANNOTATION = "eks.amazonaws.com/role-arn"
 AUDIENCE_ANNOTATION = "eks.amazonaws.com/audience"
 STS_REGIONAL_ENDPOINTS_ANNOTATION = "eks.amazonaws.com/sts-regional-endpoints"
@@ -29,14 +28,12 @@ IRSA_ANNOTATIONS = (
 # What the pod identity webhook injects into a pod whose ServiceAccount carries ROLE_ARN_ANNOTATION.
 ROLE_ARN_ENV = "AWS_ROLE_ARN"
 TOKEN_FILE_ENV = "AWS_WEB_IDENTITY_TOKEN_FILE"
-WEB_IDENTITY_TOKEN_FILE = "/var/run/secrets/eks.amazonaws.com/serviceaccount/token"
 TOKEN_VOLUME_NAME = "aws-iam-token"
 WEBHOOK_NAME = "pod-identity-webhook"
 
 # Projected token lifetime the webhook accepts, in seconds.
 TOKEN_EXPIRATION_MIN = 600
 TOKEN_EXPIRATION_MAX = 86400
-TOKEN_EXPIRATION_DEFAULT = 86400
 
 # Kubernetes subjects of ServiceAccount tokens.
 SUBJECT_PREFIX = "system:serviceaccount:"

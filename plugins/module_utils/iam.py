@@ -3,60 +3,111 @@
 # Copyright: eks.irsa contributors
 # GNU General Public License v3.0+ (see COPYING or https://www.gnu.org/licenses/gpl-3.0.txt)
 
-"""The IAM role calls of irsa_role, each wrapped in amazon.aws retries and error handling.
+"""The IAM role calls of eks.irsa (irsa_role, irsa_repoint, irsa_prune), and what a role's tags say of its owner.
 
-Calls that amazon.aws already wraps (get role, list attached/inline policies, list managed
-policies, instance profiles) are imported from amazon.aws by the callers, and the cluster, caller
-and OIDC provider reads from this collection's ``aws`` module_utils; only the role calls they do
-not offer, or offer with a different contract (``None`` for a missing policy), live here.
+Every call goes through ``aws.aws_call``: throttling is retried, and a failure is an ``IrsaAWSError`` whose message
+is "Failed to <what>", or for an AccessDenied names the IAM permission that is missing. A read answers None (or an
+empty list) and a deletion False when IAM has no such entity; the cluster, caller and OIDC provider calls live in
+the ``aws`` module_utils.
 
 Private to the eks.irsa collection; not a public API.
 """
 
 from __future__ import annotations
 
+import copy
+import functools
 import json
 import time
-from urllib.parse import unquote
 
 try:
     import botocore.exceptions
 except ImportError:
     pass  # AnsibleAWSModule reports a missing botocore.
 
-from ansible_collections.amazon.aws.plugins.module_utils.iam import IAMErrorHandler
-from ansible_collections.amazon.aws.plugins.module_utils.iam import list_iam_instance_profiles
-from ansible_collections.amazon.aws.plugins.module_utils.iam import list_iam_role_attached_policies
-from ansible_collections.amazon.aws.plugins.module_utils.iam import list_iam_role_policies
-from ansible_collections.amazon.aws.plugins.module_utils.iam import remove_role_from_iam_instance_profile
-from ansible_collections.amazon.aws.plugins.module_utils.retries import AWSRetry
+from ansible_collections.amazon.aws.plugins.module_utils.botocore import is_boto3_error_code
 from ansible_collections.amazon.aws.plugins.module_utils.tagging import ansible_dict_to_boto3_tag_list
+from ansible_collections.amazon.aws.plugins.module_utils.tagging import boto3_tag_list_to_ansible_dict
+
+from ansible_collections.eks.irsa.plugins.module_utils.aws import ACCESS_DENIED_CODES
+from ansible_collections.eks.irsa.plugins.module_utils.aws import aws_call
+from ansible_collections.eks.irsa.plugins.module_utils.aws import trust_document
+from ansible_collections.eks.irsa.plugins.module_utils.constants import OWNER_TAG_KEY
+from ansible_collections.eks.irsa.plugins.module_utils.constants import OWNER_TAG_VALUE
+from ansible_collections.eks.irsa.plugins.module_utils.errors import IrsaAWSError
+
+# Answers that say "try again" rather than "no": a waiter gives up on them, so the wait starts over until its timeout.
+_TRANSIENT_CODES = ("InternalFailure", "ServiceFailure", "ServiceUnavailable", "Throttling", "ThrottlingException",
+                    "RequestLimitExceeded")
+
+
+def _read(description, permission, missing):
+    """Decorator: ``aws_call``, answering (a copy of) ``missing`` when IAM says there is no such entity."""
+
+    def decorator(func):
+        @functools.wraps(func)
+        def wrapper(*args, **kwargs):
+            try:
+                return func(*args, **kwargs)
+            except is_boto3_error_code("NoSuchEntity"):
+                return copy.copy(missing)
+
+        return aws_call(description, permission)(wrapper)
+
+    return decorator
+
+
+def is_owned(role):
+    """Whether eks.irsa created ``role`` (a GetRole answer, tags included): it carries the ownership tag."""
+    return boto3_tag_list_to_ansible_dict(role.get("Tags") or []).get(OWNER_TAG_KEY) == OWNER_TAG_VALUE
 
 
 # ---------------------------------------------------------------------------------------------
 # reads
 
 
-@IAMErrorHandler.list_error_handler("get inline policy of role")
-@AWSRetry.jittered_backoff()
+@_read("get role", "iam:GetRole", None)
+def get_role(client, name):
+    """The role as GetRole answers it (tags included), its trust policy as a dict; None when there is no such role."""
+    role = client.get_role(RoleName=name)["Role"]
+    return dict(role, AssumeRolePolicyDocument=trust_document(role.get("AssumeRolePolicyDocument")))
+
+
+@_read("list policies attached to role", "iam:ListAttachedRolePolicies", [])
+def list_attached_policies(client, name):
+    """``[{PolicyName, PolicyArn}]`` of the managed policies attached to the role."""
+    paginator = client.get_paginator("list_attached_role_policies")
+    return paginator.paginate(RoleName=name).build_full_result()["AttachedPolicies"]
+
+
+@_read("list policies for role", "iam:ListRolePolicies", [])
+def list_inline_policy_names(client, name):
+    paginator = client.get_paginator("list_role_policies")
+    return paginator.paginate(RoleName=name).build_full_result()["PolicyNames"]
+
+
+@_read("get inline policy of role", "iam:GetRolePolicy", None)
 def get_role_policy(client, role_name, policy_name):
     """The document of an inline policy as a dict, or None when the role has no such policy."""
-    document = client.get_role_policy(RoleName=role_name, PolicyName=policy_name)["PolicyDocument"]
-    if isinstance(document, str):
-        document = json.loads(unquote(document))
-    return document
+    return trust_document(client.get_role_policy(RoleName=role_name, PolicyName=policy_name)["PolicyDocument"])
 
 
-@IAMErrorHandler.list_error_handler("get managed policy")
-@AWSRetry.jittered_backoff()
+@aws_call("list all managed policies", "iam:ListPolicies")
+def list_managed_policies(client):
+    """Every managed policy the account can attach: its own and AWS's."""
+    return client.get_paginator("list_policies").paginate().build_full_result()["Policies"]
+
+
+@_read("get managed policy", "iam:GetPolicy", None)
 def get_managed_policy(client, arn):
     """The managed policy ``arn``, or None when it does not exist."""
     return client.get_policy(PolicyArn=arn)["Policy"]
 
 
-# Answers that say "try again" rather than "no": a waiter gives up on them, so the wait starts over until its timeout.
-_TRANSIENT_CODES = ("InternalFailure", "ServiceFailure", "ServiceUnavailable", "Throttling", "ThrottlingException",
-                    "RequestLimitExceeded")
+@_read("list instance profiles", "iam:ListInstanceProfilesForRole", [])
+def list_instance_profiles(client, name):
+    paginator = client.get_paginator("list_instance_profiles_for_role")
+    return paginator.paginate(RoleName=name).build_full_result()["InstanceProfiles"]
 
 
 def _transient(waiter_error):
@@ -65,8 +116,9 @@ def _transient(waiter_error):
     return status >= 500 or (response.get("Error") or {}).get("Code") in _TRANSIENT_CODES
 
 
-@IAMErrorHandler.common_error_handler("wait for the new role to be visible")
+@aws_call("wait for the new role to be visible", "iam:GetRole")
 def wait_for_role(client, role_name, timeout):
+    """Wait until GetRole finds the new role, through IAM's transient failures; a refusal ends the wait at once."""
     delay = max(1, min(timeout, 5))
     deadline = time.monotonic() + timeout
     while True:
@@ -77,8 +129,12 @@ def wait_for_role(client, role_name, timeout):
             )
             return
         except botocore.exceptions.WaiterError as e:
+            response = e.last_response or {}
+            if (response.get("Error") or {}).get("Code") in ACCESS_DENIED_CODES:
+                # As GetRole's own answer, so that the message names the permission that is missing.
+                raise botocore.exceptions.ClientError(response, "GetRole") from e
             if not _transient(e) or time.monotonic() + delay > deadline:
-                raise
+                raise IrsaAWSError(message="Timeout trying to wait for the new role to be visible", exception=e) from e
         time.sleep(delay)
 
 
@@ -86,8 +142,7 @@ def wait_for_role(client, role_name, timeout):
 # writes
 
 
-@IAMErrorHandler.common_error_handler("create role")
-@AWSRetry.jittered_backoff()
+@aws_call("create role", "iam:CreateRole and iam:TagRole")
 def create_role(client, name, path, trust_policy, description=None, max_session_duration=None,
                 permissions_boundary=None, tags=None):
     params = {
@@ -106,74 +161,36 @@ def create_role(client, name, path, trust_policy, description=None, max_session_
     return client.create_role(**params)["Role"]
 
 
-@IAMErrorHandler.common_error_handler("update the trust policy of role")
-@AWSRetry.jittered_backoff()
+@aws_call("update the trust policy of role", "iam:UpdateAssumeRolePolicy")
 def update_trust_policy(client, name, trust_policy):
     client.update_assume_role_policy(RoleName=name, PolicyDocument=json.dumps(trust_policy))
 
 
-@IAMErrorHandler.common_error_handler("update role")
-@AWSRetry.jittered_backoff()
-def update_role(client, name, **changes):
-    client.update_role(RoleName=name, **changes)
+def _role_write(action, description, deletion=False):
+    """IAM's ``action`` on one role as a function ``(client, name, **params)`` (``params`` as boto3 names them),
+    through ``aws_call`` with the permission iam:<action>. A ``deletion`` answers True, or False when there was
+    nothing to delete."""
+
+    def write(client, name, **params):
+        getattr(client, botocore.xform_name(action))(RoleName=name, **params)
+        return True
+
+    if deletion:
+        return _read(description, "iam:" + action, False)(write)
+    return aws_call(description, "iam:" + action)(write)
 
 
-@IAMErrorHandler.common_error_handler("set the permissions boundary of role")
-@AWSRetry.jittered_backoff()
-def put_permissions_boundary(client, name, arn):
-    client.put_role_permissions_boundary(RoleName=name, PermissionsBoundary=arn)
-
-
-@IAMErrorHandler.deletion_error_handler("remove the permissions boundary of role")
-@AWSRetry.jittered_backoff()
-def delete_permissions_boundary(client, name):
-    client.delete_role_permissions_boundary(RoleName=name)
-    return True
-
-
-@IAMErrorHandler.common_error_handler("tag role")
-@AWSRetry.jittered_backoff()
-def tag_role(client, name, tags):
-    client.tag_role(RoleName=name, Tags=ansible_dict_to_boto3_tag_list(tags))
-
-
-@IAMErrorHandler.common_error_handler("untag role")
-@AWSRetry.jittered_backoff()
-def untag_role(client, name, keys):
-    client.untag_role(RoleName=name, TagKeys=list(keys))
-
-
-@IAMErrorHandler.common_error_handler("attach managed policy to role")
-@AWSRetry.jittered_backoff()
-def attach_policy(client, name, arn):
-    client.attach_role_policy(RoleName=name, PolicyArn=arn)
-
-
-@IAMErrorHandler.deletion_error_handler("detach managed policy from role")
-@AWSRetry.jittered_backoff()
-def detach_policy(client, name, arn):
-    client.detach_role_policy(RoleName=name, PolicyArn=arn)
-    return True
-
-
-@IAMErrorHandler.common_error_handler("put inline policy of role")
-@AWSRetry.jittered_backoff()
-def put_role_policy(client, name, policy_name, document):
-    client.put_role_policy(RoleName=name, PolicyName=policy_name, PolicyDocument=json.dumps(document))
-
-
-@IAMErrorHandler.deletion_error_handler("delete inline policy of role")
-@AWSRetry.jittered_backoff()
-def delete_role_policy(client, name, policy_name):
-    client.delete_role_policy(RoleName=name, PolicyName=policy_name)
-    return True
-
-
-@IAMErrorHandler.deletion_error_handler("delete role")
-@AWSRetry.jittered_backoff()
-def delete_role(client, name):
-    client.delete_role(RoleName=name)
-    return True
+update_role = _role_write("UpdateRole", "update role")
+put_permissions_boundary = _role_write("PutRolePermissionsBoundary", "set the permissions boundary of role")
+delete_permissions_boundary = _role_write("DeleteRolePermissionsBoundary", "remove the permissions boundary of role", deletion=True)
+tag_role = _role_write("TagRole", "tag role")
+untag_role = _role_write("UntagRole", "untag role")
+attach_policy = _role_write("AttachRolePolicy", "attach managed policy to role")
+detach_policy = _role_write("DetachRolePolicy", "detach managed policy from role", deletion=True)
+put_role_policy = _role_write("PutRolePolicy", "put inline policy of role")
+delete_role_policy = _role_write("DeleteRolePolicy", "delete inline policy of role", deletion=True)
+remove_from_instance_profile = _role_write("RemoveRoleFromInstanceProfile", "remove role from instance profile", deletion=True)
+delete_role = _role_write("DeleteRole", "delete role", deletion=True)
 
 
 def delete_role_with_attachments(client, name, attached=None, inline_names=None):
@@ -181,14 +198,14 @@ def delete_role_with_attachments(client, name, attached=None, inline_names=None)
 
     ``attached`` (policy ARNs) and ``inline_names`` are read when not given.
     """
-    for profile in list_iam_instance_profiles(client, role=name):
-        remove_role_from_iam_instance_profile(client, profile["InstanceProfileName"], name)
+    for profile in list_instance_profiles(client, name):
+        remove_from_instance_profile(client, name, InstanceProfileName=profile["InstanceProfileName"])
     if attached is None:
-        attached = [item["PolicyArn"] for item in list_iam_role_attached_policies(client, name)]
+        attached = [item["PolicyArn"] for item in list_attached_policies(client, name)]
     if inline_names is None:
-        inline_names = list_iam_role_policies(client, name)
+        inline_names = list_inline_policy_names(client, name)
     for arn in sorted(attached):
-        detach_policy(client, name, arn)
+        detach_policy(client, name, PolicyArn=arn)
     for policy_name in inline_names:
-        delete_role_policy(client, name, policy_name)
+        delete_role_policy(client, name, PolicyName=policy_name)
     delete_role(client, name)

@@ -21,17 +21,33 @@ import re
 from collections import namedtuple
 
 from ansible_collections.amazon.aws.plugins.module_utils.arn import parse_aws_arn
+from ansible_collections.eks.irsa.plugins.module_utils.errors import InputError
 
 PARTITIONS = ("aws", "aws-cn", "aws-us-gov")
 
 _ISSUER_HOST = re.compile(r"^oidc\.eks\.(?P<region>[a-z]{2}(?:-[a-z]+)+-\d+)\.amazonaws\.com(?P<cn>\.cn)?$")
 _OIDC_ID = re.compile(r"^[A-Z0-9]+$")
 _ACCOUNT_ID = re.compile(r"^\d{12}$")
+_DNS1123_LABEL = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$")
+_DNS1123_SUBDOMAIN = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$")
 
 OidcIssuer = namedtuple("OidcIssuer", ["url", "provider", "region", "partition", "oidc_id"])
+Account = namedtuple("Account", ["account_id", "partition"])
 
 
-class NamingError(ValueError):
+def is_dns1123_label(value):
+    """Kubernetes' rule for a namespace: at most 63 lower-case letters, digits and '-', starting and ending with a
+    letter or digit."""
+    return isinstance(value, str) and len(value) <= 63 and bool(_DNS1123_LABEL.match(value))
+
+
+def is_dns1123_subdomain(value):
+    """Kubernetes' rule for most object names (a ServiceAccount's): at most 253 characters, DNS-1123 labels joined by
+    '.'."""
+    return isinstance(value, str) and len(value) <= 253 and bool(_DNS1123_SUBDOMAIN.match(value))
+
+
+class NamingError(InputError):
     """A name the user gave cannot be what they meant; the message says what, why and how to fix it."""
 
 
@@ -98,10 +114,6 @@ def parse_arn(arn, service=None, resource_type=None):
             "{0!r} is not {1}: it names a {2!r}, not a {3!r}".format(arn, what, details["resource_type"], resource_type)
         )
     return details
-
-
-def partition_from_arn(arn):
-    return parse_arn(arn)["partition"]
 
 
 def parse_issuer(url):
@@ -211,3 +223,9 @@ def role_name_from_arn(arn):
     """The role name of an IAM role ARN (its path dropped) — what an assumed-role ARN carries."""
     details = parse_arn(arn, service="iam", resource_type="role")
     return details["resource_id"].rsplit("/", 1)[-1]
+
+
+def account_of_arn(arn):
+    """The ``Account`` (ID and partition) an ARN belongs to."""
+    details = parse_arn(arn)
+    return Account(details["account_id"], details["partition"])

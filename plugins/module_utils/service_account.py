@@ -28,21 +28,20 @@ from ansible_collections.eks.irsa.plugins.module_utils.constants import TOKEN_EX
 from ansible_collections.eks.irsa.plugins.module_utils.constants import TOKEN_EXPIRATION_MAX
 from ansible_collections.eks.irsa.plugins.module_utils.constants import TOKEN_EXPIRATION_MIN
 from ansible_collections.eks.irsa.plugins.module_utils.naming import NamingError
+from ansible_collections.eks.irsa.plugins.module_utils.naming import is_dns1123_label
+from ansible_collections.eks.irsa.plugins.module_utils.naming import is_dns1123_subdomain
 from ansible_collections.eks.irsa.plugins.module_utils.naming import parse_arn
-from ansible_collections.eks.irsa.plugins.module_utils.verify import mutation_problems
-
-_DNS1123_LABEL = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$")
-_DNS1123_SUBDOMAIN = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$")
+from ansible_collections.eks.irsa.plugins.module_utils.pod_identity import pods_with_old_identity
 
 
 def check_names(namespace, name):
     """Kubernetes' rules: a namespace is a DNS-1123 label, a ServiceAccount name a DNS-1123 subdomain."""
-    if not isinstance(namespace, str) or len(namespace) > 63 or not _DNS1123_LABEL.match(namespace):
+    if not is_dns1123_label(namespace):
         raise NamingError(
             "namespace {0!r} is not a valid Kubernetes namespace: at most 63 lower-case letters, digits and '-', "
             "starting and ending with a letter or digit".format(namespace)
         )
-    if not isinstance(name, str) or len(name) > 253 or not _DNS1123_SUBDOMAIN.match(name):
+    if not is_dns1123_subdomain(name):
         raise NamingError(
             "name {0!r} is not a valid ServiceAccount name: at most 253 lower-case letters, digits, '-' and '.', "
             "starting and ending with a letter or digit".format(name)
@@ -57,7 +56,7 @@ _KEY_RULE = ("an optional DNS subdomain prefix and '/', then a name of at most 6
 
 def _key_problem(key):
     prefix, _slash, name = key.rpartition("/")
-    if _slash and (not prefix or len(prefix) > 253 or not _DNS1123_SUBDOMAIN.match(prefix)):
+    if _slash and not is_dns1123_subdomain(prefix):
         return True
     return len(name) > 63 or not _KEY_NAME.match(name)
 
@@ -196,31 +195,16 @@ def unused_after(metadata, removal):
 def pods_to_restart(pods, role_arn):
     """Running (or pending) pods that keep an old identity: not mutated for ``role_arn`` (or for none, when removing)."""
     found = []
-    for pod in pods or []:
+    for pod, problems in pods_with_old_identity(pods, role_arn):
         metadata = pod.get("metadata") or {}
-        phase = (pod.get("status") or {}).get("phase")
-        if phase in ("Succeeded", "Failed") or metadata.get("deletionTimestamp"):
-            continue
-        if role_arn is None:
-            stale = any(
-                item.get("name") == "AWS_ROLE_ARN"
-                for container in (pod.get("spec") or {}).get("containers") or []
-                for item in container.get("env") or []
-            )
-            reason = "still has the removed role's credentials"
-        else:
-            problems = mutation_problems(pod, role_arn)
-            stale = bool(problems)
-            reason = "; ".join(problems)
-        if stale:
-            owner = (metadata.get("ownerReferences") or [{}])[0]
-            found.append(
-                {
-                    "name": metadata.get("name"),
-                    "namespace": metadata.get("namespace"),
-                    "owner_kind": owner.get("kind", ""),
-                    "owner_name": owner.get("name", ""),
-                    "reason": reason,
-                }
-            )
+        owner = (metadata.get("ownerReferences") or [{}])[0]
+        found.append(
+            {
+                "name": metadata.get("name"),
+                "namespace": metadata.get("namespace"),
+                "owner_kind": owner.get("kind", ""),
+                "owner_name": owner.get("name", ""),
+                "reason": "; ".join(problems),
+            }
+        )
     return found

@@ -145,50 +145,11 @@ cluster_status:
   sample: ACTIVE
 """
 
-from ansible_collections.eks.irsa.plugins.module_utils.aws import IrsaAWSError
 from ansible_collections.eks.irsa.plugins.module_utils.aws import IrsaAWSModule
-from ansible_collections.eks.irsa.plugins.module_utils.aws import caller_identity
-from ansible_collections.eks.irsa.plugins.module_utils.aws import cluster_issuer_url
-from ansible_collections.eks.irsa.plugins.module_utils.aws import get_oidc_provider
-from ansible_collections.eks.irsa.plugins.module_utils.aws import lookup_cluster
-from ansible_collections.eks.irsa.plugins.module_utils.constants import DEFAULT_AUDIENCE
+from ansible_collections.eks.irsa.plugins.module_utils.errors import IrsaAWSError
+from ansible_collections.eks.irsa.plugins.module_utils.errors import fail
 from ansible_collections.eks.irsa.plugins.module_utils.naming import NamingError
-from ansible_collections.eks.irsa.plugins.module_utils.naming import parse_arn
-from ansible_collections.eks.irsa.plugins.module_utils.naming import parse_issuer
-from ansible_collections.eks.irsa.plugins.module_utils.naming import provider_arn
-
-
-def oidc_facts(module, cluster_name):
-    """Everything the module returns, from three reads."""
-    cluster = lookup_cluster(module.client("eks"), cluster_name, module.region)
-    issuer = parse_issuer(cluster_issuer_url(cluster))
-    caller = caller_identity(module.client("sts"))
-    if issuer.partition != caller["partition"]:
-        raise NamingError(
-            "the cluster's issuer {0} belongs to partition {1}, but the AWS credentials in use are of partition {2}: "
-            "use credentials of the cluster's partition".format(issuer.url, issuer.partition, caller["partition"])
-        )
-    arn = provider_arn(issuer.provider, caller["account_id"], caller["partition"])
-    provider = get_oidc_provider(module.client("iam"), arn) or {}
-    client_ids = provider.get("client_ids", [])
-    return dict(
-        issuer_url=issuer.url,
-        provider=issuer.provider,
-        provider_arn=arn,
-        provider_exists=bool(provider),
-        provider_client_ids=client_ids,
-        provider_thumbprints=provider.get("thumbprints", []),
-        audience_ok=DEFAULT_AUDIENCE in client_ids,
-        account_id=caller["account_id"],
-        partition=caller["partition"],
-        region=module.region,
-        cluster_account_id=parse_arn(cluster["arn"])["account_id"],
-        cluster_arn=cluster["arn"],
-        cluster_endpoint=cluster.get("endpoint", ""),
-        cluster_certificate_authority=(cluster.get("certificateAuthority") or {}).get("data", ""),
-        cluster_version=cluster.get("version", ""),
-        cluster_status=cluster.get("status", ""),
-    )
+from ansible_collections.eks.irsa.plugins.module_utils.oidc_provider import oidc_facts
 
 
 def main():
@@ -196,14 +157,10 @@ def main():
         argument_spec=dict(cluster_name=dict(type="str", required=True)),
         supports_check_mode=True,
     )
-    if not module.region:
-        module.fail_json(msg="No AWS region given: set the region option or AWS_REGION to the cluster's region")
     try:
         facts = oidc_facts(module, module.params["cluster_name"])
-    except NamingError as e:
-        module.fail_json(msg=str(e))
-    except IrsaAWSError as e:
-        module.fail_json_aws_error(e)
+    except (NamingError, IrsaAWSError) as e:
+        fail(module, e)
     module.exit_json(changed=False, **facts)
 
 

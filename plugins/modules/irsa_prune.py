@@ -39,6 +39,7 @@ options:
     required: true
 extends_documentation_fragment:
   - eks.irsa.k8s_auth
+  - eks.irsa.k8s_auth.eks_cluster
   - amazon.aws.common.modules
   - amazon.aws.region.modules
   - eks.irsa.requirements
@@ -70,7 +71,7 @@ EXAMPLES = r"""
     oidc_provider: "{{ oidc.provider_arn }}"
     bindings:
       - {service_account: api, namespace: shop, role_name: shop-api}
-    cluster_name: my-cluster
+    eks_cluster: my-cluster
   check_mode: true
   diff: true
 """
@@ -119,144 +120,14 @@ service_accounts:
       sample: false
 """
 
-import json
-from urllib.parse import unquote
-
-from ansible_collections.amazon.aws.plugins.module_utils.exceptions import AnsibleAWSError
-from ansible_collections.amazon.aws.plugins.module_utils.iam import get_iam_role
-from ansible_collections.amazon.aws.plugins.module_utils.tagging import boto3_tag_list_to_ansible_dict
-
-from ansible_collections.eks.irsa.plugins.module_utils.aws import IrsaAWSModule
 from ansible_collections.eks.irsa.plugins.module_utils import aws as irsa_aws
-from ansible_collections.eks.irsa.plugins.module_utils import iam as irsa_iam
-from ansible_collections.eks.irsa.plugins.module_utils import service_account as sa
-from ansible_collections.eks.irsa.plugins.module_utils import trust
-from ansible_collections.eks.irsa.plugins.module_utils.constants import DEFAULT_AUDIENCE
-from ansible_collections.eks.irsa.plugins.module_utils.constants import OWNER_TAG_KEY
-from ansible_collections.eks.irsa.plugins.module_utils.constants import OWNER_TAG_VALUE
-from ansible_collections.eks.irsa.plugins.module_utils.k8s import KubernetesError
-from ansible_collections.eks.irsa.plugins.module_utils.k8s import hide_kubeconfig_secrets
-from ansible_collections.eks.irsa.plugins.module_utils.k8s import k8s_argument_spec
-from ansible_collections.eks.irsa.plugins.module_utils.k8s import kubernetes_services
-from ansible_collections.eks.irsa.plugins.module_utils.naming import NamingError
-from ansible_collections.eks.irsa.plugins.module_utils.naming import parse_oidc_provider
-from ansible_collections.eks.irsa.plugins.module_utils.naming import provider_arn
-
-
-def bound(bindings):
-    """``{role name: {subjects}}`` and ``{(namespace, name)}`` of the bindings, checked as the role checks them."""
-    subjects, service_accounts = {}, set()
-    for index, binding in enumerate(bindings):
-        namespace, name = binding.get("namespace") or "default", binding.get("service_account")
-        if not binding.get("role_name") or not name:
-            raise NamingError("bindings[{0}] needs service_account and role_name; got {1!r}".format(index, binding))
-        sa.check_names(namespace, name)
-        subjects.setdefault(binding["role_name"], set()).add(trust.subject(namespace, name))
-        service_accounts.add((namespace, name))
-    return subjects, service_accounts
-
-
-def resolve_provider(module):
-    issuer, arn = parse_oidc_provider(module.params["oidc_provider"])
-    if arn is None:
-        identity = irsa_aws.caller_identity(module.client("sts"))
-        arn = provider_arn(issuer.provider, identity["account_id"], identity["partition"])
-    return arn
-
-
-def plan_roles(iam_client, arn, subjects):
-    """``[(role name, trust before, trust after, removed subjects)]`` for our roles trusting subjects nobody binds."""
-    plans = []
-    for name in irsa_aws.roles_trusting(iam_client, arn):
-        role = get_iam_role(iam_client, name)
-        if role is None or boto3_tag_list_to_ansible_dict(role.get("Tags") or []).get(OWNER_TAG_KEY) != OWNER_TAG_VALUE:
-            continue
-        before = role.get("AssumeRolePolicyDocument") or {}
-        if isinstance(before, str):
-            before = json.loads(unquote(before))
-        wanted = subjects.get(name, set())
-        after, removed = before, []
-        for audience in sorted({DEFAULT_AUDIENCE} | _audiences(before, arn)):
-            existing = trust.provider_subjects(after, arn, audience)
-            kept = [item for item in existing if item in wanted]
-            if len(kept) == len(existing):
-                continue
-            removed.extend(item for item in existing if item not in wanted)
-            after = trust.merge_trust_policy(
-                after, {arn: {"subjects": kept, "audience": audience, "state": "present" if kept else "absent"}})
-        if removed:
-            plans.append((name, before, after, sorted(removed)))
-    return plans
-
-
-def _audiences(document, arn):
-    """The audiences of the IRSA statements of ``arn`` in ``document`` (the ``:aud`` values)."""
-    key = trust.provider_from_arn(arn).lower() + ":aud"
-    found = set()
-    for stmt in trust.statements_of(document):
-        for block in (stmt.get("Condition") or {}).values():
-            if isinstance(block, dict):
-                for condition_key, value in block.items():
-                    if str(condition_key).lower() == key and isinstance(value, str):
-                        found.add(value)
-    return found
-
-
-def plan_service_accounts(kube, service_accounts):
-    """``[(ServiceAccount, annotations to remove, delete)]`` for our role annotations on unbound ServiceAccounts."""
-    plans = []
-    for item in kube.list_all_service_accounts():
-        metadata = item.get("metadata") or {}
-        if (metadata.get("namespace"), metadata.get("name")) in service_accounts:
-            continue
-        _role_arn, ours = sa.role_annotation(metadata)
-        if not ours:
-            continue
-        removal = sa.irsa_removal(metadata)
-        plans.append((item, removal, sa.unused_after(metadata, removal)))
-    return plans
-
-
-def apply(iam_client, kube, role_plans, account_plans, done):
-    """Write the plans; ``done`` collects what was written, for a failure halfway."""
-    for name, _before, after, _removed in role_plans:
-        if trust.statements_of(after):
-            irsa_iam.update_trust_policy(iam_client, name, after)
-        else:
-            irsa_iam.delete_role_with_attachments(iam_client, name)
-        done.append(name)
-    for item, removal, delete in account_plans:
-        metadata = item["metadata"]
-        if delete:
-            kube.delete_service_account(metadata["namespace"], metadata["name"])
-            done.append(metadata["name"])
-            continue
-        patch = sa.metadata_patch(metadata, {}, removal, {})
-        # Conditional on what was read: a ServiceAccount changed meanwhile is a 409, not a lost update.
-        patch["metadata"]["resourceVersion"] = metadata.get("resourceVersion")
-        kube.patch_service_account(metadata["namespace"], metadata["name"], patch)
-        done.append(metadata["name"])
-
-
-def result_of(role_plans, account_plans):
-    """The ``roles`` and ``service_accounts`` results, and the diff: trust policies and annotations before and after
-    (``None`` after for what is deleted)."""
-    roles, accounts = [], []
-    diff = {"before": {"roles": {}, "service_accounts": {}}, "after": {"roles": {}, "service_accounts": {}}}
-    for name, before, after, removed in role_plans:
-        deleted = not trust.statements_of(after)
-        roles.append({"name": name, "removed": removed, "deleted": deleted})
-        diff["before"]["roles"][name] = before
-        diff["after"]["roles"][name] = None if deleted else after
-    for item, removal, delete in account_plans:
-        metadata = item["metadata"]
-        accounts.append({"namespace": metadata["namespace"], "name": metadata["name"],
-                         "role_arn": sa.role_annotation(metadata)[0], "deleted": delete})
-        key = "{0}/{1}".format(metadata["namespace"], metadata["name"])
-        diff["before"]["service_accounts"][key] = metadata.get("annotations") or {}
-        diff["after"]["service_accounts"][key] = None if delete else (
-            sa.apply_patch(metadata, sa.metadata_patch(metadata, {}, removal, {}))["annotations"])
-    return roles, accounts, diff
+from ansible_collections.eks.irsa.plugins.module_utils import errors
+from ansible_collections.eks.irsa.plugins.module_utils import prune
+from ansible_collections.eks.irsa.plugins.module_utils.aws import IrsaAWSModule
+from ansible_collections.eks.irsa.plugins.module_utils.errors import IrsaError
+from ansible_collections.eks.irsa.plugins.module_utils.k8s.connection import hide_kubeconfig_secrets
+from ansible_collections.eks.irsa.plugins.module_utils.k8s.connection import k8s_argument_spec
+from ansible_collections.eks.irsa.plugins.module_utils.k8s.api import kubernetes_services
 
 
 def main():
@@ -271,30 +142,22 @@ def main():
     done = []
     try:
         hide_kubeconfig_secrets(module)
-        subjects, service_accounts = bound(module.params["bindings"])
+        subjects, service_accounts = prune.bound(module.params["bindings"])
         iam_client = module.client("iam")
         wrote = irsa_aws.watch_writes(iam_client)
-        arn = resolve_provider(module)
+        arn = prune.resolve_provider(module)
         kube = kubernetes_services(module)
         # Both sides are planned before anything is written.
-        role_plans = plan_roles(iam_client, arn, subjects)
-        account_plans = plan_service_accounts(kube, service_accounts)
+        role_plans = prune.plan_roles(iam_client, arn, subjects)
+        account_plans = prune.plan_service_accounts(kube, service_accounts)
         if not module.check_mode:
-            apply(iam_client, kube, role_plans, account_plans, done)
-    except (NamingError, KubernetesError) as e:
-        module.fail_json(msg=str(e), changed=wrote() or bool(done), written=done)
-    except AnsibleAWSError as e:
-        if e.exception:
-            module.fail_json_aws(e.exception, msg=e.message, changed=wrote() or bool(done), written=done)
-        module.fail_json(msg=e.message, changed=wrote() or bool(done), written=done)
+            prune.apply(iam_client, kube, role_plans, account_plans, done)
+    except IrsaError as e:
+        errors.fail(module, e, changed=wrote() or bool(done), written=done)
     finally:
         if kube is not None:
             kube.close()
-    roles, accounts, diff = result_of(role_plans, account_plans)
-    result = dict(changed=bool(roles or accounts), roles=roles, service_accounts=accounts)
-    if module._diff:
-        result["diff"] = diff
-    module.exit_json(**result)
+    module.exit_json(**prune.result_of(role_plans, account_plans, module._diff))
 
 
 if __name__ == "__main__":

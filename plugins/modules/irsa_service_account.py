@@ -17,7 +17,7 @@ description:
     A concurrent change between the read and the write (HTTP 409) is re-read and retried.
   - Reports the running pods of the ServiceAccount that predate the change (RV(pods_to_restart)), since the pod
     identity webhook mutates pods only when they are created; they keep their old identity until recreated.
-  - Reaches the cluster with a kubeconfig, or in EKS mode with AWS credentials only (O(cluster_name)).
+  - Reaches the cluster with a kubeconfig, or in EKS mode with AWS credentials only (O(eks_cluster)).
   - Unchanged, it makes two Kubernetes calls (read the ServiceAccount, list its pods; one with
     O(list_pods=false)) and no write, plus C(eks:DescribeCluster) in EKS mode. With O(service_accounts),
     a namespace of several items costs those two calls once, not once per item.
@@ -143,6 +143,7 @@ options:
     default: false
 extends_documentation_fragment:
   - eks.irsa.k8s_auth
+  - eks.irsa.k8s_auth.eks_cluster
   - amazon.aws.common.modules
   - amazon.aws.region.modules
   - eks.irsa.requirements
@@ -185,7 +186,7 @@ EXAMPLES = r"""
     role_arn: arn:aws:iam::123456789012:role/AWSIRSATestRole
     sts_regional_endpoints: true
     token_expiration: 3600
-    cluster_name: my-cluster
+    eks_cluster: my-cluster
     region: us-west-2
 
 - name: Remove the IRSA annotations
@@ -193,7 +194,7 @@ EXAMPLES = r"""
     name: irsa-test
     namespace: default
     state: absent
-    cluster_name: my-cluster
+    eks_cluster: my-cluster
     region: us-west-2
 
 - name: Many ServiceAccounts in one task (the task's options are the defaults of every item)
@@ -204,7 +205,7 @@ EXAMPLES = r"""
       - name: cart
       - name: checkout
       - {name: billing, role_arn: "arn:aws:iam::123456789012:role/shop-billing"}
-    cluster_name: my-cluster
+    eks_cluster: my-cluster
     region: us-west-2
   register: annotated_all
 
@@ -329,274 +330,17 @@ pods_to_restart:
 
 from ansible_collections.eks.irsa.plugins.module_utils.aws import IrsaAWSModule
 from ansible_collections.eks.irsa.plugins.module_utils import batch
-from ansible_collections.eks.irsa.plugins.module_utils import service_account as sa
-from ansible_collections.eks.irsa.plugins.module_utils.constants import BOUND_ROLE_ANNOTATION
-from ansible_collections.eks.irsa.plugins.module_utils.constants import MANAGED_BY_LABEL
-from ansible_collections.eks.irsa.plugins.module_utils.constants import MANAGED_BY_VALUE
-from ansible_collections.eks.irsa.plugins.module_utils.constants import ROLE_ARN_ANNOTATION
-from ansible_collections.eks.irsa.plugins.module_utils.k8s import KubernetesError
-from ansible_collections.eks.irsa.plugins.module_utils.k8s import hide_kubeconfig_secrets
-from ansible_collections.eks.irsa.plugins.module_utils.k8s import k8s_argument_spec
-from ansible_collections.eks.irsa.plugins.module_utils.k8s import kubernetes_services
-from ansible_collections.eks.irsa.plugins.module_utils.naming import NamingError
-from ansible_collections.eks.irsa.plugins.module_utils.verify import near_miss_role_keys
-
-CONFLICT_RETRIES = 5
-
-
-def view(obj):
-    if not obj:
-        return {}
-    metadata = obj.get("metadata") or {}
-    return {
-        "name": metadata.get("name", ""),
-        "namespace": metadata.get("namespace", ""),
-        "annotations": dict(metadata.get("annotations") or {}),
-        "labels": dict(metadata.get("labels") or {}),
-        "uid": metadata.get("uid", ""),
-    }
-
-
-def validate(module):
-    params = module.params
-    hide_kubeconfig_secrets(module)
-    sa.check_names(params["namespace"], params["name"])
-    if params["state"] == "present":
-        if not params["role_arn"]:
-            raise NamingError("role_arn is required with state=present: give the ARN of the IAM role the ServiceAccount assumes")
-        sa.check_role_arn(params["role_arn"])
-    sa.check_token_expiration(params["token_expiration"])
-    sa.check_metadata(params["annotations"], params["labels"])
-    if params["state"] == "present":
-        sa.check_owned_annotations(
-            sa.desired_annotations(params["role_arn"], params["audience"], params["sts_regional_endpoints"],
-                                   params["token_expiration"]),
-            params["annotations"],
-        )
-    near = near_miss_role_keys(params["annotations"])
-    if near:
-        module.warn(
-            "annotations {0} look like {1} but are not it: the pod identity webhook ignores them. Use role_arn to set "
-            "{1}".format(", ".join(repr(key) for key in near), ROLE_ARN_ANNOTATION)
-        )
-
-
-class OwnershipError(NamingError):
-    """A ServiceAccount's role annotation belongs to someone else; ``details`` go into the result."""
-
-    def __init__(self, message, **details):
-        super().__init__(message)
-        self.details = details
-
-
-def _adopt_hint(namespace, name):
-    return "set adopt: true (the eks.irsa.irsa role: list {0}/{1} in irsa_adopt_service_accounts)".format(namespace, name)
-
-
-def wanted(params):
-    if params["state"] == "absent":
-        return {}, [], {}
-    annotations, remove = sa.desired_annotations(
-        params["role_arn"], params["audience"], params["sts_regional_endpoints"], params["token_expiration"], params["annotations"]
-    )
-    # The record that this collection set the role annotation: what makes a later change or removal safe.
-    annotations[BOUND_ROLE_ANNOTATION] = params["role_arn"]
-    return annotations, remove, {key: str(value) for key, value in params["labels"].items()}
-
-
-def take_over(module, current):
-    """``(previous role ARN, adopted)`` for a ServiceAccount about to carry role_arn; refuses someone else's role."""
-    params = module.params
-    existing, ours = sa.role_annotation(current.get("metadata"))
-    if existing is None or (existing == params["role_arn"] and ours):
-        return None, False
-    if existing == params["role_arn"]:
-        return None, True  # exactly what this task would write: recorded as ours from now on
-    if not ours and not params["adopt"]:
-        raise OwnershipError(
-            "ServiceAccount {0}/{1} is annotated with role {2}, which eks.irsa did not set (its {3} annotation does not "
-            "record it), so it is not replaced with {4}. If this binding should take it over, {5}; the previous role is "
-            "then reported in previous_role_arn".format(
-                params["namespace"], params["name"], existing, BOUND_ROLE_ANNOTATION, params["role_arn"],
-                _adopt_hint(params["namespace"], params["name"])),
-            foreign_role_arn=existing,
-        )
-    return existing, not ours
-
-
-def removal_plan(module, current):
-    """The annotations ``state=absent`` removes: only a role annotation that names role_arn, or that is ours."""
-    params = module.params
-    metadata = current.get("metadata") or {}
-    existing, ours = sa.role_annotation(metadata)
-    extra = [key for key in params["annotations"] if key in (metadata.get("annotations") or {})]
-    if existing is None:
-        return extra, None
-    if params["role_arn"]:
-        if not sa.same_role(existing, params["role_arn"]):
-            # Another role's binding: not this task's to remove.
-            return extra, existing
-    elif not ours and not params["adopt"]:
-        raise OwnershipError(
-            "ServiceAccount {0}/{1} is annotated with role {2}, which eks.irsa did not set, so the annotation is not "
-            "removed. Give role_arn to remove it only when it names that role, or {3}".format(
-                params["namespace"], params["name"], existing, _adopt_hint(params["namespace"], params["name"])),
-            foreign_role_arn=existing,
-        )
-    return sa.irsa_removal(metadata) + extra, None
-
-
-def create(module, kube, annotations, labels):
-    """Create the ServiceAccount (and its namespace when allowed); return (created object, namespace created)."""
-    params = module.params
-    namespace, name = params["namespace"], params["name"]
-    if not params["create"]:
-        raise NamingError(
-            "ServiceAccount {0}/{1} does not exist and create=false: create it first, or set create: true".format(namespace, name)
-        )
-    namespace_missing = not module.reads.namespace_exists(namespace)
-    if namespace_missing and not params["create_namespace"]:
-        raise NamingError(
-            "namespace {0!r} does not exist: create it, or set create_namespace: true".format(namespace)
-        )
-    body = {
-        "apiVersion": "v1",
-        "kind": "ServiceAccount",
-        "metadata": {
-            "name": name,
-            "namespace": namespace,
-            "annotations": annotations,
-            "labels": dict(labels, **{MANAGED_BY_LABEL: MANAGED_BY_VALUE}),
-        },
-    }
-    if module.check_mode:
-        # What the real run will write, asked of RBAC now (the role's check before its first write).
-        if namespace_missing:
-            kube.check_allowed("create", "namespaces", namespace)
-        kube.check_allowed("create", "serviceaccounts", namespace)
-        return body, namespace_missing
-    if namespace_missing:
-        try:
-            kube.create_namespace(namespace, labels={MANAGED_BY_LABEL: MANAGED_BY_VALUE})
-            module.written = "namespace {0}".format(namespace)
-        except KubernetesError as e:
-            if e.status != 409:
-                raise
-    try:
-        return kube.create_service_account(namespace, body), namespace_missing
-    except KubernetesError as e:
-        if e.status != 409:
-            raise
-        return None, namespace_missing  # created meanwhile by someone else: converge on it with a patch
-
-
-def patch_until_applied(module, kube, current, annotations, remove, labels):
-    """Patch the owned keys; on a 409 (the object changed since it was read) re-read and patch again."""
-    params = module.params
-    for _attempt in range(CONFLICT_RETRIES):
-        patch = sa.metadata_patch(current.get("metadata"), annotations, remove, labels)
-        if not patch:
-            return current, False
-        if module.check_mode:
-            predicted = dict(current)
-            predicted["metadata"] = dict(current.get("metadata") or {}, **sa.apply_patch(current.get("metadata") or {}, patch))
-            return predicted, True
-        # The resourceVersion makes the patch conditional: a concurrent writer yields a 409, not a lost update.
-        patch["metadata"]["resourceVersion"] = (current.get("metadata") or {}).get("resourceVersion")
-        try:
-            return kube.patch_service_account(params["namespace"], params["name"], patch), True
-        except KubernetesError as e:
-            if e.status != 409:
-                raise
-        current = kube.get_service_account(params["namespace"], params["name"])
-        if current is None:
-            raise NamingError("ServiceAccount {0}/{1} was deleted while it was being annotated".format(params["namespace"], params["name"]))
-    raise NamingError(
-        "ServiceAccount {0}/{1} kept changing under concurrent writers ({2} conflicts): run again".format(
-            params["namespace"], params["name"], CONFLICT_RETRIES)
-    )
-
-
-def check_cluster(module, kube):
-    """Refuse to touch a cluster other than the one whose issuer the role trusts (a kubeconfig pointing elsewhere)."""
-    expected = module.params["cluster_issuer"]
-    served = module.cache.get(("issuer",), kube.service_account_issuer)
-    if served is None:
-        module.warn("could not check that the Kubernetes API at {0} is the cluster of {1}: it does not let this identity "
-                    "read its OIDC discovery document (403)".format(kube.connection.host, expected))
-    elif served.rstrip("/") != expected.rstrip("/"):
-        raise OwnershipError(
-            "the Kubernetes API at {0} is not the cluster whose OIDC issuer is {1}: it issues ServiceAccount tokens for "
-            "{2}, which a trust policy for {1} does not accept. Check which cluster the kubeconfig and context point "
-            "at".format(kube.connection.host, expected, served),
-            wrong_cluster_issuer=served,
-        )
-
-
-def run(module, kube):
-    """``(changed, before, after, pods to restart, details)``; details: previous_role_arn, adopted, kept, deleted."""
-    params = module.params
-    namespace, name = params["namespace"], params["name"]
-    if params["cluster_issuer"]:
-        check_cluster(module, kube)
-    annotations, remove, labels = wanted(params)
-    current = module.reads.service_account(namespace, name)
-    before = view(current)
-
-    if params["state"] == "absent":
-        if current is None:
-            return False, before, {}, [], {"deleted": False}
-        if params["delete"]:
-            owner = (current["metadata"].get("labels") or {}).get(MANAGED_BY_LABEL)
-            if owner != MANAGED_BY_VALUE:
-                raise NamingError(
-                    "ServiceAccount {0}/{1} was not created by eks.irsa (its {2} label is {3!r}), so delete: true leaves it "
-                    "in place: remove delete: true to only drop the IRSA annotations, or delete it yourself".format(
-                        namespace, name, MANAGED_BY_LABEL, owner)
-                )
-            if not module.check_mode:
-                kube.delete_service_account(namespace, name)
-            return True, before, {}, [], {"deleted": True}
-        removal, kept = removal_plan(module, current)
-        if removal and params["delete_when_unused"] and sa.unused_after(current["metadata"], removal):
-            if not module.check_mode:
-                kube.delete_service_account(namespace, name)
-            return True, before, {}, pods_to_restart(module, kube, None), {"deleted": True}
-        after_object, changed = patch_until_applied(module, kube, current, {}, removal, {})
-        details = {"deleted": False}
-        if kept:
-            details["kept_role_arn"] = kept
-        return changed, before, view(after_object), pods_to_restart(module, kube, None) if removal else [], details
-
-    changed = False
-    details = {"previous_role_arn": None, "adopted": False}
-    if current is None:
-        created, _namespace_created = create(module, kube, annotations, labels)
-        if created is not None:
-            current, changed = created, True
-        else:
-            current = kube.get_service_account(namespace, name)
-    if not changed:
-        details["previous_role_arn"], details["adopted"] = take_over(module, current)
-        current, changed = patch_until_applied(module, kube, current, annotations, remove, labels)
-        if changed and module.check_mode:
-            kube.check_allowed("patch", "serviceaccounts", namespace)
-    return changed, before, view(current), pods_to_restart(module, kube, params["role_arn"]), details
-
-
-def pods_to_restart(module, kube, role_arn):
-    if not module.params["list_pods"]:
-        return []
-    pods = module.reads.pods(module.params["namespace"], module.params["name"])
-    return sa.pods_to_restart(pods, role_arn)
+from ansible_collections.eks.irsa.plugins.module_utils import service_account_run
+from ansible_collections.eks.irsa.plugins.module_utils.k8s.connection import hide_kubeconfig_secrets
+from ansible_collections.eks.irsa.plugins.module_utils.k8s.connection import k8s_argument_spec
 
 
 def argument_spec():
     return dict(
         name=dict(type="str"),
+        namespace=dict(type="str", default="default"),
         service_accounts=dict(type="list", elements="raw"),
         max_concurrency=dict(type="int", default=batch.DEFAULT_CONCURRENCY),
-        namespace=dict(type="str", default="default"),
         role_arn=dict(type="str"),
         audience=dict(type="str"),
         sts_regional_endpoints=dict(type="bool"),
@@ -614,55 +358,8 @@ def argument_spec():
     )
 
 
-def run_item(module, kube):
-    """The result of one ServiceAccount (an item of ``service_accounts``, or the single form), failure included."""
-    params = module.params
-    try:
-        validate(module)
-        changed, before, after, restart, details = run(module, kube)
-    except (NamingError, KubernetesError) as e:
-        # Every write of an item is its last step, but for a namespace created before its ServiceAccount.
-        written = getattr(module, "written", None)
-        message = str(e) + (" (namespace {0} was created)".format(module.params["namespace"]) if written else "")
-        result = dict(failed=True, msg=message, changed=bool(written), **getattr(e, "details", {}))
-        result["warnings"] = module.warnings
-        return result
-    if restart:
-        module.warn(
-            "{0} pod(s) of ServiceAccount {1}/{2} predate this change and keep their old identity until recreated: {3}. "
-            "Restart them (e.g. kubectl rollout restart of their owners)".format(
-                len(restart), params["namespace"], params["name"],
-                ", ".join("{0}{1}".format(p["name"], " ({0} {1})".format(p["owner_kind"], p["owner_name"]) if p["owner_kind"] else "")
-                          for p in restart[:10]))
-        )
-    if details.get("previous_role_arn"):
-        module.warn("ServiceAccount {0}/{1} was annotated with role {2}; it now names {3}".format(
-            params["namespace"], params["name"], details["previous_role_arn"], params["role_arn"]))
-    if details.get("kept_role_arn"):
-        module.warn("ServiceAccount {0}/{1} is annotated with role {2}, not {3}: that annotation is another binding's "
-                    "and was left as it is".format(params["namespace"], params["name"], details["kept_role_arn"],
-                                                   params["role_arn"]))
-    result = dict(changed=changed, service_account=after, pods_to_restart=restart, **details)
-    if module._diff:
-        result["diff"] = {
-            "before": {"annotations": before.get("annotations", {}), "labels": before.get("labels", {})} if before else {},
-            "after": {"annotations": after.get("annotations", {}), "labels": after.get("labels", {})} if after else {},
-        }
-    result["warnings"] = module.warnings
-    return result
-
-
-def items_of(module, spec, cache):
-    """``[(ItemModule or None, label or error)]``: every item of ``service_accounts``, or the single form."""
-    if module.params["service_accounts"] is None:
-        return [(batch.ItemModule(module, module.params, "", cache), "")]
-    items = []
-    for index, item in enumerate(module.params["service_accounts"]):
-        where = "service_accounts[{0}]".format(index)
-        params, error = batch.item_params(module, item, spec, where)
-        label = "ServiceAccount {0}/{1} ({2})".format(params["namespace"], params["name"], where) if params else where
-        items.append((batch.ItemModule(module, params, label, cache) if params else None, error or label))
-    return items
+def _describe(params, where):
+    return "ServiceAccount {0}/{1} ({2})".format(params["namespace"], params["name"], where)
 
 
 def main():
@@ -674,43 +371,8 @@ def main():
     item_options = batch.item_spec(argument_spec(), ("service_accounts", "max_concurrency"))
     item_options["name"]["required"] = True
     cache = batch.OnceCache()
-    items = items_of(module, item_options, cache)
-    kube = None
-    try:
-        if any(item for item, _label in items):
-            kube = kubernetes_services(module)
-    except KubernetesError as e:
-        module.fail_json(msg=str(e))
-    try:
-        per_namespace = {}
-        for item, _label in items:
-            if item is not None:
-                per_namespace[item.params["namespace"]] = per_namespace.get(item.params["namespace"], 0) + 1
-        reads = batch.NamespaceReads(kube, cache, per_namespace)
-
-        def work(entry):
-            item, label = entry
-            if item is None:
-                return {"failed": True, "changed": False, "msg": label}
-            item.reads = reads
-            result = run_item(item, kube)
-            result.update(namespace=item.params["namespace"], name=item.params["name"])
-            return result
-
-        results = batch.run_items(work, items, module.params["max_concurrency"])
-    finally:
-        if kube is not None:
-            kube.close()
-    if module.params["service_accounts"] is None:
-        result = results[0]
-        for warning in result.pop("warnings", []):
-            module.warn(warning)
-        for key in ("namespace", "name"):
-            result.pop(key)
-        if result.pop("failed", False):
-            module.fail_json(**result)
-        module.exit_json(**result)
-    batch.finish(module, items, results, "ServiceAccounts")
+    items = batch.items_of(module, "service_accounts", item_options, _describe, cache)
+    service_account_run.finish(module, items, service_account_run.run_service_accounts(module, items, cache))
 
 
 if __name__ == "__main__":

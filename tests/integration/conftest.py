@@ -42,7 +42,8 @@ def fresh2(tmp_path):
 LONGEST_FIRST = ("test_targets.py", "test_interruption.py", "test_faults.py", "test_ownership.py", "test_least_privilege.py")
 # Modules whose module-scoped fixture runs a whole playbook: their tests stay on one worker (make integration runs
 # with --dist loadgroup), so that playbook runs once rather than once per worker.
-ONE_WORKER = ("test_bad_input.py", "test_diagnosis_cases.py", "test_faults.py", "test_irsa_verify_process.py")
+ONE_WORKER = ("test_bad_input.py", "test_diagnosis_cases.py", "test_faults.py", "test_irsa_verify_process.py",
+              "test_presets.py")
 
 
 def pytest_collection_modifyitems(items):

@@ -13,7 +13,8 @@ import yaml
 from irsa_sandbox.testing import start_sandbox
 from playbook_runner import COLLECTIONS, ROOT, run_playbook
 
-MODULES = ["eks_oidc_info", "eks_oidc_provider", "irsa_prune", "irsa_role", "irsa_service_account", "irsa_verify"]
+MODULES = ["eks_oidc_info", "eks_oidc_provider", "irsa_audit", "irsa_prune", "irsa_repoint", "irsa_role", "irsa_service_account",
+           "irsa_verify"]
 SEED_ISSUER = "https://oidc.eks.us-west-2.amazonaws.com/id/EXAMPLED539D4633E53DE1B716D3041E"
 SECOND_ISSUER = "oidc.eks.us-west-2.amazonaws.com/id/B1C2D3E4F5A6B7C8D9E0F1A2B3C4D5E6"
 

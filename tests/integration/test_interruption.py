@@ -27,7 +27,7 @@ from kube_api import KubeApi
 from playbook_runner import COLLECTIONS, ROOT, kill_process_tree, read_output, run_playbook, start_playbook
 
 sys.path.insert(0, COLLECTIONS)
-from ansible_collections.eks.irsa.plugins.module_utils.verify import LEFTOVER_POD_GRACE  # noqa: E402  pylint: disable=wrong-import-position
+from ansible_collections.eks.irsa.plugins.module_utils.verify.pod import LEFTOVER_POD_GRACE  # noqa: E402  pylint: disable=wrong-import-position
 
 SITE = os.path.join(ROOT, "playbooks", "site.yml")
 ACCOUNT = "123456789012"

@@ -25,7 +25,7 @@ import subprocess
 
 import pytest
 import yaml
-from irsa_sandbox import iam_authz
+from irsa_sandbox.aws import iam_authz
 from irsa_sandbox.testing import start_sandbox
 from playbook_runner import ROOT, run_playbook
 

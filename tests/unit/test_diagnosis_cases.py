@@ -14,9 +14,12 @@ from ansible.module_utils import basic
 from ansible.module_utils.common.text.converters import to_bytes
 
 from ansible_collections.amazon.aws.plugins.module_utils import cloud
+from ansible_collections.eks.irsa.plugins.module_utils.errors import IrsaAWSError
 from ansible_collections.eks.irsa.plugins.module_utils import aws
-from ansible_collections.eks.irsa.plugins.module_utils import k8s
-from ansible_collections.eks.irsa.plugins.module_utils import verify_aws
+from ansible_collections.eks.irsa.plugins.module_utils import iam
+from ansible_collections.eks.irsa.plugins.module_utils import errors
+from ansible_collections.eks.irsa.plugins.module_utils.k8s import api as k8s_api
+from ansible_collections.eks.irsa.plugins.module_utils.k8s import connection as k8s_connection
 
 ROOT = os.path.join(os.path.dirname(__file__), "..", "..")
 with open(os.path.join(ROOT, "tests", "fixtures", "diagnosis_cases.yml"), encoding="utf-8") as _handle:
@@ -26,7 +29,7 @@ SECRET_KEY = "wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY"
 CALLS = {
     ("sts", "get_caller_identity"): aws.caller_identity,
     ("eks", "describe_cluster"): lambda client: aws.describe_cluster(client, "my-cluster"),
-    ("iam", "get_role"): lambda client: verify_aws.get_role(client, "my-app"),
+    ("iam", "get_role"): lambda client: iam.get_role(client, "my-app"),
 }
 
 
@@ -68,7 +71,7 @@ def module_failure(monkeypatch, capsys, case):
     monkeypatch.setattr(basic, "_PARSED_MODULE_ARGS", None, raising=False)
     module = aws.IrsaAWSModule(argument_spec={}, supports_check_mode=True)
     client, error = stubbed(case)
-    with pytest.raises(aws.IrsaAWSError) as raised:
+    with pytest.raises(IrsaAWSError) as raised:
         CALLS[(error["service"], error["operation"])](client)
     with pytest.raises(SystemExit):
         module.fail_json_aws_error(raised.value)
@@ -79,7 +82,7 @@ def module_failure(monkeypatch, capsys, case):
 
 class Module:
     def __init__(self, sts, given):
-        self.params = dict({key: None for key in k8s.k8s_argument_spec()}, cluster_name="my-cluster", **given)
+        self.params = dict({key: None for key in k8s_connection.k8s_argument_spec()}, eks_cluster="my-cluster", **given)
         self.region = "us-east-1"
         self.sts = sts
 
@@ -104,13 +107,13 @@ class Pool:
 
 def kubernetes_401(monkeypatch, case):
     """What a module says when the cluster answers 401 to its EKS token, with the case's credentials."""
-    connection = k8s.Connection("https://eks.example", token="k8s-aws-v1.x", mode="eks",
-                                identity="the AWS identity of this task (EKS mode, cluster my-cluster)")
-    monkeypatch.setattr(k8s, "resolve_connection", lambda module: connection)
+    connection = k8s_connection.Connection("https://eks.example", token="k8s-aws-v1.x", mode="eks",
+                                           identity="the AWS identity of this task (EKS mode, cluster my-cluster)")
+    monkeypatch.setattr(k8s_api, "resolve_connection", lambda module: connection)
     client, _error = stubbed(case)
-    api = k8s.kubernetes_services(Module(client, credentials(case)))
+    api = k8s_api.kubernetes_services(Module(client, credentials(case)))
     api._pool = Pool()
-    with pytest.raises(k8s.KubernetesError) as raised:
+    with pytest.raises(errors.KubernetesError) as raised:
         api.get_service_account("default", "app")
     return str(raised.value)
 

@@ -19,7 +19,7 @@ import yaml
 from werkzeug.serving import WSGIRequestHandler, make_server
 from werkzeug.wrappers import Request, Response
 
-from .aws import AwsGateway
+from .aws.gateway import AwsGateway
 from .core import FaultInjector, Issuer, RequestLog
 
 DEFAULT_ACCOUNT = "123456789012"
@@ -88,9 +88,9 @@ class Sandbox:
     def start(self):
         os.makedirs(self.state_dir, exist_ok=True)
         _remove(os.path.join(self.state_dir, "ready"))
-        from . import moto_extras
+        from .aws import iam
 
-        moto_extras.install()
+        iam.install()
         self.gateway.seed_admin()
 
         self._server = make_server("127.0.0.1", 0, self.gateway, threaded=True, request_handler=_QuietHandler)

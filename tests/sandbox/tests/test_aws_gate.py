@@ -152,8 +152,9 @@ def test_trust_update_propagates_after_delay(sandbox, cluster):
     iam = sandbox.client("iam")
     sandbox.set_propagation_delay(delay)
     try:
-        written = time.monotonic()
         arn = sandbox.create_role(name, irsa_trust(cluster, "default", "app"))
+        # The sandbox starts the delay when it handles the call, before it answers: count from the answer, as below.
+        written = time.monotonic()
         token = sandbox.token(service_account="app")
         assert error_of(lambda: assume(sandbox, arn, token))[0] == "AccessDenied", "a new role is not visible at once"
         time.sleep(max(0.0, delay - (time.monotonic() - written)) + 0.1)

@@ -8,7 +8,7 @@ import urllib.request
 
 import pytest
 from botocore.exceptions import ClientError
-from irsa_sandbox import iam_authz
+from irsa_sandbox.aws import iam_authz
 from irsa_sandbox.testing import irsa_trust_policy, unique
 
 ACCOUNT = "123456789012"

@@ -1,4 +1,4 @@
-"""The STS gate's trust evaluation (``irsa_sandbox.referee``) against the shared case table and
+"""The STS gate's trust evaluation (``irsa_sandbox.aws.referee``) against the shared case table and
 its own cases."""
 
 import os
@@ -6,7 +6,7 @@ import os
 import pytest
 import yaml
 
-from irsa_sandbox.referee import evaluate
+from irsa_sandbox.aws.referee import evaluate
 
 CASES_FILE = os.path.join(os.path.dirname(__file__), "..", "..", "fixtures", "trust_cases.yml")
 

@@ -5,6 +5,7 @@ import pytest
 from botocore.stub import Stubber
 
 from ansible_collections.amazon.aws.plugins.module_utils import cloud
+from ansible_collections.eks.irsa.plugins.module_utils.errors import IrsaAWSError
 from ansible_collections.eks.irsa.plugins.module_utils import aws
 
 CLUSTER = {"name": "my-cluster", "arn": "arn:aws:eks:us-west-2:123456789012:cluster/my-cluster", "status": "ACTIVE"}
@@ -58,7 +59,7 @@ def test_iam_and_sts_throttling_is_still_retried(sleeps):
 def test_a_refusal_is_not_retried_and_names_the_permission(sleeps):
     client, stubber = stubbed("eks")
     stubber.add_client_error("describe_cluster", service_error_code="AccessDeniedException", http_status_code=403)
-    with pytest.raises(aws.IrsaAWSError) as denied:
+    with pytest.raises(IrsaAWSError) as denied:
         aws.describe_cluster(client, "my-cluster")
     assert "eks:DescribeCluster" in denied.value.message
     assert sleeps == []
@@ -77,3 +78,12 @@ def test_watch_writes_counts_successful_changes_only():
     stubber.add_response("tag_role", {})
     client.tag_role(RoleName="app", Tags=[{"Key": "team", "Value": "a"}])
     assert wrote() is True
+
+
+def test_configured_sts_endpoint_follows_botocore_environment():
+    configured_sts_endpoint = aws.configured_sts_endpoint
+
+    assert configured_sts_endpoint({}) is None
+    assert configured_sts_endpoint({"AWS_ENDPOINT_URL": "http://a"}) == "http://a"
+    assert configured_sts_endpoint({"AWS_ENDPOINT_URL": "http://a", "AWS_ENDPOINT_URL_STS": "http://sts"}) == "http://sts"
+    assert configured_sts_endpoint({"AWS_ENDPOINT_URL": "http://a", "AWS_IGNORE_CONFIGURED_ENDPOINT_URLS": "true"}) is None

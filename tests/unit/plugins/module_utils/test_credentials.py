@@ -13,6 +13,7 @@ from ansible.module_utils import basic
 from ansible.module_utils.common.text.converters import to_bytes
 
 from ansible_collections.amazon.aws.plugins.module_utils import cloud
+from ansible_collections.eks.irsa.plugins.module_utils.errors import IrsaAWSError
 from ansible_collections.eks.irsa.plugins.module_utils import aws
 
 LONG_TERM_KEY = "AKIAIOSFODNN7EXAMPLE"
@@ -91,7 +92,7 @@ def call(service, operation, code, message):
 
 @pytest.mark.parametrize("case, error, credentials, environ, phrases", CASES, ids=[case[0] for case in CASES])
 def test_refused_credentials_are_told_apart(case, error, credentials, environ, phrases):
-    with pytest.raises(aws.IrsaAWSError) as raised:
+    with pytest.raises(IrsaAWSError) as raised:
         call(*error)
     message = aws.describe_error(raised.value, credentials, environ)
     assert message.startswith("Failed to ")
@@ -103,7 +104,7 @@ def test_refused_credentials_are_told_apart(case, error, credentials, environ, p
 
 
 def test_other_errors_keep_their_message():
-    with pytest.raises(aws.IrsaAWSError) as raised:
+    with pytest.raises(IrsaAWSError) as raised:
         call("eks", "describe_cluster", "AccessDeniedException", "User is not authorized")
     assert aws.describe_error(raised.value, params(), {}) == raised.value.message
     assert "eks:DescribeCluster" in raised.value.message

@@ -9,8 +9,11 @@ from urllib.parse import parse_qs, urlparse
 
 import boto3
 import pytest
+from ansible.module_utils.common.arg_spec import ArgumentSpecValidator
 
-from ansible_collections.eks.irsa.plugins.module_utils import k8s
+from ansible_collections.eks.irsa.plugins.module_utils import errors
+from ansible_collections.eks.irsa.plugins.module_utils.k8s import api as k8s_api
+from ansible_collections.eks.irsa.plugins.module_utils.k8s import connection as k8s_connection
 
 
 def decode(token):
@@ -22,7 +25,7 @@ def decode(token):
 
 def test_eks_token_is_a_presigned_get_caller_identity_for_the_cluster():
     sts = boto3.client("sts", region_name="us-west-2", aws_access_key_id="AKIDEXAMPLE", aws_secret_access_key="secret")
-    url = urlparse(decode(k8s.eks_token(sts, "my-cluster")))
+    url = urlparse(decode(k8s_connection.eks_token(sts, "my-cluster")))
     query = parse_qs(url.query)
     assert query["Action"] == ["GetCallerIdentity"]
     assert query["X-Amz-Expires"] == ["60"]
@@ -32,14 +35,14 @@ def test_eks_token_is_a_presigned_get_caller_identity_for_the_cluster():
 
 def test_the_cluster_header_does_not_leak_into_other_calls():
     sts = boto3.client("sts", region_name="us-west-2", aws_access_key_id="AKIDEXAMPLE", aws_secret_access_key="secret")
-    k8s.eks_token(sts, "a")
+    k8s_connection.eks_token(sts, "a")
     url = sts.generate_presigned_url("get_caller_identity", Params={}, ExpiresIn=60, HttpMethod="GET")
     assert "x-k8s-aws-id" not in parse_qs(urlparse(url).query)["X-Amz-SignedHeaders"][0]
 
 
 class FakeModule:
     def __init__(self, **params):
-        self.params = dict({key: None for key in k8s.k8s_argument_spec()}, **params)
+        self.params = dict({key: None for key in k8s_connection.k8s_argument_spec()}, **params)
         self.region = "us-east-1"
 
 
@@ -58,14 +61,14 @@ KUBECONFIG = {
 @pytest.mark.parametrize(
     "params, environ, host, mode",
     [
-        ({"host": "https://explicit", "api_key": "k", "kubeconfig": KUBECONFIG, "cluster_name": "x"}, {}, "https://explicit", "the host option"),
-        ({"kubeconfig": KUBECONFIG, "cluster_name": "x"}, {"K8S_AUTH_HOST": "https://env"}, "https://one.example:6443", "kubeconfig"),
+        ({"host": "https://explicit", "api_key": "k", "kubeconfig": KUBECONFIG, "eks_cluster": "x"}, {}, "https://explicit", "the host option"),
+        ({"kubeconfig": KUBECONFIG, "eks_cluster": "x"}, {"K8S_AUTH_HOST": "https://env"}, "https://one.example:6443", "kubeconfig"),
         ({"kubeconfig": KUBECONFIG, "context": "two"}, {}, "https://two.example", "kubeconfig"),
         ({}, {"K8S_AUTH_HOST": "https://env", "K8S_AUTH_API_KEY": "k"}, "https://env", "K8S_AUTH_HOST"),
     ],
 )
 def test_precedence(params, environ, host, mode):
-    connection = k8s.resolve_connection(FakeModule(**params), environ=environ)
+    connection = k8s_connection.resolve_connection(FakeModule(**params), environ=environ)
     assert connection.host == host
     assert connection.mode == mode
 
@@ -75,46 +78,46 @@ def test_eks_mode_beats_the_environment(monkeypatch):
 
     def fake_eks(module, cluster_name, verify, common):
         seen["cluster"] = cluster_name
-        return k8s.Connection("https://eks", mode="eks")
+        return k8s_connection.Connection("https://eks", mode="eks")
 
-    monkeypatch.setattr(k8s, "_eks", fake_eks)
-    connection = k8s.resolve_connection(FakeModule(cluster_name="prod"), environ={"K8S_AUTH_HOST": "https://env"})
+    monkeypatch.setattr(k8s_connection, "_eks", fake_eks)
+    connection = k8s_connection.resolve_connection(FakeModule(eks_cluster="prod"), environ={"K8S_AUTH_HOST": "https://env"})
     assert connection.mode == "eks" and seen["cluster"] == "prod"
 
 
 def test_kubeconfig_details():
-    connection = k8s.resolve_connection(FakeModule(kubeconfig=KUBECONFIG), environ={})
+    connection = k8s_connection.resolve_connection(FakeModule(kubeconfig=KUBECONFIG), environ={})
     with open(connection.ca_file, encoding="utf-8") as handle:
         assert handle.read() == "PEM"
     assert connection.authorization() == "Bearer secret-token"
     assert connection.verify is True
-    assert k8s.resolve_connection(FakeModule(kubeconfig=KUBECONFIG, context="two"), environ={}).verify is False
+    assert k8s_connection.resolve_connection(FakeModule(kubeconfig=KUBECONFIG, context="two"), environ={}).verify is False
     # The Kubernetes TLS option overrides the kubeconfig, and is not amazon.aws's validate_certs.
-    assert k8s.resolve_connection(FakeModule(kubeconfig=KUBECONFIG, k8s_validate_certs=False), environ={}).verify is False
-    assert "validate_certs" not in k8s.k8s_argument_spec()
+    assert k8s_connection.resolve_connection(FakeModule(kubeconfig=KUBECONFIG, k8s_validate_certs=False), environ={}).verify is False
+    assert "validate_certs" not in k8s_connection.k8s_argument_spec()
 
 
 def test_unknown_context_lists_the_known_ones():
-    with pytest.raises(k8s.KubernetesError, match=r"Context 'three' is not in .*\(contexts: one, two\)"):
-        k8s.resolve_connection(FakeModule(kubeconfig=KUBECONFIG, context="three"), environ={})
+    with pytest.raises(errors.KubernetesError, match=r"Context 'three' is not in .*\(contexts: one, two\)"):
+        k8s_connection.resolve_connection(FakeModule(kubeconfig=KUBECONFIG, context="three"), environ={})
 
 
 def test_missing_kubeconfig_file_says_what_to_do(tmp_path):
-    with pytest.raises(k8s.KubernetesError, match="Cannot read the kubeconfig .*use cluster_name for EKS mode"):
-        k8s.resolve_connection(FakeModule(kubeconfig=str(tmp_path / "missing")), environ={})
+    with pytest.raises(errors.KubernetesError, match="Cannot read the kubeconfig .*use eks_cluster for EKS mode"):
+        k8s_connection.resolve_connection(FakeModule(kubeconfig=str(tmp_path / "missing")), environ={})
 
 
 def test_nothing_to_connect_with(tmp_path):
-    with pytest.raises(k8s.KubernetesError, match="No Kubernetes connection"):
-        k8s.resolve_connection(FakeModule(), environ={"KUBECONFIG": str(tmp_path / "none")})
+    with pytest.raises(errors.KubernetesError, match="No Kubernetes connection"):
+        k8s_connection.resolve_connection(FakeModule(), environ={"KUBECONFIG": str(tmp_path / "none")})
 
 
 def test_eks_token_is_renewed_before_its_presigned_url_expires(monkeypatch):
     calls = []
-    connection = k8s.Connection("https://x", token_source=lambda: calls.append(1) or "t%d" % len(calls))
+    connection = k8s_connection.Connection("https://x", token_source=lambda: calls.append(1) or "t%d" % len(calls))
     assert connection.token() == "t1"
     assert connection.token() == "t1"
-    monkeypatch.setattr(k8s.time, "monotonic", lambda: 10**9)
+    monkeypatch.setattr(k8s_api.time, "monotonic", lambda: 10**9)
     assert connection.token() == "t2"
 
 
@@ -140,7 +143,7 @@ class FakePool:
 
 
 def api(responses, mode="kubeconfig", identity="user 'u1'"):
-    client = k8s.KubernetesAPI(k8s.Connection("https://api", token="secret-token", identity=identity, mode=mode))
+    client = k8s_api.KubernetesAPI(k8s_connection.Connection("https://api", token="secret-token", identity=identity, mode=mode))
     client._pool = FakePool(responses)
     return client
 
@@ -148,7 +151,7 @@ def api(responses, mode="kubeconfig", identity="user 'u1'"):
 def test_403_names_the_identity_and_the_verb(monkeypatch):
     message = 'serviceaccounts "app" is forbidden: User "ci" cannot patch resource "serviceaccounts" in API group "" in the namespace "default"'
     client = api([FakeResponse(403, {"kind": "Status", "message": message, "reason": "Forbidden", "code": 403})])
-    with pytest.raises(k8s.KubernetesError) as raised:
+    with pytest.raises(errors.KubernetesError) as raised:
         client.patch_service_account("default", "app", {"metadata": {}})
     text = str(raised.value)
     assert message in text and "user 'u1'" in text and "'patch'" in text and "secret-token" not in text
@@ -157,14 +160,14 @@ def test_403_names_the_identity_and_the_verb(monkeypatch):
 def test_401_in_eks_mode_names_the_aws_identity_and_the_fix():
     client = api([FakeResponse(401, {"kind": "Status", "message": "Unauthorized", "code": 401})], mode="eks", identity="the AWS identity")
     client._aws_identity = lambda: ("arn:aws:iam::123456789012:user/ci", None)
-    with pytest.raises(k8s.KubernetesError) as raised:
+    with pytest.raises(errors.KubernetesError) as raised:
         client.get_service_account("default", "app")
     assert "arn:aws:iam::123456789012:user/ci" in str(raised.value) and "access entry" in str(raised.value)
     assert raised.value.status == 401
 
 
 def test_throttling_is_retried(monkeypatch):
-    monkeypatch.setattr(k8s.time, "sleep", lambda seconds: None)
+    monkeypatch.setattr(k8s_api.time, "sleep", lambda seconds: None)
     client = api([FakeResponse(429, {"code": 429}, {"Retry-After": "1"}), FakeResponse(503, {"code": 503}),
                   FakeResponse(200, {"metadata": {"name": "app"}})])
     assert client.get_service_account("default", "app")["metadata"]["name"] == "app"
@@ -186,11 +189,11 @@ def test_impersonation_sends_one_header_per_group():
     assert headers.getlist("Impersonate-Group") == ["a", "b"]
 
 
-class ReviewingAPI(k8s.KubernetesAPI):
+class ReviewingAPI(k8s_api.KubernetesAPI):
     """The client with its transport replaced by a canned answer to the SelfSubjectAccessReview."""
 
     def __init__(self, answer):  # pylint: disable=super-init-not-called
-        self.connection = k8s.Connection("https://api.example", token="t", identity="user 'dev' of context 'one' in x")
+        self.connection = k8s_connection.Connection("https://api.example", token="t", identity="user 'dev' of context 'one' in x")
         self._aws_identity = None
         self.answer = answer
         self.sent = []
@@ -210,7 +213,7 @@ class ReviewingAPI(k8s.KubernetesAPI):
 def test_check_allowed_asks_rbac_before_a_write(answer, refused):
     api = ReviewingAPI(answer)
     if refused:
-        with pytest.raises(k8s.KubernetesError) as raised:
+        with pytest.raises(errors.KubernetesError) as raised:
             api.check_allowed("patch", "serviceaccounts", "shop")
         message = str(raised.value)
         assert raised.value.status == 403
@@ -277,7 +280,7 @@ def ca_text(connection):
 ])
 def test_kubeconfig_files_are_merged_as_kubectl_merges_them(two_files, context, host, ca, authorization):
     source = os.pathsep.join(two_files)
-    connection = k8s.resolve_connection(FakeModule(kubeconfig=source, context=context), environ={})
+    connection = k8s_connection.resolve_connection(FakeModule(kubeconfig=source, context=context), environ={})
     assert (connection.host, ca_text(connection), connection.authorization()) == (host, ca, authorization)
     assert connection.mode == "kubeconfig"
 
@@ -302,7 +305,7 @@ def test_kubeconfig_precedence(two_files, tmp_path, params, environ, host):
 
     params = {key: paths(value) if key == "kubeconfig" else value for key, value in params.items()}
     environ = {key: paths(value) if "KUBECONFIG" in key else value for key, value in environ.items()}
-    assert k8s.resolve_connection(FakeModule(**params), environ=environ).host == host
+    assert k8s_connection.resolve_connection(FakeModule(**params), environ=environ).host == host
 
 
 @pytest.mark.parametrize("content, phrases", [
@@ -313,8 +316,8 @@ def test_kubeconfig_precedence(two_files, tmp_path, params, environ, host):
 def test_a_broken_second_file_is_named(two_files, tmp_path, content, phrases):
     broken = tmp_path / "broken.yaml"
     broken.write_text(content, encoding="utf-8")
-    with pytest.raises(k8s.KubernetesError) as raised:
-        k8s.resolve_connection(FakeModule(kubeconfig=os.pathsep.join([two_files[0], str(broken)])), environ={})
+    with pytest.raises(errors.KubernetesError) as raised:
+        k8s_connection.resolve_connection(FakeModule(kubeconfig=os.pathsep.join([two_files[0], str(broken)])), environ={})
     message = str(raised.value)
     assert str(broken) in message and all(phrase in message for phrase in phrases)
 
@@ -322,29 +325,29 @@ def test_a_broken_second_file_is_named(two_files, tmp_path, content, phrases):
 def test_no_current_context_asks_for_the_context_option(tmp_path):
     path = write_kubeconfig(tmp_path / "config", clusters=[("c", {"server": "https://c"})], users=[("u", {"token": "t"})],
                             contexts=[("only", "c", "u")])
-    with pytest.raises(k8s.KubernetesError, match=r"sets no current-context \(contexts: only\): set context to one of them"):
-        k8s.resolve_connection(FakeModule(kubeconfig=path), environ={})
+    with pytest.raises(errors.KubernetesError, match=r"sets no current-context \(contexts: only\): set context to one of them"):
+        k8s_connection.resolve_connection(FakeModule(kubeconfig=path), environ={})
 
 
 def test_a_missing_certificate_file_is_named(tmp_path):
     path = write_kubeconfig(tmp_path / "config", clusters=[("c", {"server": "https://c", "certificate-authority": "nope.crt"})],
                             users=[("u", {"token": "t"})], contexts=[("x", "c", "u")], current="x")
-    with pytest.raises(k8s.KubernetesError, match=r"cannot be used with context 'x': File does not exist: .*nope\.crt"):
-        k8s.resolve_connection(FakeModule(kubeconfig=path), environ={})
+    with pytest.raises(errors.KubernetesError, match=r"cannot be used with context 'x': File does not exist: .*nope\.crt"):
+        k8s_connection.resolve_connection(FakeModule(kubeconfig=path), environ={})
 
 
 def test_proxy_url_and_tls_server_name_reach_the_transport(tmp_path):
     cluster = {"server": "https://10.0.0.1:6443", "proxy-url": "http://proxy.example:3128", "tls-server-name": "api.internal"}
     path = write_kubeconfig(tmp_path / "config", clusters=[("c", cluster)], users=[("u", {"token": "t"})],
                             contexts=[("x", "c", "u")], current="x")
-    connection = k8s.resolve_connection(FakeModule(kubeconfig=path), environ={})
+    connection = k8s_connection.resolve_connection(FakeModule(kubeconfig=path), environ={})
     assert (connection.proxy, connection.tls_server_name) == ("http://proxy.example:3128", "api.internal")
-    client = k8s.KubernetesAPI(connection)
-    assert isinstance(client._pool, k8s.urllib3.ProxyManager)
+    client = k8s_api.KubernetesAPI(connection)
+    assert isinstance(client._pool, k8s_api.urllib3.ProxyManager)
     assert client._pool.proxy.host == "proxy.example"
     assert client._pool.connection_pool_kw["server_hostname"] == "api.internal"
     # The task's proxy option wins over the kubeconfig's proxy-url, as in kubernetes.core.
-    assert k8s.resolve_connection(FakeModule(kubeconfig=path, proxy="http://other:8080"), environ={}).proxy == "http://other:8080"
+    assert k8s_connection.resolve_connection(FakeModule(kubeconfig=path, proxy="http://other:8080"), environ={}).proxy == "http://other:8080"
 
 
 def exec_plugin(tmp_path, status=None, exit_code=0, stderr=""):
@@ -375,7 +378,7 @@ def rfc3339(seconds_from_now):
 
 def test_an_exec_plugin_token_is_kept_until_it_expires(tmp_path):
     path, runs = exec_plugin(tmp_path, {"token": "plugin-token", "expirationTimestamp": rfc3339(3600)})
-    connection = k8s.resolve_connection(FakeModule(kubeconfig=path), environ={})
+    connection = k8s_connection.resolve_connection(FakeModule(kubeconfig=path), environ={})
     assert [connection.authorization() for _use in range(5)] == ["Bearer plugin-token"] * 5
     assert runs() == 1
 
@@ -383,7 +386,7 @@ def test_an_exec_plugin_token_is_kept_until_it_expires(tmp_path):
 def test_an_expiring_exec_plugin_token_is_asked_for_again(tmp_path):
     # Within the library's five minutes of skew, the token counts as expired: each use runs the plugin again.
     path, runs = exec_plugin(tmp_path, {"token": "short-lived", "expirationTimestamp": rfc3339(60)})
-    connection = k8s.resolve_connection(FakeModule(kubeconfig=path), environ={})
+    connection = k8s_connection.resolve_connection(FakeModule(kubeconfig=path), environ={})
     assert connection.authorization() == "Bearer short-lived"
     assert connection.authorization() == "Bearer short-lived"
     assert runs() == 3  # one to load the kubeconfig, one per use
@@ -392,7 +395,7 @@ def test_an_expiring_exec_plugin_token_is_asked_for_again(tmp_path):
 def test_an_exec_plugin_may_answer_a_client_certificate(tmp_path):
     path, runs = exec_plugin(tmp_path, {"clientCertificateData": "CERT PEM", "clientKeyData": "KEY PEM",
                                         "expirationTimestamp": rfc3339(3600)})
-    connection = k8s.resolve_connection(FakeModule(kubeconfig=path), environ={})
+    connection = k8s_connection.resolve_connection(FakeModule(kubeconfig=path), environ={})
     with open(connection.client_cert, encoding="utf-8") as cert, open(connection.client_key, encoding="utf-8") as key:
         assert (cert.read(), key.read()) == ("CERT PEM", "KEY PEM")
     assert connection.authorization() is None and runs() == 1
@@ -407,8 +410,8 @@ def test_an_exec_plugin_may_answer_a_client_certificate(tmp_path):
 ])
 def test_a_failing_exec_plugin_says_why(tmp_path, plugin, phrases):
     path, _runs = exec_plugin(tmp_path, **plugin)
-    with pytest.raises(k8s.KubernetesError) as raised:
-        k8s.resolve_connection(FakeModule(kubeconfig=path), environ={})
+    with pytest.raises(errors.KubernetesError) as raised:
+        k8s_connection.resolve_connection(FakeModule(kubeconfig=path), environ={})
     assert all(phrase in str(raised.value) for phrase in phrases), str(raised.value)
 
 
@@ -416,17 +419,17 @@ def test_a_missing_exec_plugin_says_to_install_it(tmp_path):
     user = {"exec": {"apiVersion": "client.authentication.k8s.io/v1", "command": "no-such-plugin-anywhere"}}
     path = write_kubeconfig(tmp_path / "config", clusters=[("c", {"server": "https://c"})], users=[("u", user)],
                             contexts=[("x", "c", "u")], current="x")
-    with pytest.raises(k8s.KubernetesError, match="'no-such-plugin-anywhere' could not run: No such file or directory. Install it"):
-        k8s.resolve_connection(FakeModule(kubeconfig=path), environ={})
+    with pytest.raises(errors.KubernetesError, match="'no-such-plugin-anywhere' could not run: No such file or directory. Install it"):
+        k8s_connection.resolve_connection(FakeModule(kubeconfig=path), environ={})
 
 
 def test_in_cluster_configuration_reads_the_pods_service_account(tmp_path, monkeypatch):
     (tmp_path / "token").write_text("pod-token", encoding="utf-8")
     (tmp_path / "ca.crt").write_text("POD CA", encoding="utf-8")
-    monkeypatch.setattr(k8s, "IN_CLUSTER_TOKEN", str(tmp_path / "token"))
-    monkeypatch.setattr(k8s, "IN_CLUSTER_CA", str(tmp_path / "ca.crt"))
+    monkeypatch.setattr(k8s_connection, "IN_CLUSTER_TOKEN", str(tmp_path / "token"))
+    monkeypatch.setattr(k8s_connection, "IN_CLUSTER_CA", str(tmp_path / "ca.crt"))
     environ = {"KUBECONFIG": str(tmp_path / "none"), "KUBERNETES_SERVICE_HOST": "10.96.0.1", "KUBERNETES_SERVICE_PORT": "443"}
-    connection = k8s.resolve_connection(FakeModule(), environ=environ)
+    connection = k8s_connection.resolve_connection(FakeModule(), environ=environ)
     assert (connection.host, connection.mode, ca_text(connection)) == ("https://10.96.0.1:443", "in-cluster", "POD CA")
     assert connection.authorization() == "bearer pod-token"
 
@@ -434,15 +437,16 @@ def test_in_cluster_configuration_reads_the_pods_service_account(tmp_path, monke
 @pytest.mark.parametrize("params", [{"host": "https://api.example", "api_key": "k"}])
 def test_the_host_option_does_without_the_kubernetes_library(params):
     """The kubernetes library is imported only to read a kubeconfig or the in-cluster configuration (its import is
-    the cost measured in module_utils/k8s.py's docstring); the host option and EKS mode never pay it."""
+    the cost measured in module_utils/k8s/api.py's docstring); the host option and EKS mode never pay it."""
     import subprocess  # pylint: disable=import-outside-toplevel
 
     script = (
         "import sys\n"
-        "from ansible_collections.eks.irsa.plugins.module_utils import k8s\n"
+        "from ansible_collections.eks.irsa.plugins.module_utils.k8s import api as k8s_api\n"
+        "from ansible_collections.eks.irsa.plugins.module_utils.k8s import connection as k8s_connection\n"
         "class Module:\n"
-        "    params = dict({key: None for key in k8s.k8s_argument_spec()}, **%r)\n"
-        "k8s.KubernetesAPI(k8s.resolve_connection(Module(), environ={}))\n"
+        "    params = dict({key: None for key in k8s_connection.k8s_argument_spec()}, **%r)\n"
+        "k8s_api.KubernetesAPI(k8s_connection.resolve_connection(Module(), environ={}))\n"
         "print(sorted(name for name in sys.modules if name.split('.')[0] == 'kubernetes'))\n" % (params,)
     )
     result = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, check=True,
@@ -451,21 +455,21 @@ def test_the_host_option_does_without_the_kubernetes_library(params):
 
 
 def test_an_unreachable_proxy_is_named_without_its_credentials(monkeypatch):
-    monkeypatch.setattr(k8s.time, "sleep", lambda seconds: None)
-    connection = k8s.Connection("https://api.example", token="t", proxy="http://alice:proxy-secret@proxy.example:3128")
-    client = k8s.KubernetesAPI(connection)
+    monkeypatch.setattr(k8s_api.time, "sleep", lambda seconds: None)
+    connection = k8s_connection.Connection("https://api.example", token="t", proxy="http://alice:proxy-secret@proxy.example:3128")
+    client = k8s_api.KubernetesAPI(connection)
 
     class Unreachable(FakePool):
         def request(self, method, url, body=None, headers=None):
             self.sent.append((method, url, headers))
-            raise k8s.urllib3.exceptions.ProxyError("Unable to connect to proxy", OSError("Connection refused"))
+            raise k8s_api.urllib3.exceptions.ProxyError("Unable to connect to proxy", OSError("Connection refused"))
 
     client._pool = Unreachable([])
-    with pytest.raises(k8s.KubernetesError) as raised:
+    with pytest.raises(errors.KubernetesError) as raised:
         client.get_namespace("default")
     message = str(raised.value)
     assert "through the proxy http://proxy.example:3128" in message and "proxy-url" in message
-    assert "proxy-secret" not in message and len(client._pool.sent) == k8s.MAX_ATTEMPTS
+    assert "proxy-secret" not in message and len(client._pool.sent) == k8s_api.MAX_ATTEMPTS
 
 
 def test_the_secrets_of_a_kubeconfig_dict_are_hidden_before_anything_prints_them():
@@ -475,5 +479,21 @@ def test_the_secrets_of_a_kubeconfig_dict_are_hidden_before_anything_prints_them
     user = {"token": "tok", "auth-provider": provider, "exec": {"command": "aws", "env": env}}
     module = FakeModule(kubeconfig=dict(KUBECONFIG, users=[{"name": "u1", "user": user}]))
     module.no_log_values = set()
-    k8s.hide_kubeconfig_secrets(module)
+    k8s_connection.hide_kubeconfig_secrets(module)
     assert module.no_log_values == {"tok", "idt", "rft", "cs", "sak", "st"}
+
+
+def test_cluster_name_still_names_the_eks_cluster_with_a_deprecation():
+    """A playbook written before eks_cluster keeps working: cluster_name is its alias, deprecated for 1.0.0."""
+    validated = ArgumentSpecValidator(k8s_connection.k8s_argument_spec()).validate({"cluster_name": "prod"})
+    assert validated.error_messages == []
+    assert validated.validated_parameters["eks_cluster"] == "prod"
+    assert [(d["version"], d["collection_name"]) for d in validated._deprecations] == [("1.0.0", "eks.irsa")]
+    assert "cluster_name" in validated._deprecations[0]["msg"]
+
+
+def test_no_cluster_name_alias_where_cluster_name_names_the_issuer():
+    spec = k8s_connection.k8s_argument_spec(cluster_alias=False)
+    assert "aliases" not in spec["eks_cluster"]
+    validated = ArgumentSpecValidator(spec).validate({"eks_cluster": "prod"})
+    assert validated.validated_parameters["eks_cluster"] == "prod" and not validated._deprecations

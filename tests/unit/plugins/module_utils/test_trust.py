@@ -4,6 +4,7 @@
 # GNU General Public License v3.0+ (see COPYING or https://www.gnu.org/licenses/gpl-3.0.txt)
 
 import copy
+import dataclasses
 import json
 import os
 
@@ -11,7 +12,8 @@ import pytest
 import yaml
 
 from ansible_collections.amazon.aws.plugins.module_utils.policy import compare_policies
-from ansible_collections.eks.irsa.plugins.module_utils import trust
+from ansible_collections.eks.irsa.plugins.module_utils.trust import build as trust
+from ansible_collections.eks.irsa.plugins.module_utils.trust import evaluate as trust_evaluate
 from ansible_collections.eks.irsa.plugins.module_utils.constants import TRUST_POLICY_SIZE_LIMIT
 
 FIXTURES = os.path.join(os.path.dirname(__file__), "..", "..", "..", "fixtures", "trust_cases.yml")
@@ -158,8 +160,8 @@ def test_statement_needs_subjects():
 def test_wildcard_and_exact_subjects_both_match():
     built = doc(trust.statement(BLUE_ARN, [SA + "prod:*", SA + "default:my-app"]))
     for sub in (SA + "prod:worker", SA + "default:my-app"):
-        assert trust.evaluate(built, {"iss": "https://" + BLUE, "sub": sub, "aud": AUD}, BLUE_ARN).allowed
-    assert not trust.evaluate(built, {"iss": "https://" + BLUE, "sub": SA + "default:x", "aud": AUD}, BLUE_ARN).allowed
+        assert trust_evaluate.evaluate(built, {"iss": "https://" + BLUE, "sub": sub, "aud": AUD}, BLUE_ARN).allowed
+    assert not trust_evaluate.evaluate(built, {"iss": "https://" + BLUE, "sub": SA + "default:x", "aud": AUD}, BLUE_ARN).allowed
 
 
 @pytest.mark.parametrize(
@@ -172,16 +174,16 @@ def test_wildcard_and_exact_subjects_both_match():
 )
 def test_partitions(partition, provider):
     arn = "arn:{0}:iam::111122223333:oidc-provider/{1}".format(partition, provider)
-    built = trust.trust_policy({arn: {"subjects": [SA + "default:my-app"]}})
+    built = trust.merge_trust_policy(None, {arn: {"subjects": [SA + "default:my-app"]}})
     stmt = built["Statement"][0]
     assert stmt["Principal"] == {"Federated": arn}
     # the audience is sts.amazonaws.com in every partition, China included
     assert stmt["Condition"]["StringEquals"] == {provider + ":aud": AUD, provider + ":sub": SA + "default:my-app"}
-    assert trust.evaluate(built, {"iss": "https://" + provider, "sub": SA + "default:my-app", "aud": AUD}, arn).allowed
+    assert trust_evaluate.evaluate(built, {"iss": "https://" + provider, "sub": SA + "default:my-app", "aud": AUD}, arn).allowed
 
 
 def test_custom_audience():
-    built = trust.trust_policy({BLUE_ARN: {"subjects": [SA + "a:b"], "audience": "my-aud"}})
+    built = trust.merge_trust_policy(None, {BLUE_ARN: {"subjects": [SA + "a:b"], "audience": "my-aud"}})
     assert built["Statement"][0]["Condition"]["StringEquals"][BLUE + ":aud"] == "my-aud"
 
 
@@ -325,9 +327,9 @@ def test_merge_keeps_foreign_access_working():
     current = doc(*FOREIGN)
     merged = trust.merge_trust_policy(current, {BLUE_ARN: {"subjects": [SA + "default:my-app", SA + "kube-system:x"]}})
     # the explicit Deny we kept still wins over our Allow
-    decision = trust.evaluate(merged, {"iss": "https://" + BLUE, "sub": SA + "kube-system:x", "aud": AUD}, BLUE_ARN)
+    decision = trust_evaluate.evaluate(merged, {"iss": "https://" + BLUE, "sub": SA + "kube-system:x", "aud": AUD}, BLUE_ARN)
     assert not decision.allowed and decision.sid == "NoKubeSystem"
-    assert trust.evaluate(merged, {"iss": "https://" + BLUE, "sub": SA + "default:my-app", "aud": AUD}, BLUE_ARN).allowed
+    assert trust_evaluate.evaluate(merged, {"iss": "https://" + BLUE, "sub": SA + "default:my-app", "aud": AUD}, BLUE_ARN).allowed
 
 
 def test_provider_subjects():
@@ -369,14 +371,14 @@ def test_minified_size_ignores_white_space():
 @pytest.mark.parametrize("count, fits", [(1, True), (10, True), (40, False)])
 def test_size_grows_with_subjects(count, fits):
     subs = [SA + "namespace-{0:03d}:service-account-{0:03d}".format(i) for i in range(count)]
-    policy = trust.trust_policy({BLUE_ARN: {"subjects": subs}})
+    policy = trust.merge_trust_policy(None, {BLUE_ARN: {"subjects": subs}})
     assert (trust.minified_size(policy) <= TRUST_POLICY_SIZE_LIMIT) is fits
 
 
 def test_wildcard_shrinks_the_document():
     subs = [SA + "team:app-{0:03d}".format(i) for i in range(40)]
-    big = trust.trust_policy({BLUE_ARN: {"subjects": subs}})
-    small = trust.trust_policy({BLUE_ARN: {"subjects": [SA + "team:app-*"]}})
+    big = trust.merge_trust_policy(None, {BLUE_ARN: {"subjects": subs}})
+    small = trust.merge_trust_policy(None, {BLUE_ARN: {"subjects": [SA + "team:app-*"]}})
     assert trust.minified_size(small) < trust.minified_size(big)
 
 
@@ -400,7 +402,7 @@ def test_fixture_is_big_enough():
 
 @pytest.mark.parametrize("case", CASES, ids=[case["id"] for case in CASES])
 def test_evaluate_fixture(case):
-    decision = trust.evaluate(case["policy"], case["claims"], case["provider_arn"])
+    decision = trust_evaluate.evaluate(case["policy"], case["claims"], case["provider_arn"])
     assert decision.allowed is case["allowed"], decision.reason
     assert decision.reason
     if decision.allowed:
@@ -410,33 +412,33 @@ def test_evaluate_fixture(case):
 
 def test_reason_names_expected_and_found():
     policy = doc(irsa(BLUE, BLUE_ARN, [SA + "default:my-app"]))
-    decision = trust.evaluate(policy, {"iss": "https://" + BLUE, "sub": SA + "default:other", "aud": AUD}, BLUE_ARN)
+    decision = trust_evaluate.evaluate(policy, {"iss": "https://" + BLUE, "sub": SA + "default:other", "aud": AUD}, BLUE_ARN)
     assert not decision.allowed
     assert decision.statement_index == 0
     assert SA + "default:my-app" in decision.reason and SA + "default:other" in decision.reason
 
-    decision = trust.evaluate(policy, {"iss": "https://" + BLUE, "sub": SA + "default:my-app", "aud": "vault"}, BLUE_ARN)
+    decision = trust_evaluate.evaluate(policy, {"iss": "https://" + BLUE, "sub": SA + "default:my-app", "aud": "vault"}, BLUE_ARN)
     assert "'sts.amazonaws.com'" in decision.reason and "'vault'" in decision.reason
 
 
 def test_deny_is_named():
     policy = doc(irsa(BLUE, BLUE_ARN, [SA + "kube-system:*"]), DENY)
-    decision = trust.evaluate(policy, {"iss": "https://" + BLUE, "sub": SA + "kube-system:x", "aud": AUD}, BLUE_ARN)
-    assert decision.to_dict()["allowed"] is False
+    decision = trust_evaluate.evaluate(policy, {"iss": "https://" + BLUE, "sub": SA + "kube-system:x", "aud": AUD}, BLUE_ARN)
+    assert dataclasses.asdict(decision)["allowed"] is False
     assert decision.effect == "Deny" and decision.statement_index == 1 and decision.sid == "NoKubeSystem"
     assert "Deny" in decision.reason
 
 
 def test_other_provider_reason():
     policy = doc(irsa(BLUE, BLUE_ARN, [SA + "d:a"]))
-    decision = trust.evaluate(policy, {"iss": "https://" + GREEN, "sub": SA + "d:a", "aud": AUD}, GREEN_ARN)
+    decision = trust_evaluate.evaluate(policy, {"iss": "https://" + GREEN, "sub": SA + "d:a", "aud": AUD}, GREEN_ARN)
     assert not decision.allowed and decision.statement_index is None
     assert GREEN_ARN in decision.reason
 
 
 def test_issuer_must_be_the_provider():
     policy = doc(irsa(BLUE, BLUE_ARN, [SA + "d:a"]))
-    decision = trust.evaluate(policy, {"iss": "https://" + GREEN, "sub": SA + "d:a", "aud": AUD}, BLUE_ARN)
+    decision = trust_evaluate.evaluate(policy, {"iss": "https://" + GREEN, "sub": SA + "d:a", "aud": AUD}, BLUE_ARN)
     assert not decision.allowed and "issuer" in decision.reason
 
 
@@ -457,9 +459,28 @@ def test_more_operators(condition, allowed):
     policy = doc(
         {"Effect": "Allow", "Principal": {"Federated": BLUE_ARN}, "Action": "sts:AssumeRoleWithWebIdentity", "Condition": condition}
     )
-    assert trust.evaluate(policy, {"iss": "https://" + BLUE, "sub": SA + "d:a", "aud": AUD}, BLUE_ARN).allowed is allowed
+    assert trust_evaluate.evaluate(policy, {"iss": "https://" + BLUE, "sub": SA + "d:a", "aud": AUD}, BLUE_ARN).allowed is allowed
 
 
 @pytest.mark.parametrize("value", ["prod:*", "*:app", "team-?:*", "*:app-*"])
 def test_a_wildcard_narrowed_by_namespace_or_name_is_accepted(value):
     assert trust.parse_service_account(value) == tuple(value.split(":"))
+
+
+def test_a_statement_without_aud_is_kept_when_another_audience_is_planned():
+    """A hand-written statement without an :aud condition counts for the default audience only: planning the
+    subjects of another audience of the same provider leaves it exactly as it is, so its ServiceAccounts keep the
+    default audience, and none of its subjects is taken for that audience's."""
+    handwritten = {
+        "Sid": "handwritten",
+        "Effect": "Allow",
+        "Principal": {"Federated": BLUE_ARN},
+        "Action": "sts:AssumeRoleWithWebIdentity",
+        "Condition": {"StringEquals": {BLUE + ":sub": [SA + "a:x", SA + "a:y"]}},
+    }
+    current = doc(handwritten, irsa(BLUE, BLUE_ARN, [SA + "b:z"], audience="api"))
+    assert trust.provider_subjects(current, BLUE_ARN, "api") == [SA + "b:z"]
+    assert trust.provider_subjects(current, BLUE_ARN, AUD) == [SA + "a:x", SA + "a:y"]
+    merged = trust.merge_trust_policy(current, {BLUE_ARN: {"subjects": [SA + "a:x", SA + "b:z"], "audience": "api"}})
+    assert merged["Statement"][0] == handwritten
+    assert compare_policies(merged, doc(handwritten, irsa(BLUE, BLUE_ARN, [SA + "a:x", SA + "b:z"], audience="api"))) is False

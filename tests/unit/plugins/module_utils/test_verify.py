@@ -11,7 +11,11 @@ import random
 
 import pytest
 
-from ansible_collections.eks.irsa.plugins.module_utils import verify
+from ansible_collections.eks.irsa.plugins.module_utils import pod_identity
+from ansible_collections.eks.irsa.plugins.module_utils.verify import pod as verify_pod
+from ansible_collections.eks.irsa.plugins.module_utils.verify import results as verify_results
+from ansible_collections.eks.irsa.plugins.module_utils.verify import static as verify_static
+from ansible_collections.eks.irsa.plugins.module_utils.verify import token as verify_token
 
 PROVIDER = "oidc.eks.us-west-2.amazonaws.com/id/EXAMPLED539D4633E53DE1B716D3041E"
 OTHER_PROVIDER = "oidc.eks.us-west-2.amazonaws.com/id/B1C2D3E4F5A6B7C8D9E0F1A2B3C4D5E6"
@@ -78,7 +82,7 @@ def by_name(checks):
          "user-arn", "other-role"],
 )
 def test_service_account_checks(sa, role_arn, namespace_exists, passed, expect_role, phrases):
-    checks, resolved, audience = verify.service_account_checks("default", "my-app", sa, role_arn, namespace_exists)
+    checks, resolved, audience = verify_static.service_account_checks("default", "my-app", sa, role_arn, namespace_exists)
     assert len(checks) == 1
     assert checks[0]["passed"] is passed
     assert resolved == expect_role
@@ -92,7 +96,7 @@ def test_service_account_checks(sa, role_arn, namespace_exists, passed, expect_r
 
 def test_audience_annotation():
     sa = service_account({"eks.amazonaws.com/role-arn": ROLE_ARN, "eks.amazonaws.com/audience": "my-aud"})
-    checks, _role, audience = verify.service_account_checks("default", "my-app", sa)
+    checks, _role, audience = verify_static.service_account_checks("default", "my-app", sa)
     assert audience == "my-aud"
     assert "audience 'my-aud'" in checks[0]["message"]
 
@@ -112,7 +116,7 @@ def test_audience_annotation():
     ],
 )
 def test_near_miss_role_keys(key, near):
-    assert verify.near_miss_role_keys({key: "x"}) == ([key] if near else [])
+    assert pod_identity.near_miss_role_keys({key: "x"}) == ([key] if near else [])
 
 
 # ---------------------------------------------------------------------------------------------
@@ -120,21 +124,21 @@ def test_near_miss_role_keys(key, near):
 
 
 def test_role_missing():
-    (check,) = verify.role_checks(ROLE_ARN, None)
+    (check,) = verify_static.role_checks(ROLE_ARN, None)
     assert not check["passed"]
     assert "'my-app' does not exist in account 111122223333" in check["message"]
     assert "eks.irsa.irsa_role" in check["remediation"]
 
 
 def test_role_in_other_account():
-    (check,) = verify.role_checks(ROLE_ARN, None, caller_account="444455556666")
+    (check,) = verify_static.role_checks(ROLE_ARN, None, caller_account="444455556666")
     assert "in account 111122223333, but the AWS credentials in use belong to account 444455556666" in check["message"]
     assert "credentials of account 111122223333" in check["remediation"]
 
 
 def test_role_path_differs_is_an_error():
     # STS finds a role by its whole ARN, path included: the annotation without the path is refused.
-    checks = by_name(verify.role_checks(ROLE_ARN, {"Arn": "arn:aws:iam::111122223333:role/team/my-app"}))
+    checks = by_name(verify_static.role_checks(ROLE_ARN, {"Arn": "arn:aws:iam::111122223333:role/team/my-app"}))
     assert checks["role"]["passed"]
     assert checks["role_arn_path"]["severity"] == "error" and checks["role_arn_path"]["passed"] is False
     assert "STS looks the role up by its whole ARN, path included" in checks["role_arn_path"]["message"]
@@ -152,7 +156,7 @@ def test_role_path_differs_is_an_error():
     ids=["ok", "missing", "no-sts-client-id", "audience-annotation"],
 )
 def test_provider_checks(provider, audience, passed, phrases):
-    (check,) = verify.provider_checks(PROVIDER_ARN, ISSUER, provider, audience)
+    (check,) = verify_static.provider_checks(PROVIDER_ARN, ISSUER, provider, audience)
     assert check["passed"] is passed
     for phrase in phrases:
         assert phrase in check["message"]
@@ -195,7 +199,7 @@ TRUST_CASES = [
 
 @pytest.mark.parametrize("case_id, document, claims, passed, phrases, fix", TRUST_CASES, ids=[case[0] for case in TRUST_CASES])
 def test_trust_checks(case_id, document, claims, passed, phrases, fix):
-    checks = by_name(verify.trust_checks(document, PROVIDER_ARN, claims, role_name="my-app"))
+    checks = by_name(verify_static.trust_checks(document, PROVIDER_ARN, claims, role_name="my-app"))
     check = checks["trust_policy"]
     assert check["passed"] is passed, check["message"]
     assert check["message"].startswith("The trust policy of role 'my-app'")
@@ -208,23 +212,23 @@ def test_trust_checks(case_id, document, claims, passed, phrases, fix):
 
 
 def test_trust_without_aud_condition_warns():
-    checks = by_name(verify.trust_checks(policy(statement(aud=None)), PROVIDER_ARN, CLAIMS))
+    checks = by_name(verify_static.trust_checks(policy(statement(aud=None)), PROVIDER_ARN, CLAIMS))
     assert checks["trust_policy"]["passed"]
     warning = checks["trust_policy_audience"]
     assert warning["severity"] == "warning" and warning["passed"] is False
     assert PROVIDER + ":aud" in warning["message"]
-    assert verify.is_verified(list(checks.values()))
+    assert verify_results.is_verified(list(checks.values()))
 
 
 def test_trust_size_warning():
     subjects = ["system:serviceaccount:ns-{0:03d}:app".format(i) for i in range(44)] + [SUB]
     document = policy(statement(sub=subjects))
-    checks = by_name(verify.trust_checks(document, PROVIDER_ARN, CLAIMS))
+    checks = by_name(verify_static.trust_checks(document, PROVIDER_ARN, CLAIMS))
     size = len(json.dumps(document, separators=(",", ":")))
     assert size >= 2048 * 0.9, size
     assert checks["trust_policy_size"]["severity"] == "warning"
     assert "of IAM's limit of 2048" in checks["trust_policy_size"]["message"]
-    small = by_name(verify.trust_checks(policy(statement()), PROVIDER_ARN, CLAIMS))
+    small = by_name(verify_static.trust_checks(policy(statement()), PROVIDER_ARN, CLAIMS))
     assert "trust_policy_size" not in small
 
 
@@ -247,7 +251,7 @@ def webhook(name="pod-identity-webhook", hook="iam-for-pods.amazonaws.com"):
     ],
 )
 def test_webhook_check(configurations, error, passed, severity, phrase):
-    check = verify.webhook_check(configurations, error)
+    check = verify_static.webhook_check(configurations, error)
     assert check["passed"] is passed
     assert check["severity"] == severity
     assert phrase in check["message"]
@@ -280,16 +284,16 @@ def plain_pod(name="old", phase="Running"):
     ],
 )
 def test_mutation_problems(pod, problems):
-    assert verify.mutation_problems(pod, ROLE_ARN) == problems
+    assert pod_identity.mutation_problems(pod, ROLE_ARN) == problems
 
 
 def test_stale_pods_warning():
     pods = [mutated_pod("new"), plain_pod("old"), plain_pod("done", phase="Succeeded"), mutated_pod("moved", role_arn="x")]
-    check = verify.stale_pods_check("default", "my-app", pods, ROLE_ARN)
+    check = verify_static.stale_pods_check("default", "my-app", pods, ROLE_ARN)
     assert check["severity"] == "warning"
     assert "2 running pod(s)" in check["message"] and "moved, old" in check["message"]
     assert "rollout restart" in check["remediation"]
-    assert verify.stale_pods_check("default", "my-app", [mutated_pod()], ROLE_ARN) is None
+    assert verify_static.stale_pods_check("default", "my-app", [mutated_pod()], ROLE_ARN) is None
 
 
 # ---------------------------------------------------------------------------------------------
@@ -297,7 +301,7 @@ def test_stale_pods_warning():
 
 
 def test_retry_policy_backs_off_within_the_timeout():
-    policy_ = verify.RetryPolicy(timeout=20)
+    policy_ = verify_token.RetryPolicy(timeout=20)
     elapsed, attempt, delays = 0.0, 1, []
     while True:
         delay = policy_.next_delay(attempt, elapsed)
@@ -309,9 +313,9 @@ def test_retry_policy_backs_off_within_the_timeout():
     # The last attempt is made when the 20 s are up: a change that reaches STS at second 19 still passes.
     assert delays == [1, 2, 4, 8, 5]
     assert sum(delays) == 20
-    assert verify.RetryPolicy(timeout=0).next_delay(1, 0) is None
-    assert verify.RetryPolicy(timeout=3).next_delay(2, 3.0) is None
-    assert verify.RetryPolicy(timeout=60).next_delay(10, 55.0) == 5.0
+    assert verify_token.RetryPolicy(timeout=0).next_delay(1, 0) is None
+    assert verify_token.RetryPolicy(timeout=3).next_delay(2, 3.0) is None
+    assert verify_token.RetryPolicy(timeout=60).next_delay(10, 55.0) == 5.0
     assert policy_.retryable("AccessDenied") and policy_.retryable("InvalidIdentityToken")
     assert not policy_.retryable("ExpiredTokenException")
 
@@ -332,7 +336,7 @@ def test_retry_policy_backs_off_within_the_timeout():
     ],
 )
 def test_sts_error_diagnosis(code, message, static, phrases, fix):
-    text, remediation = verify.sts_error_diagnosis(code, message, ROLE_ARN, PROVIDER_ARN, AUD, SUB, static)
+    text, remediation = verify_token.sts_error_diagnosis(code, message, ROLE_ARN, PROVIDER_ARN, AUD, SUB, static)
     for phrase in phrases:
         assert phrase in text
     if fix:
@@ -340,7 +344,7 @@ def test_sts_error_diagnosis(code, message, static, phrases, fix):
 
 
 def passed(*names):
-    return [verify.result(name, "static", True, "fine") for name in names]
+    return [verify_results.result(name, "static", True, "fine") for name in names]
 
 
 @pytest.mark.parametrize(
@@ -354,7 +358,7 @@ def passed(*names):
 )
 def test_a_refusal_the_static_check_contradicts_is_reported_as_not_propagated(code, message, found):
     checks = passed("role_arn_annotation", "role", "oidc_provider", "trust_policy", "webhook")
-    text, remediation = verify.sts_error_diagnosis(code, message, ROLE_ARN, PROVIDER_ARN, AUD, SUB, [], propagation=(30, checks))
+    text, remediation = verify_token.sts_error_diagnosis(code, message, ROLE_ARN, PROVIDER_ARN, AUD, SUB, [], propagation=(30, checks))
     assert text.startswith("STS answered {0}: ".format(code))
     assert found in text
     assert "STS has not caught up with IAM" in text and "propagation_timeout (30 s) ran out" in text
@@ -363,7 +367,7 @@ def test_a_refusal_the_static_check_contradicts_is_reported_as_not_propagated(co
 
 
 def test_without_the_static_check_a_timed_out_refusal_names_both_causes():
-    text, remediation = verify.sts_error_diagnosis(
+    text, remediation = verify_token.sts_error_diagnosis(
         "AccessDenied", "Not authorized", ROLE_ARN, PROVIDER_ARN, AUD, SUB, [], propagation=(20, []))
     assert "does not exist, or its trust policy does not allow" in text
     assert "has not reached STS within propagation_timeout (20 s)" in text
@@ -379,7 +383,7 @@ def test_without_the_static_check_a_timed_out_refusal_names_both_causes():
     ],
 )
 def test_a_refusal_not_waited_for_is_not_blamed_on_propagation(static_failures, propagation):
-    text, remediation = verify.sts_error_diagnosis(
+    text, remediation = verify_token.sts_error_diagnosis(
         "AccessDenied", "Not authorized", ROLE_ARN, PROVIDER_ARN, AUD, SUB, static_failures, propagation=propagation)
     assert "propagat" not in text + remediation
     assert "Fix the trust policy" in remediation
@@ -396,22 +400,22 @@ def test_a_refusal_not_waited_for_is_not_blamed_on_propagation(static_failures, 
     ],
 )
 def test_identity_check(arn, passed, phrase):
-    check = verify.identity_check("token", ROLE_ARN, {"arn": arn, "account": "x", "user_id": "y"}, "Exchanged")
+    check = verify_token.identity_check("token", ROLE_ARN, {"arn": arn, "account": "x", "user_id": "y"}, "Exchanged")
     assert check["passed"] is passed
     assert phrase in check["message"]
 
 
 def test_identity_check_ignores_role_path():
-    check = verify.identity_check("pod", "arn:aws:iam::111122223333:role/team/my-app",
-                                  {"arn": "arn:aws:sts::111122223333:assumed-role/my-app/s"}, "Ran")
+    check = verify_token.identity_check("pod", "arn:aws:iam::111122223333:role/team/my-app",
+                                        {"arn": "arn:aws:sts::111122223333:assumed-role/my-app/s"}, "Ran")
     assert check["passed"]
 
 
 def test_token_check_reports_attempts():
-    check = verify.token_check(ROLE_ARN, error=("STS answered AccessDenied: no.", "fix it"), attempts=5, elapsed=14.6)
+    check = verify_token.token_check(ROLE_ARN, error=("STS answered AccessDenied: no.", "fix it"), attempts=5, elapsed=14.6)
     assert check["message"] == "STS answered AccessDenied: no (5 attempts over 15 s)."
     assert check["remediation"] == "fix it"
-    ok = verify.token_check(ROLE_ARN, identity={"arn": "arn:aws:sts::111122223333:assumed-role/my-app/s"}, attempts=1, elapsed=0.2)
+    ok = verify_token.token_check(ROLE_ARN, identity={"arn": "arn:aws:sts::111122223333:assumed-role/my-app/s"}, attempts=1, elapsed=0.2)
     assert ok["passed"] and "(1 attempt over 0 s)" in ok["message"]
 
 
@@ -422,7 +426,7 @@ RESTRICTED_POD_FIELDS = ("hostNetwork", "hostPID", "hostIPC")
 
 
 def test_pod_manifest_passes_restricted_profile():
-    manifest = verify.pod_manifest("irsa-verify-abcde", "default", "my-app", image_pull_secrets=["regcred"], deadline=180)
+    manifest = verify_pod.pod_manifest("irsa-verify-abcde", "default", "my-app", image_pull_secrets=["regcred"], deadline=180)
     spec = manifest["spec"]
     assert manifest["metadata"]["labels"]["app.kubernetes.io/managed-by"] == "eks.irsa"
     assert spec["serviceAccountName"] == "my-app"
@@ -444,7 +448,7 @@ def test_pod_manifest_passes_restricted_profile():
 
 
 def test_pod_name_is_random_and_valid():
-    names = {verify.pod_name(random.Random(seed)) for seed in range(20)}
+    names = {verify_pod.pod_name(random.Random(seed)) for seed in range(20)}
     assert len(names) == 20
     for name in names:
         assert name.startswith("irsa-verify-") and len(name) == len("irsa-verify-") + 5
@@ -469,7 +473,7 @@ SEED_LOG = json.dumps({
     ],
 )
 def test_parse_caller_identity_log(log, arn):
-    found = verify.parse_caller_identity_log(log)
+    found = verify_pod.parse_caller_identity_log(log)
     assert (found or {}).get("Arn") == arn
 
 
@@ -519,8 +523,8 @@ EVENTS = [
     ids=["success", "unknown-command", "access-denied", "image-pull", "unschedulable-timeout", "node-role", "deadline-exceeded"],
 )
 def test_pod_outcome_check(pod, log, timed_out, passed, phrases, fix):
-    check = verify.pod_outcome_check("irsa-verify-abcde", ROLE_ARN, pod, EVENTS, log, timed_out, 180,
-                                     context={"provider_arn": PROVIDER_ARN, "audience": AUD, "subject": SUB})
+    check = verify_pod.pod_outcome_check("irsa-verify-abcde", ROLE_ARN, pod, EVENTS, log, timed_out, 180,
+                                         context={"provider_arn": PROVIDER_ARN, "audience": AUD, "subject": SUB})
     assert check["passed"] is passed, check["message"]
     for phrase in phrases:
         assert phrase in check["message"], check["message"]
@@ -541,15 +545,15 @@ def test_pod_outcome_check(pod, log, timed_out, passed, phrases, fix):
     ],
 )
 def test_pod_finished(pod, finished):
-    assert verify.pod_finished(pod) is finished
+    assert verify_pod.pod_finished(pod) is finished
 
 
 def test_log_tail_and_events_are_bounded():
     log = "".join("line {0}\n".format(i) for i in range(50))
-    assert verify.log_tail(log).splitlines() == ["line {0}".format(i) for i in range(40, 50)]
+    assert verify_pod.log_tail(log).splitlines() == ["line {0}".format(i) for i in range(40, 50)]
     events = [{"type": "Normal", "reason": "R{0}".format(i), "message": "m", "lastTimestamp": "2024-01-01T00:00:{0:02d}Z".format(i)}
               for i in range(9)]
-    described = verify.describe_events(list(reversed(events)))
+    described = verify_pod.describe_events(list(reversed(events)))
     assert [line.split()[1] for line in described] == ["R4:", "R5:", "R6:", "R7:", "R8:"]
 
 
@@ -559,7 +563,7 @@ NOW = 1714557600
 
 def verification_pod(name, phase, created="2024-05-01T09:59:00Z", finished=None, service_account="my-app", deadline=180, **metadata):
     """A verification pod as pod_manifest makes it and the API server lists it."""
-    pod = verify.pod_manifest(name, "default", service_account, deadline=deadline)
+    pod = verify_pod.pod_manifest(name, "default", service_account, deadline=deadline)
     pod["metadata"].update(creationTimestamp=created, **metadata)
     pod["status"] = {"phase": phase}
     if finished:
@@ -580,7 +584,7 @@ def verification_pod(name, phase, created="2024-05-01T09:59:00Z", finished=None,
     ],
 )
 def test_rfc3339_seconds(value, seconds):
-    assert verify.rfc3339_seconds(value) == seconds
+    assert verify_pod.rfc3339_seconds(value) == seconds
 
 
 @pytest.mark.parametrize(
@@ -613,7 +617,7 @@ def test_rfc3339_seconds(value, seconds):
     ],
 )
 def test_leftover_verification_pods(pod, leftover):
-    assert verify.leftover_verification_pods([pod], "my-app", NOW) == (["irsa-verify-aaaaa"] if leftover else [])
+    assert verify_pod.leftover_verification_pods([pod], "my-app", NOW) == (["irsa-verify-aaaaa"] if leftover else [])
 
 
 def test_leftover_verification_pods_picks_among_many():
@@ -623,13 +627,13 @@ def test_leftover_verification_pods_picks_among_many():
         verification_pod("irsa-verify-aaaaa", "Succeeded", finished="2024-05-01T09:59:00Z"),
         {"metadata": {"name": "my-app-7d9f8"}, "spec": {"serviceAccountName": "my-app"}, "status": {"phase": "Succeeded"}},
     ]
-    assert verify.leftover_verification_pods(pods, "my-app", NOW) == ["irsa-verify-aaaaa", "irsa-verify-ccccc"]
-    assert verify.leftover_verification_pods(pods, "my-app", NOW, grace=120) == ["irsa-verify-ccccc"]
-    assert verify.leftover_verification_pods(None, "my-app", NOW) == []
+    assert verify_pod.leftover_verification_pods(pods, "my-app", NOW) == ["irsa-verify-aaaaa", "irsa-verify-ccccc"]
+    assert verify_pod.leftover_verification_pods(pods, "my-app", NOW, grace=120) == ["irsa-verify-ccccc"]
+    assert verify_pod.leftover_verification_pods(None, "my-app", NOW) == []
 
 
 def test_not_mutated_check():
-    check = verify.not_mutated_check("irsa-verify-abcde", "default", "my-app", ROLE_ARN, ["no aws-iam-token volume"], webhook_known_missing=True)
+    check = verify_pod.not_mutated_check("irsa-verify-abcde", "default", "my-app", ROLE_ARN, ["no aws-iam-token volume"], webhook_known_missing=True)
     assert not check["passed"]
     assert "admitted without web identity credentials (no aws-iam-token volume): the cluster has no pod identity webhook" in check["message"]
     assert "kubectl get mutatingwebhookconfiguration pod-identity-webhook" in check["remediation"]
@@ -640,32 +644,23 @@ def test_not_mutated_check():
 
 
 def test_verified_and_report():
-    ok = verify.result("a", "static", True, "fine")
-    warn = verify.result("b", "static", False, "hm", "do", severity="warning")
-    bad = verify.result("c", "token", False, "broken.", "fix it.")
-    skip = verify.skipped("pod", "pod", "check mode")
-    assert verify.is_verified([ok, warn, skip])
-    assert not verify.is_verified([ok, bad])
-    assert not verify.is_verified([skip])
+    ok = verify_results.result("a", "static", True, "fine")
+    warn = verify_results.result("b", "static", False, "hm", "do", severity="warning")
+    bad = verify_results.result("c", "token", False, "broken.", "fix it.")
+    skip = verify_results.skipped("pod", "pod", "check mode")
+    assert verify_results.is_verified([ok, warn, skip])
+    assert not verify_results.is_verified([ok, bad])
+    assert not verify_results.is_verified([skip])
     results = [
         {"namespace": "default", "service_account": "a", "verified": True, "checks": [ok]},
         {"namespace": "prod", "service_account": "b", "verified": False, "checks": [ok, warn, bad]},
     ]
-    assert verify.summary(results) == {"total": 2, "verified": 1, "failed": 1}
-    assert verify.failure_report(results) == ["prod/b: [c] broken. Fix: fix it."]
+    assert verify_results.summary(results) == {"total": 2, "verified": 1, "failed": 1}
+    assert verify_results.failure_report(results) == ["prod/b: [c] broken. Fix: fix it."]
 
 
 def test_results_do_not_share_state():
-    first = verify.result("a", "static", False, "m", "r")
+    first = verify_results.result("a", "static", False, "m", "r")
     second = copy.deepcopy(first)
     second["message"] = "x"
     assert first["message"] == "m"
-
-
-def test_configured_sts_endpoint_follows_botocore_environment():
-    from ansible_collections.eks.irsa.plugins.module_utils.verify_aws import configured_sts_endpoint
-
-    assert configured_sts_endpoint({}) is None
-    assert configured_sts_endpoint({"AWS_ENDPOINT_URL": "http://a"}) == "http://a"
-    assert configured_sts_endpoint({"AWS_ENDPOINT_URL": "http://a", "AWS_ENDPOINT_URL_STS": "http://sts"}) == "http://sts"
-    assert configured_sts_endpoint({"AWS_ENDPOINT_URL": "http://a", "AWS_IGNORE_CONFIGURED_ENDPOINT_URLS": "true"}) is None

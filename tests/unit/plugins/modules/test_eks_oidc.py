@@ -8,9 +8,18 @@ import boto3
 import pytest
 from botocore.stub import Stubber
 
-from ansible_collections.eks.irsa.plugins.module_utils.aws import IrsaAWSError
+from ansible.module_utils import _internal
+from ansible.module_utils import basic
+from ansible.module_utils.common.text.converters import to_bytes
+
+from ansible_collections.eks.irsa.plugins.module_utils import aws
+from ansible_collections.eks.irsa.plugins.module_utils import oidc_provider
+from ansible_collections.eks.irsa.plugins.module_utils.errors import IrsaAWSError
+from ansible_collections.eks.irsa.plugins.module_utils.errors import ConflictError
 from ansible_collections.eks.irsa.plugins.module_utils.naming import NamingError
-from ansible_collections.eks.irsa.plugins.modules import eks_oidc_info, eks_oidc_provider
+from ansible_collections.eks.irsa.plugins.module_utils.naming import parse_issuer
+from ansible_collections.eks.irsa.plugins.modules import eks_oidc_info
+from ansible_collections.eks.irsa.plugins.modules import eks_oidc_provider
 
 SEED_ID = "EXAMPLED539D4633E53DE1B716D3041E"
 
@@ -82,7 +91,7 @@ def test_info_names_the_provider_in_every_partition(region, partition, host):
          "CreateDate": datetime.datetime(2026, 1, 1), "Tags": []},
         {"OpenIDConnectProviderArn": arn},
     )
-    facts = eks_oidc_info.oidc_facts(module, "my-cluster")
+    facts = oidc_provider.oidc_facts(module, "my-cluster")
     module.verify()
     assert facts["provider"] == "%s/id/%s" % (host, SEED_ID)
     assert facts["provider_arn"] == arn
@@ -98,7 +107,7 @@ def test_info_without_provider_says_so():
     module.stubbers["eks"].add_response("describe_cluster", {"cluster": cluster("us-west-2", "aws", PARTITIONS[0][2])})
     module.stubbers["sts"].add_response("get_caller_identity", caller("aws"))
     module.stubbers["iam"].add_client_error("get_open_id_connect_provider", "NoSuchEntity", http_status_code=404)
-    facts = eks_oidc_info.oidc_facts(module, "my-cluster")
+    facts = oidc_provider.oidc_facts(module, "my-cluster")
     assert facts["provider_exists"] is False
     assert facts["audience_ok"] is False
     assert facts["provider_client_ids"] == []
@@ -109,7 +118,7 @@ def test_cluster_not_found_names_the_region_and_the_clusters_there():
     module.stubbers["eks"].add_client_error("describe_cluster", "ResourceNotFoundException", http_status_code=404)
     module.stubbers["eks"].add_response("list_clusters", {"clusters": ["prod", "staging"]})
     with pytest.raises(IrsaAWSError) as raised:
-        eks_oidc_info.oidc_facts(module, "my-cluster")
+        oidc_provider.oidc_facts(module, "my-cluster")
     message = str(raised.value)
     assert "'my-cluster' was not found in region eu-west-1" in message
     assert "clusters in that region: prod, staging" in message
@@ -120,7 +129,7 @@ def test_cluster_not_found_when_listing_is_not_allowed():
     module.stubbers["eks"].add_client_error("describe_cluster", "ResourceNotFoundException", http_status_code=404)
     module.stubbers["eks"].add_client_error("list_clusters", "AccessDeniedException", http_status_code=403)
     with pytest.raises(IrsaAWSError) as raised:
-        eks_oidc_info.oidc_facts(module, "my-cluster")
+        oidc_provider.oidc_facts(module, "my-cluster")
     assert "was not found in region eu-west-1. Check cluster_name" in str(raised.value)
 
 
@@ -130,7 +139,7 @@ def test_cluster_still_creating_has_no_issuer():
         "describe_cluster", {"cluster": cluster("us-west-2", "aws", "", issuer=False, status="CREATING")}
     )
     with pytest.raises(IrsaAWSError, match=r"no OIDC issuer yet \(status CREATING\).*wait until its status is ACTIVE"):
-        eks_oidc_info.oidc_facts(module, "my-cluster")
+        oidc_provider.oidc_facts(module, "my-cluster")
 
 
 @pytest.mark.parametrize(
@@ -153,7 +162,7 @@ def test_access_denied_names_the_missing_permission(service, operation, permissi
     code = "AccessDeniedException" if service == "eks" else "AccessDenied"
     module.stubbers[service].add_client_error(operation, code, http_status_code=403)
     with pytest.raises(IrsaAWSError) as raised:
-        eks_oidc_info.oidc_facts(module, "my-cluster")
+        oidc_provider.oidc_facts(module, "my-cluster")
     assert "lacks the IAM permission %s" % permission in str(raised.value)
 
 
@@ -162,7 +171,7 @@ def test_partition_mismatch_is_explained():
     module.stubbers["eks"].add_response("describe_cluster", {"cluster": cluster("cn-north-1", "aws-cn", PARTITIONS[1][2])})
     module.stubbers["sts"].add_response("get_caller_identity", caller("aws"))
     with pytest.raises(NamingError, match="partition aws-cn, but the AWS credentials in use are of partition aws"):
-        eks_oidc_info.oidc_facts(module, "my-cluster")
+        oidc_provider.oidc_facts(module, "my-cluster")
 
 
 PROVIDER_PARAMS = {
@@ -195,7 +204,7 @@ PROVIDER_ARN = "arn:aws:iam::123456789012:oidc-provider/" + PROVIDER
 def test_provider_bad_input(changes, phrase):
     params = dict(PROVIDER_PARAMS, **changes)
     with pytest.raises(NamingError) as raised:
-        eks_oidc_provider.validate_params(params)
+        oidc_provider.validate_params(params)
     assert phrase in str(raised.value)
 
 
@@ -210,11 +219,11 @@ def existing(client_ids=("sts.amazonaws.com",), thumbprints=(), tags=()):
 
 
 def run_present(module):
-    issuer = eks_oidc_provider.parse_issuer(module.params["issuer_url"])
-    client_ids, thumbprints = eks_oidc_provider.validate_params(module.params)
+    issuer = parse_issuer(module.params["issuer_url"])
+    client_ids, thumbprints = oidc_provider.validate_params(module.params)
     iam = module.client("iam")
-    arns = eks_oidc_provider.aws.list_oidc_providers(iam)
-    return eks_oidc_provider.ensure_present(module, iam, issuer, client_ids, thumbprints, arns)
+    arns = aws.list_oidc_providers(iam)
+    return oidc_provider.ensure_present(module, iam, issuer, client_ids, thumbprints, arns)
 
 
 def test_provider_unchanged_makes_two_reads_and_no_write():
@@ -295,9 +304,9 @@ def test_absent_refuses_while_roles_trust_the_provider():
              "AssumeRolePolicyDocument": quote(json.dumps({"Statement": [{"Effect": "Allow", "Principal": {"Service": "ec2.amazonaws.com"}}]}))},
         ]},
     )
-    issuer = eks_oidc_provider.parse_issuer(module.params["issuer_url"])
-    with pytest.raises(NamingError) as raised:
-        eks_oidc_provider.ensure_absent(module, module.client("iam"), issuer, [PROVIDER_ARN])
+    issuer = parse_issuer(module.params["issuer_url"])
+    with pytest.raises(ConflictError) as raised:
+        oidc_provider.ensure_absent(module, module.client("iam"), issuer, [PROVIDER_ARN])
     message = str(raised.value)
     assert "1 IAM role(s) still trust" in message and "AWSIRSATestRole" in message and "force: true" in message
     assert "AWSIRSATestRole." in message  # the EC2 role does not trust the provider and is not named
@@ -308,10 +317,74 @@ def test_absent_refuses_a_provider_eks_irsa_did_not_create(check_mode):
     module = FakeModule("us-west-2", dict(PROVIDER_PARAMS, state="absent"))
     module.check_mode = check_mode
     module.stubbers["iam"].add_response("get_open_id_connect_provider", existing(tags=(("owner", "eksctl"),)))
-    issuer = eks_oidc_provider.parse_issuer(module.params["issuer_url"])
-    with pytest.raises(NamingError) as raised:
-        eks_oidc_provider.ensure_absent(module, module.client("iam"), issuer, [PROVIDER_ARN])
+    issuer = parse_issuer(module.params["issuer_url"])
+    with pytest.raises(ConflictError) as raised:
+        oidc_provider.ensure_absent(module, module.client("iam"), issuer, [PROVIDER_ARN])
     message = str(raised.value)
     assert "was not created by eks.irsa" in message and "adopt: true" in message and PROVIDER_ARN in message
     # Nothing was asked of IAM beyond reading the provider: no role listing, no delete.
     module.stubbers["iam"].assert_no_pending_responses()
+
+
+# --------------------------------------------------------------------------------------------
+# The modules' main: the result, and failures through errors.fail
+
+
+def run_main(monkeypatch, capsys, main, args, fake=None):
+    """Run a module's ``main`` in-process with ``args``; its clients are ``fake``'s stubbed ones. The module's JSON result."""
+    for name in ("AWS_REGION", "AWS_DEFAULT_REGION", "EC2_REGION", "AWS_PROFILE", "AWS_DEFAULT_PROFILE"):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("AWS_CONFIG_FILE", "/nonexistent/aws-config")
+    monkeypatch.setattr(_internal, "is_controller", False)
+    monkeypatch.setattr(basic, "_ANSIBLE_ARGS", to_bytes(json.dumps({"ANSIBLE_MODULE_ARGS": dict(
+        args, _ansible_remote_tmp="/tmp", _ansible_keep_remote_files=False)})))
+    monkeypatch.setattr(basic, "_ANSIBLE_PROFILE", "legacy", raising=False)
+    monkeypatch.setattr(basic, "_PARSED_MODULE_ARGS", None, raising=False)
+    if fake is not None:
+        monkeypatch.setattr(aws.IrsaAWSModule, "client", lambda _self, service, **_kwargs: fake.clients[service])
+    with pytest.raises(SystemExit):
+        main()
+    return json.loads(capsys.readouterr().out)
+
+
+def test_info_main_without_region_fails(monkeypatch, capsys):
+    result = run_main(monkeypatch, capsys, eks_oidc_info.main, {"cluster_name": "my-cluster"})
+    assert result["failed"] is True
+    assert result["msg"] == "No AWS region given: set the region option or AWS_REGION to the cluster's region"
+
+
+def test_provider_main_unchanged_returns_the_provider(monkeypatch, capsys):
+    fake = FakeModule("us-west-2")
+    fake.stubbers["iam"].add_response("list_open_id_connect_providers", {"OpenIDConnectProviderList": [{"Arn": PROVIDER_ARN}]})
+    fake.stubbers["iam"].add_response("get_open_id_connect_provider", existing(tags=OWNED))
+    result = run_main(monkeypatch, capsys, eks_oidc_provider.main,
+                      {"issuer_url": PROVIDER_PARAMS["issuer_url"], "region": "us-west-2"}, fake)
+    fake.verify()
+    assert result["changed"] is False and result["exists"] is True
+    assert result["provider_arn"] == PROVIDER_ARN and result["provider"] == PROVIDER
+    assert result["client_ids"] == ["sts.amazonaws.com"] and result["providers_in_account"] == 1
+    assert "roles_trusting" not in result and "diff" not in result
+
+
+def test_provider_main_failure_after_a_write_is_changed(monkeypatch, capsys):
+    fake = FakeModule("us-west-2")
+    fake.stubbers["iam"].add_response("list_open_id_connect_providers", {"OpenIDConnectProviderList": [{"Arn": PROVIDER_ARN}]})
+    fake.stubbers["iam"].add_response("get_open_id_connect_provider", existing(client_ids=["other"]))
+    fake.stubbers["iam"].add_response(
+        "add_client_id_to_open_id_connect_provider", {}, {"OpenIDConnectProviderArn": PROVIDER_ARN, "ClientID": "sts.amazonaws.com"}
+    )
+    fake.stubbers["iam"].add_client_error("update_open_id_connect_provider_thumbprint", "AccessDenied", http_status_code=403)
+    result = run_main(monkeypatch, capsys, eks_oidc_provider.main, {
+        "issuer_url": PROVIDER_PARAMS["issuer_url"], "region": "us-west-2", "thumbprints": ["a" * 40]}, fake)
+    assert result["failed"] is True and result["changed"] is True
+    assert "lacks the IAM permission iam:UpdateOpenIDConnectProviderThumbprint" in result["msg"]
+
+
+def test_provider_main_refusal_is_not_a_change(monkeypatch, capsys):
+    fake = FakeModule("us-west-2")
+    fake.stubbers["iam"].add_response("list_open_id_connect_providers", {"OpenIDConnectProviderList": [{"Arn": PROVIDER_ARN}]})
+    fake.stubbers["iam"].add_response("get_open_id_connect_provider", existing(tags=(("owner", "eksctl"),)))
+    result = run_main(monkeypatch, capsys, eks_oidc_provider.main, {
+        "issuer_url": PROVIDER_PARAMS["issuer_url"], "region": "us-west-2", "state": "absent"}, fake)
+    assert result["failed"] is True and "was not created by eks.irsa" in result["msg"]
+    assert "changed" not in result

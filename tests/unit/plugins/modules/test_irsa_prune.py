@@ -12,7 +12,7 @@ import pytest
 from moto import mock_aws
 
 from ansible_collections.eks.irsa.plugins.module_utils.naming import NamingError
-from ansible_collections.eks.irsa.plugins.modules import irsa_prune
+from ansible_collections.eks.irsa.plugins.module_utils import prune
 
 ACCOUNT = "123456789012"
 BLUE = "oidc.eks.us-west-2.amazonaws.com/id/EXAMPLED539D4633E53DE1B716D3041E"
@@ -51,7 +51,7 @@ def test_only_our_roles_lose_only_the_unbound_subjects_of_this_cluster(iam):
     iam.make_role("kept", [statement(BLUE, BLUE_ARN, "shop:kept")])
     iam.make_role("foreign", [statement(BLUE, BLUE_ARN, "shop:zz")], tags=[])
     bound = {"shared": {"system:serviceaccount:shop:api"}, "kept": {"system:serviceaccount:shop:kept"}}
-    plans = {name: (after, removed) for name, _before, after, removed in irsa_prune.plan_roles(iam, BLUE_ARN, bound)}
+    plans = {name: (after, removed) for name, _before, after, removed in prune.plan_roles(iam, BLUE_ARN, bound)}
     assert sorted(plans) == ["gone", "shared"]
     after, removed = plans["shared"]
     assert removed == ["system:serviceaccount:shop:old"]
@@ -80,8 +80,8 @@ def test_only_our_annotations_on_unbound_service_accounts_go():
     bound = account("shop", "api", {"eks.amazonaws.com/role-arn": ROLE + "r", "eks.irsa/bound-role-arn": ROLE + "r"})
     by_hand = account("shop", "hand", {"eks.amazonaws.com/role-arn": ROLE + "other"})
     edited = account("shop", "edited", {"eks.amazonaws.com/role-arn": ROLE + "other", "eks.irsa/bound-role-arn": ROLE + "r"})
-    plans = irsa_prune.plan_service_accounts(ServiceAccounts([ours_unbound, ours_kept_object, bound, by_hand, edited]),
-                                             {("shop", "api")})
+    plans = prune.plan_service_accounts(ServiceAccounts([ours_unbound, ours_kept_object, bound, by_hand, edited]),
+                                        {("shop", "api")})
     assert [(item["metadata"]["name"], removal, delete) for item, removal, delete in plans] == [
         ("old", ["eks.amazonaws.com/role-arn", "eks.irsa/bound-role-arn"], True),
         ("helm", ["eks.amazonaws.com/role-arn", "eks.irsa/bound-role-arn"], False),
@@ -94,5 +94,5 @@ def test_only_our_annotations_on_unbound_service_accounts_go():
 ])
 def test_bad_bindings_are_refused(bindings, phrase):
     with pytest.raises(NamingError) as raised:
-        irsa_prune.bound(bindings)
+        prune.bound(bindings)
     assert phrase in str(raised.value)

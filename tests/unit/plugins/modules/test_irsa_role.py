@@ -10,12 +10,11 @@ from unittest import mock
 
 import boto3
 import pytest
-from moto import mock_aws
 
-from ansible.module_utils import basic
-from ansible.module_utils.testing import patch_module_args
-from ansible_collections.amazon.aws.plugins.module_utils.modules import AnsibleAWSModule
-from ansible_collections.eks.irsa.plugins.module_utils.aws import IrsaAWSModule
+from ansible_collections.eks.irsa.plugins.module_utils import aws as irsa_aws
+from ansible_collections.eks.irsa.plugins.module_utils import iam as irsa_iam
+from ansible_collections.eks.irsa.plugins.module_utils import role_apply
+from ansible_collections.eks.irsa.plugins.module_utils.errors import IrsaAWSError
 from ansible_collections.eks.irsa.plugins.modules import irsa_role
 
 ACCOUNT = "123456789012"  # moto's account
@@ -30,17 +29,11 @@ EC2_STATEMENT = {"Effect": "Allow", "Principal": {"Service": "ec2.amazonaws.com"
 S3_READ = {"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": "s3:GetObject", "Resource": "*"}]}
 
 
-class Exit(Exception):
-    def __init__(self, result, failed):
-        super().__init__(result)
-        self.result = result
-        self.failed = failed
-
-
 class AWS:
     """moto with the two providers registered; records every call irsa_role makes."""
 
-    def __init__(self):
+    def __init__(self, run_main):
+        self.run_main = run_main
         self.calls = []
         self.failures = {}
         self.iam = boto3.client("iam", region_name=REGION)
@@ -67,50 +60,13 @@ class AWS:
     def run(self, check_mode=False, diff=True, **args):
         """Run the module; return its result dict (with 'failed' when it failed)."""
         self.calls = []
-        args.setdefault("region", REGION)
-        args.setdefault("access_key", "AKIDEXAMPLE")
-        args.setdefault("secret_key", "example")
-        args["_ansible_check_mode"] = check_mode
-        args["_ansible_diff"] = diff
-        original_client = AnsibleAWSModule.client
-        aws = self
-
-        def client(module, service, retry_decorator=None, **extra):
-            made = original_client(module, service, retry_decorator=retry_decorator, **extra)
-            made.meta.events.register("before-call.*.*", aws.record)
-            return made
-
-        warnings = []
-
-        def warn(_module, warning, *_args, **_kwargs):
-            warnings.append(warning)
-
-        def exit_json(_module, **kwargs):
-            kwargs["warnings"] = warnings
-            raise Exit(kwargs, False)
-
-        def fail_json(_module, **kwargs):
-            kwargs["failed"] = True
-            kwargs["warnings"] = warnings
-            raise Exit(kwargs, True)
-
-        with patch_module_args(args), mock.patch.object(AnsibleAWSModule, "client", client), \
-                mock.patch.object(IrsaAWSModule, "warn", warn), \
-                mock.patch.object(basic.AnsibleModule, "exit_json", exit_json), \
-                mock.patch.object(basic.AnsibleModule, "fail_json", fail_json):
-            with pytest.raises(Exit) as caught:
-                irsa_role.main()
-        return caught.value.result
+        return self.run_main(irsa_role.main, self.record, check_mode, diff, **args)
 
 
 @pytest.fixture
-def aws(monkeypatch):
-    for key in ("AWS_PROFILE", "AWS_ENDPOINT_URL", "AWS_DEFAULT_PROFILE"):
-        monkeypatch.delenv(key, raising=False)
-    monkeypatch.setenv("AWS_ACCESS_KEY_ID", "AKIDEXAMPLE")
-    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "example")
-    with mock_aws():
-        yield AWS()
+def aws(moto, module_runner):
+    with moto():
+        yield AWS(module_runner)
 
 
 OWNER_TAG = "eks.irsa/managed-by"
@@ -321,7 +277,7 @@ def test_cluster_name_resolves_with_one_describe_cluster(aws):
         "identity": {"oidc": {"issuer": "https://" + BLUE}},
         "status": "ACTIVE",
     }
-    with mock.patch.object(irsa_role.irsa_aws, "lookup_cluster", return_value=cluster) as lookup:
+    with mock.patch.object(irsa_aws, "lookup_cluster", return_value=cluster) as lookup:
         args = base(cluster_name="blue")
         del args["oidc_provider"]
         assert aws.run(**args)["changed"] is True
@@ -571,8 +527,8 @@ def test_a_role_created_meanwhile_by_another_run_is_converged_on(aws):
     """Two runs create the same role at once: the one whose CreateRole loses (EntityAlreadyExists) adds its
     ServiceAccount to what the other made instead of failing."""
     other = {"Version": "2012-10-17", "Statement": [irsa_statement(BLUE, BLUE_ARN, [SA + "default:other"])]}
-    with mock.patch.object(irsa_role.irsa_iam, "create_role", side_effect=_racing_create(aws, other)), \
-            mock.patch.object(irsa_role.time, "sleep"):
+    with mock.patch.object(irsa_iam, "create_role", side_effect=_racing_create(aws, other)), \
+            mock.patch.object(role_apply.time, "sleep"):
         result = aws.run(**base(purge_service_accounts=False))
     assert result.get("failed") is not True, result
     assert result["changed"] is True
@@ -584,13 +540,12 @@ def test_a_role_created_meanwhile_by_another_run_is_converged_on(aws):
 def _racing_create(aws, other):
     """A create_role whose role was made by someone else a moment before: IAM answers EntityAlreadyExists."""
     from botocore.exceptions import ClientError
-    from ansible_collections.amazon.aws.plugins.module_utils.iam import AnsibleIAMError
 
     def create_role(_client, name, *_args, **_kwargs):
         aws.iam.create_role(RoleName=name, AssumeRolePolicyDocument=json.dumps(other), Tags=[{"Key": OWNER_TAG, "Value": "eks.irsa"}])
         error = ClientError({"Error": {"Code": "EntityAlreadyExists", "Message": "Role with name %s already exists." % name}},
                             "CreateRole")
-        raise AnsibleIAMError(message="Failed to create role", exception=error)
+        raise IrsaAWSError(message="Failed to create role", exception=error)
 
     return create_role
 
@@ -612,19 +567,19 @@ def test_merge_mode_merges_again_when_a_concurrent_writer_drops_its_subjects(aws
         if len(pauses) == 1:
             aws.iam.update_assume_role_policy(RoleName="AWSIRSATestRole", PolicyDocument=json.dumps(theirs))
 
-    with mock.patch.object(irsa_role.time, "sleep", concurrent_writer):
+    with mock.patch.object(role_apply.time, "sleep", concurrent_writer):
         result = aws.run(**base(service_accounts=["default:ours"], purge_service_accounts=False))
     assert result.get("failed") is not True, result
     assert result["changed"] is True
     assert _subjects_in(stored_trust(aws)) == ["first", "ours", "theirs"]
     assert _subjects_in(result["role"]["trust_policy"]) == ["first", "ours", "theirs"]
     assert aws.writes().count("UpdateAssumeRolePolicy") == 2
-    assert len(pauses) == 2 and all(p >= irsa_role.TRUST_RECHECK_DELAY for p in pauses)
+    assert len(pauses) == 2 and all(p >= role_apply.TRUST_RECHECK_DELAY for p in pauses)
 
 
 def test_merge_mode_without_a_concurrent_writer_checks_once(aws):
     aws.run(**base(service_accounts=["default:first"]))
-    with mock.patch.object(irsa_role.time, "sleep") as pause:
+    with mock.patch.object(role_apply.time, "sleep") as pause:
         result = aws.run(**base(service_accounts=["default:ours"], purge_service_accounts=False))
     assert result["changed"] is True and pause.call_count == 1
     assert aws.writes() == ["UpdateAssumeRolePolicy"]
@@ -633,7 +588,7 @@ def test_merge_mode_without_a_concurrent_writer_checks_once(aws):
 
 def test_purge_mode_owns_the_trust_and_does_not_recheck(aws):
     aws.run(**base(service_accounts=["default:first"]))
-    with mock.patch.object(irsa_role.time, "sleep") as pause:
+    with mock.patch.object(role_apply.time, "sleep") as pause:
         result = aws.run(**base(service_accounts=["default:ours"]))
     assert result["changed"] is True and pause.call_count == 0
     assert _subjects_in(stored_trust(aws)) == ["ours"]
@@ -646,7 +601,7 @@ def test_merge_mode_gives_up_on_a_writer_that_keeps_replacing_the_trust(aws):
     def relentless_writer(_seconds):
         aws.iam.update_assume_role_policy(RoleName="AWSIRSATestRole", PolicyDocument=json.dumps(theirs))
 
-    with mock.patch.object(irsa_role.time, "sleep", relentless_writer):
+    with mock.patch.object(role_apply.time, "sleep", relentless_writer):
         result = aws.run(**base(service_accounts=["default:ours"], purge_service_accounts=False))
     assert result["failed"] is True
     assert "another writer keeps replacing it" in result["msg"]
@@ -744,7 +699,7 @@ def test_a_wildcard_dropped_by_the_user_leaves_the_trust(aws):
     assert result["changed"] is True
     assert _wildcard_problems(stored_trust(aws, "narrowed"), {BLUE: False}) == []
     # adding an exact ServiceAccount to an exact trust keeps it exact
-    with mock.patch.object(irsa_role.time, "sleep"):
+    with mock.patch.object(role_apply.time, "sleep"):
         aws.run(name="narrowed", oidc_provider=BLUE_ARN, service_accounts=["default:app"], purge_service_accounts=False)
     trust = stored_trust(aws, "narrowed")
     assert _wildcard_problems(trust, {BLUE: False}) == []
@@ -869,7 +824,7 @@ def test_name_and_roles_exclude_each_other(aws):
 def test_a_shared_cluster_is_described_once(aws):
     cluster = {"name": "blue", "arn": "arn:aws:eks:%s:%s:cluster/blue" % (REGION, ACCOUNT),
                "identity": {"oidc": {"issuer": "https://" + BLUE}}, "status": "ACTIVE"}
-    with mock.patch.object(irsa_role.irsa_aws, "lookup_cluster", return_value=cluster) as lookup:
+    with mock.patch.object(irsa_aws, "lookup_cluster", return_value=cluster) as lookup:
         result = aws.run(roles=ROLES, cluster_name="blue")
     assert "failed" not in result, result.get("msg")
     assert lookup.call_count == 1
@@ -882,3 +837,110 @@ def test_warnings_name_their_role(aws):
     result = aws.run(roles=ROLES[:2], oidc_provider=BLUE_ARN)
     assert any(w.startswith("role 'app-0' (roles[0]): the trust policy's statement 0 compares") for w in result["warnings"])
     assert result["results"][0]["warnings"] and not result["results"][1]["warnings"]
+
+
+# --------------------------------------------------------------------------------------------
+# presets
+
+
+@pytest.fixture
+def aws_managed(moto, module_runner):
+    """moto with AWS's managed policies loaded, as the sandbox has them."""
+    with moto(iam={"load_aws_managed_policies": True}):
+        yield AWS(module_runner)
+
+
+FOREIGN_INLINE = {"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": "sqs:SendMessage", "Resource": "*"}]}
+
+
+def test_a_managed_preset_attaches_aws_policy_and_a_second_run_writes_nothing(aws_managed):
+    created = aws_managed.run(**base(preset="aws-efs-csi-driver"))
+    assert created["changed"] is True and created["warnings"] == []
+    arn = "arn:aws:iam::aws:policy/service-role/AmazonEFSCSIDriverPolicy"
+    assert created["preset"]["managed_policies"] == [arn] and created["preset"]["inline_policy_name"] is None
+    attached = aws_managed.iam.list_attached_role_policies(RoleName="AWSIRSATestRole")["AttachedPolicies"]
+    assert [item["PolicyArn"] for item in attached] == [arn]
+    assert aws_managed.iam.list_role_policies(RoleName="AWSIRSATestRole")["PolicyNames"] == []
+    again = aws_managed.run(**base(preset="aws-efs-csi-driver"))
+    assert again["changed"] is False and aws_managed.writes() == []
+
+
+def test_a_generated_preset_puts_its_policy_and_warns_of_each_wildcard(aws_managed):
+    created = aws_managed.run(**base(preset="external-dns"))
+    assert created["changed"] is True
+    stored = aws_managed.iam.get_role_policy(RoleName="AWSIRSATestRole", PolicyName="eks-irsa-preset-external-dns")["PolicyDocument"]
+    assert "arn:aws:route53:::hostedzone/*" in json.dumps(stored)
+    assert [w for w in created["warnings"] if "preset_options.hosted_zone_ids is not set" in w], created["warnings"]
+    scoped = aws_managed.run(**base(preset="external-dns", preset_options={"hosted_zone_ids": ["Z0123456789ABCDEFGHIJ"]}))
+    assert scoped["changed"] is True and aws_managed.writes() == ["PutRolePolicy"]
+    assert not [w for w in scoped["warnings"] if "hosted_zone_ids" in w]
+    stored = aws_managed.iam.get_role_policy(RoleName="AWSIRSATestRole", PolicyName="eks-irsa-preset-external-dns")["PolicyDocument"]
+    assert "hostedzone/*" not in json.dumps(stored) and "hostedzone/Z0123456789ABCDEFGHIJ" in json.dumps(stored)
+    again = aws_managed.run(**base(preset="external-dns", preset_options={"hosted_zone_ids": ["Z0123456789ABCDEFGHIJ"]}))
+    assert again["changed"] is False and aws_managed.writes() == []
+
+
+def test_a_preset_leaves_the_other_policies_of_the_role_alone(aws_managed):
+    aws_managed.run(**base())
+    aws_managed.iam.put_role_policy(RoleName="AWSIRSATestRole", PolicyName="hand-made", PolicyDocument=json.dumps(FOREIGN_INLINE))
+    aws_managed.iam.attach_role_policy(RoleName="AWSIRSATestRole", PolicyArn="arn:aws:iam::aws:policy/ReadOnlyAccess")
+    aws_managed.run(**base(preset="external-dns"))
+    assert sorted(aws_managed.iam.list_role_policies(RoleName="AWSIRSATestRole")["PolicyNames"]) == [
+        "eks-irsa-preset-external-dns", "hand-made"]
+    aws_managed.run(**base(preset="aws-efs-csi-driver"))
+    attached = sorted(item["PolicyArn"] for item in aws_managed.iam.list_attached_role_policies(
+        RoleName="AWSIRSATestRole")["AttachedPolicies"])
+    assert attached == ["arn:aws:iam::aws:policy/ReadOnlyAccess",
+                        "arn:aws:iam::aws:policy/service-role/AmazonEFSCSIDriverPolicy"]
+
+
+def test_managed_policies_given_beside_a_preset_keep_the_preset_policy(aws_managed):
+    aws_managed.run(**base(preset="aws-efs-csi-driver", managed_policies=["arn:aws:iam::aws:policy/ReadOnlyAccess"]))
+    attached = sorted(item["PolicyArn"] for item in aws_managed.iam.list_attached_role_policies(
+        RoleName="AWSIRSATestRole")["AttachedPolicies"])
+    assert attached == ["arn:aws:iam::aws:policy/ReadOnlyAccess",
+                        "arn:aws:iam::aws:policy/service-role/AmazonEFSCSIDriverPolicy"]
+
+
+def test_check_mode_predicts_the_preset_policy_and_writes_nothing(aws_managed):
+    predicted = aws_managed.run(check_mode=True, **base(preset="external-dns"))
+    assert predicted["changed"] is True and aws_managed.writes() == []
+    assert list(predicted["diff"]["after"]["inline_policies"]) == ["eks-irsa-preset-external-dns"]
+
+
+def test_preset_input_errors_are_refused_before_any_call(aws_managed):
+    unknown = aws_managed.run(**base(preset="external-dns", preset_options={"bucket_names": ["b"]}))
+    assert unknown["failed"] and "preset_options.bucket_names is not an option of preset external-dns" in unknown["msg"]
+    assert aws_managed.calls == []
+    orphan = aws_managed.run(**base(preset_options={"hosted_zone_ids": ["Z1"]}))
+    assert orphan["failed"] and "preset_options is given without a preset" in orphan["msg"]
+    clash = aws_managed.run(**base(preset="external-dns", inline_policies={"eks-irsa-preset-external-dns": S3_READ}))
+    assert clash["failed"] and "is the name of the policy of preset external-dns" in clash["msg"]
+    assert aws_managed.calls == []
+
+
+def test_inline_policies_over_iam_limit_are_refused_before_any_write(aws_managed):
+    big = {"Version": "2012-10-17", "Statement": [
+        {"Sid": "S%d" % index, "Effect": "Allow", "Action": "s3:GetObject",
+         "Resource": "arn:aws:s3:::bucket-with-a-long-name-%04d/*" % index} for index in range(200)]}
+    refused = aws_managed.run(**base(preset="external-dns", inline_policies={"big": big}))
+    assert refused["failed"] and "over IAM's limit of 10240" in refused["msg"] and "managed_policies" in refused["msg"]
+    assert aws_managed.writes() == []
+
+
+def test_changing_the_preset_replaces_its_policy_and_keeps_the_others(aws_managed):
+    aws_managed.run(**base(preset="aws-load-balancer-controller"))
+    aws_managed.iam.put_role_policy(RoleName="AWSIRSATestRole", PolicyName="hand-made", PolicyDocument=json.dumps(FOREIGN_INLINE))
+    narrowed = aws_managed.run(**base(preset="aws-load-balancer-controller-tgb-only",
+                                      preset_options={"target_group_arns": [
+                                          "arn:aws:elasticloadbalancing:us-west-2:123456789012:targetgroup/app/0123456789abcdef"]}))
+    assert narrowed["changed"] is True
+    assert sorted(aws_managed.writes()) == ["DeleteRolePolicy", "PutRolePolicy"]
+    assert sorted(aws_managed.iam.list_role_policies(RoleName="AWSIRSATestRole")["PolicyNames"]) == [
+        "eks-irsa-preset-aws-load-balancer-controller-tgb-only", "hand-made"]
+    assert "eks-irsa-preset-aws-load-balancer-controller" in narrowed["diff"]["before"]["inline_policies"]
+    # A managed-only preset replaces the generated one too; the hand-made policy stays.
+    aws_managed.run(**base(preset="aws-efs-csi-driver"))
+    assert aws_managed.iam.list_role_policies(RoleName="AWSIRSATestRole")["PolicyNames"] == ["hand-made"]
+    again = aws_managed.run(**base(preset="aws-efs-csi-driver"))
+    assert again["changed"] is False and aws_managed.writes() == []

@@ -14,9 +14,12 @@ import time
 import botocore.exceptions
 import pytest
 
-from ansible_collections.eks.irsa.plugins.module_utils import verify
-from ansible_collections.eks.irsa.plugins.module_utils import verify_aws
-from ansible_collections.eks.irsa.plugins.module_utils.k8s import KubernetesError
+from ansible_collections.eks.irsa.plugins.module_utils import aws
+from ansible_collections.eks.irsa.plugins.module_utils import iam
+from ansible_collections.eks.irsa.plugins.module_utils.errors import KubernetesError
+from ansible_collections.eks.irsa.plugins.module_utils.naming import NamingError
+from ansible_collections.eks.irsa.plugins.module_utils.verify import runner
+from ansible_collections.eks.irsa.plugins.module_utils.verify.pod import pod_manifest
 from ansible_collections.eks.irsa.plugins.modules import irsa_verify
 
 ACCOUNT = "111122223333"
@@ -58,7 +61,7 @@ class ClockEvent(InstantEvent):
     def __init__(self, monkeypatch):
         super().__init__()
         self.now = 0.0
-        monkeypatch.setattr(irsa_verify.time, "monotonic", lambda: self.now)
+        monkeypatch.setattr(runner.time, "monotonic", lambda: self.now)
 
     def wait(self, timeout=None):
         self.now += timeout
@@ -196,11 +199,11 @@ class FakeAWS:
         self.identity_role = identity_role
         self.calls = []
         self.lock = threading.Lock()
-        monkeypatch.setattr(verify_aws, "get_role", self.get_role)
-        monkeypatch.setattr(irsa_verify, "get_oidc_provider", self.get_oidc_provider)
-        monkeypatch.setattr(irsa_verify, "caller_identity", lambda client: {"account_id": ACCOUNT, "arn": "x", "partition": "aws"})
+        monkeypatch.setattr(iam, "get_role", self.get_role)
+        monkeypatch.setattr(aws, "get_oidc_provider", self.get_oidc_provider)
+        monkeypatch.setattr(aws, "caller_identity", lambda client: {"account_id": ACCOUNT, "arn": "x", "partition": "aws"})
         # The boto3 call itself: STS's whole answer, credentials included, goes through the module's own code.
-        monkeypatch.setattr(verify_aws, "_assume_role_with_web_identity", self.assume)
+        monkeypatch.setattr(aws, "_assume_role_with_web_identity", self.assume)
 
     def record(self, *call):
         with self.lock:
@@ -232,7 +235,7 @@ class FakeAWS:
 
 
 def make_verifier(module, kube, checks=None):
-    verifier = irsa_verify.Verifier(module, kube, checks or module.params["checks"])
+    verifier = runner.Verifier(module, kube, checks or module.params["checks"])
     verifier.stop = InstantEvent()
     return verifier
 
@@ -255,7 +258,7 @@ def assert_no_secret(*objects):
 
 
 def test_static_and_token_pass(monkeypatch):
-    aws = FakeAWS(monkeypatch)
+    FakeAWS(monkeypatch)
     kube = FakeKube(annotated())
     module = FakeModule()
     entry = make_verifier(module, kube).verify(binding())
@@ -441,9 +444,9 @@ def test_unmutated_pod_fails_at_once_and_is_deleted(monkeypatch):
 def test_pod_is_deleted_when_interrupted(monkeypatch):
     FakeAWS(monkeypatch)
     kube = FakeKube(annotated())
-    kube.fail_get_pod = irsa_verify.Interrupted("SIGTERM")
+    kube.fail_get_pod = runner.Interrupted("SIGTERM")
     verifier = make_verifier(FakeModule(checks=["pod"]), kube)
-    with pytest.raises(irsa_verify.Interrupted):
+    with pytest.raises(runner.Interrupted):
         verifier.verify(binding())
     assert len(kube.deleted) == 1
     assert verifier.live_pods == {}
@@ -463,14 +466,14 @@ def test_stop_event_interrupts_workers_and_pods_go(monkeypatch):
     kube = FakeKube(annotated(), pod_phases=["Running"] * 1000)
     verifier = make_verifier(FakeModule(checks=["pod"]), kube)
     verifier.stop.set()
-    with pytest.raises(irsa_verify.Interrupted):
+    with pytest.raises(runner.Interrupted):
         verifier.verify(binding())
     assert len(kube.deleted) == 1
 
 
 def _left_pod(name, phase, service_account="my-app", ended_seconds_ago=60):
     ended = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(time.time() - ended_seconds_ago))
-    pod = verify.pod_manifest(name, "default", service_account)
+    pod = pod_manifest(name, "default", service_account)
     pod["metadata"]["creationTimestamp"] = ended
     pod["status"] = {"phase": phase, "containerStatuses": [{"name": "irsa-verify", "state": (
         {"terminated": {"exitCode": 0, "finishedAt": ended}} if phase in ("Succeeded", "Failed") else {"running": {}})}]}
@@ -547,7 +550,7 @@ def test_secrets_never_in_failures(monkeypatch):
 def test_bindings_from(params, expected):
     base = {"service_account": None, "namespace": "default", "role_arn": None, "service_accounts": None}
     base.update(params)
-    assert irsa_verify.bindings_from(base) == expected
+    assert runner.bindings_from(base) == expected
 
 
 def test_a_binding_runs_its_own_checks(monkeypatch):
@@ -589,15 +592,15 @@ def test_known_roles_are_not_read_again(monkeypatch):
     ({"arn": ROLE_ARN, "trust_policy": {"Statement": []}}, None),
 ])
 def test_known_role_problems(role, message):
-    problem = irsa_verify.known_role_problem(role)
+    problem = runner.known_role_problem(role)
     assert (problem is None) if message is None else (message in problem)
 
 
 def test_an_empty_checks_list_of_a_binding_is_refused():
     params = {"service_account": None, "namespace": "default", "role_arn": None,
               "service_accounts": [{"name": "a", "namespace": "x", "checks": []}]}
-    with pytest.raises(irsa_verify.NamingError, match="x/a has an empty checks list"):
-        irsa_verify.bindings_from(params)
+    with pytest.raises(NamingError, match="x/a has an empty checks list"):
+        runner.bindings_from(params)
 
 
 def test_pods_created_before_the_annotation_are_listed_to_restart(monkeypatch):
@@ -612,3 +615,20 @@ def test_pods_created_before_the_annotation_are_listed_to_restart(monkeypatch):
     assert entry["verified"], entry["checks"]
     assert entry["pods_to_restart"] == ["app-old"]
     assert "stale_pods" in names(entry, failed_only=False)
+
+
+@pytest.mark.parametrize("connection", [{}, {"eks_cluster": "green"}, {"kubeconfig": "/kube/config"}, {"context": "blue"},
+                                        {"host": "https://api.example"}])
+def test_cluster_name_alone_still_reaches_its_cluster_with_a_deprecation(connection):
+    """Before eks_cluster, cluster_name also named the cluster reached in EKS mode; a task that relies on it keeps
+    working until 1.0.0 and is told so, and any connection option given wins without a word."""
+    module = FakeModule(cluster_name="blue", **dict(dict(eks_cluster=None, kubeconfig=None, context=None, host=None), **connection))
+    deprecations = []
+    module.deprecate = lambda msg, version=None, collection_name=None: deprecations.append((msg, version, collection_name))
+    irsa_verify.connect_like_before(module)
+    if connection:
+        assert module.params["eks_cluster"] == connection.get("eks_cluster") and deprecations == []
+    else:
+        assert module.params["eks_cluster"] == "blue"
+        assert deprecations == [("irsa_verify reaches the Kubernetes API of cluster_name 'blue' (EKS mode) because no "
+                                 "connection is given; set eks_cluster: blue for that", "1.0.0", "eks.irsa")]
