@@ -60,6 +60,8 @@ from .k8s_kubelet import Kubelet
 HERE = os.path.dirname(os.path.abspath(__file__))
 BUILD = os.path.join(os.path.dirname(HERE), "kube", "build")
 API_AUDIENCE = "https://kubernetes.default.svc"
+# The user of the proxy's own client certificate, the one the apiserver takes X-Remote-User from.
+FRONT_PROXY_USER = "front-proxy-client"
 EKS_TOKEN_PREFIX = "k8s-aws-v1."
 WEBHOOK_NAME = "pod-identity-webhook"
 SKIP_POD_LABEL = "eks.amazonaws.com/skip-pod-identity-webhook"
@@ -148,22 +150,58 @@ class Pki:
             .add_extension(x509.AuthorityKeyIdentifier.from_issuer_public_key(ca_key.public_key()), critical=False)
             .sign(ca_key, hashes.SHA256())
         )
+        self._ca = ca_cert, ca_key
         self.ca_pem = ca_cert.public_bytes(serialization.Encoding.PEM).decode()
         self.ca_file = _write(os.path.join(directory, "ca.crt"), self.ca_pem)
+        # The proxy's own client certificate: the apiserver takes the user it names in X-Remote-User
+        # (--requestheader-*) only from this one, as from an aggregator's front proxy.
+        front_cert, front_key = self.client_certificate(FRONT_PROXY_USER, (), 365 * 86400)
+        self.front_proxy_cert_file = _write(os.path.join(directory, "front-proxy-client.crt"), front_cert)
+        self.front_proxy_key_file = _write(os.path.join(directory, "front-proxy-client.key"), front_key, 0o600)
         self.cert_file = _write(os.path.join(directory, "serving.crt"), cert.public_bytes(serialization.Encoding.PEM).decode())
         self.key_file = _write(os.path.join(directory, "serving.key"), key.private_bytes(
             serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()).decode(), 0o600)
 
-    def server_context(self):
+    def client_certificate(self, username, groups, expires_in):
+        """``(certificate PEM, key PEM)`` of a client certificate signed by the cluster CA for
+        ``username`` (the subject's CN) in ``groups`` (its O entries), as kubeadm or a CSR approver
+        issues them."""
+        ca_cert, ca_key = self._ca
+        now = datetime.datetime.now(datetime.timezone.utc)
+        key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+        subject = x509.Name([x509.NameAttribute(NameOID.ORGANIZATION_NAME, group) for group in groups]
+                            + [x509.NameAttribute(NameOID.COMMON_NAME, username)])
+        cert = (
+            x509.CertificateBuilder().subject_name(subject).issuer_name(ca_cert.subject)
+            .public_key(key.public_key()).serial_number(x509.random_serial_number())
+            .not_valid_before(now - datetime.timedelta(minutes=5))
+            .not_valid_after(now + datetime.timedelta(seconds=int(expires_in)))
+            .add_extension(x509.BasicConstraints(ca=False, path_length=None), critical=True)
+            .add_extension(x509.ExtendedKeyUsage([ExtendedKeyUsageOID.CLIENT_AUTH]), critical=False)
+            .sign(ca_key, hashes.SHA256())
+        )
+        key_pem = key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
+                                    serialization.NoEncryption()).decode()
+        return cert.public_bytes(serialization.Encoding.PEM).decode(), key_pem
+
+    def server_context(self, client_certificates=False):
+        """TLS for the apiserver's listeners; with ``client_certificates`` it asks for a client
+        certificate and verifies one given against the cluster CA (Python cannot ask without
+        verifying, so an untrusted or expired one fails the handshake where kube-apiserver answers 401)."""
         context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
         context.minimum_version = ssl.TLSVersion.TLSv1_2
         context.load_cert_chain(self.cert_file, self.key_file)
         context.set_alpn_protocols(["http/1.1"])
+        if client_certificates:
+            context.load_verify_locations(cafile=self.ca_file)
+            context.verify_mode = ssl.CERT_OPTIONAL
         return context
 
-    def client_context(self):
+    def client_context(self, front_proxy=False):
         context = ssl.create_default_context(cafile=self.ca_file)
         context.set_alpn_protocols(["http/1.1"])
+        if front_proxy:
+            context.load_cert_chain(self.front_proxy_cert_file, self.front_proxy_key_file)
         return context
 
 
@@ -301,6 +339,7 @@ class RealKubeCluster:
         self.admin_token = None
         self.apiserver_url = None
         self.eks_tokens_seen = collections.deque(maxlen=1000)  # test only: GET /_sandbox/secrets
+        self.client_keys_issued = collections.deque(maxlen=100)  # test only: GET /_sandbox/secrets
         # canonical IAM principal ARN -> {"username": template or None, "groups": [...]}, as EKS access entries.
         # The cluster creator is a cluster admin (EKS's bootstrapClusterCreatorAdminPermissions).
         self.access_entries = {}
@@ -360,6 +399,10 @@ class RealKubeCluster:
             "--endpoint-reconciler-type=none",
             f"--tls-cert-file={self.pki.cert_file}", f"--tls-private-key-file={self.pki.key_file}",
             f"--client-ca-file={self.pki.ca_file}",
+            # Client certificates end at the proxy, which passes the user they name on (aggregator style).
+            f"--requestheader-client-ca-file={self.pki.ca_file}", f"--requestheader-allowed-names={FRONT_PROXY_USER}",
+            "--requestheader-username-headers=X-Remote-User", "--requestheader-group-headers=X-Remote-Group",
+            "--requestheader-extra-headers-prefix=X-Remote-Extra-",
             f"--service-account-issuer={self.issuer.url}",
             f"--service-account-signing-key-file={sa_key}", f"--service-account-key-file={sa_pub}",
             f"--api-audiences={API_AUDIENCE}",
@@ -576,6 +619,12 @@ class RealKubeCluster:
         return answer
 
     # ------------------------------------------------------------------ kubelet hooks (NodeAgent)
+
+    def issue_client_certificate(self, username, groups=(), expires_in=3600):
+        """Test only: ``(certificate PEM, key PEM)`` of a client certificate the cluster trusts."""
+        certificate, key = self.pki.client_certificate(username, groups, expires_in)
+        self.client_keys_issued.append(key)
+        return certificate, key
 
     def pod_log_text(self, namespace, name, container, query):
         return self.node.log_text(namespace, name, container, query)
@@ -898,8 +947,9 @@ class ApiProxy:
 
     def __init__(self, cluster):
         self.cluster = cluster
-        self.server_context = cluster.pki.server_context()
+        self.server_context = cluster.pki.server_context(client_certificates=True)
         self.upstream_context = cluster.pki.client_context()
+        self.front_proxy_context = cluster.pki.client_context(front_proxy=True)
         parsed = urllib.parse.urlsplit(cluster.apiserver_url)
         self.upstream = (parsed.hostname, parsed.port)
         self._server = None
@@ -978,14 +1028,19 @@ class ApiProxy:
 
         forwarded = [(name, value) for name, value in headers
                      if name.lower() not in ("connection", "keep-alive", "transfer-encoding", "content-length",
-                                             "proxy-connection")]
+                                             "proxy-connection") and not name.lower().startswith("x-remote-")]
+        certified = _certificate_user(client.getpeercert())
+        if certified is not None:  # a client certificate the CA signed: its user, as kube-apiserver reads it
+            user, groups = certified
+            forwarded += [("X-Remote-User", user)] + [("X-Remote-Group", group) for group in groups]
         if upgrade:
             forwarded.append(("Connection", lower["connection"]))
         else:
             forwarded.append(("Connection", "close"))
         if body or method in ("POST", "PUT", "PATCH"):
             forwarded.append(("Content-Length", str(len(body))))
-        upstream = self.upstream_context.wrap_socket(
+        context = self.front_proxy_context if certified is not None else self.upstream_context
+        upstream = context.wrap_socket(
             socket.create_connection(self.upstream, timeout=300), server_hostname=self.upstream[0])
         try:
             head = f"{method} {target} HTTP/1.1\r\n" + "".join(f"{n}: {v}\r\n" for n, v in forwarded) + "\r\n"
@@ -1042,6 +1097,16 @@ class ApiProxy:
                                      content_type="application/merge-patch+json", allow=(404,))
         except (ApiError, OSError):
             pass
+
+
+def _certificate_user(peer):
+    """``(user, groups)`` of a verified client certificate (``getpeercert()``): CN and O entries, as
+    kube-apiserver's x509 authenticator reads them; None without one."""
+    if not peer:
+        return None
+    names = [attribute for entry in peer.get("subject", ()) for attribute in entry]
+    user = next((value for key, value in names if key == "commonName"), "")
+    return (user, [value for key, value in names if key == "organizationName"]) if user else None
 
 
 def _read_chunked(reader):
