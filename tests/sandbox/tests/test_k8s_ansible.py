@@ -1,4 +1,4 @@
-"""kubernetes.core's k8s and k8s_info modules against the Kubernetes emulator."""
+"""kubernetes.core's k8s and k8s_info modules against the sandbox's Kubernetes."""
 
 import os
 import subprocess

@@ -1,4 +1,4 @@
-"""The Kubernetes emulator through the kubernetes Python client (typed and DynamicClient) and raw
+"""The sandbox's Kubernetes through the kubernetes Python client (typed and DynamicClient) and raw
 HTTPS: API errors, optimistic concurrency, dry runs, faults, the request log and EKS token auth."""
 
 import base64

@@ -21,7 +21,7 @@ THEIRS = {"metadata": {"labels": {"team": "payments"}, "annotations": {"example.
 
 @pytest.fixture
 def core(sandbox):
-    # No client-side retries: every answer of the emulator shows.
+    # No client-side retries: every answer of the apiserver shows.
     configuration = kubernetes.client.Configuration()
     kubernetes.config.load_kube_config(config_file=sandbox.env["KUBECONFIG"], client_configuration=configuration)
     configuration.retries = False

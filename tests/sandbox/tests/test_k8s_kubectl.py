@@ -1,4 +1,4 @@
-"""The Kubernetes emulator as kubectl sees it: the sandbox kubeconfig, kubectl's own messages."""
+"""The sandbox's Kubernetes as kubectl sees it: the sandbox kubeconfig, kubectl's own messages."""
 
 import json
 import subprocess

@@ -7,7 +7,7 @@
    query protocol; the REST route of EKS, ``eks.operation``), and what IAM authorizes for it
    (``iam_authz.required``: action and resource ARN);
 3. asks the ``FaultInjector`` whether this call is throttled or fails, answering in AWS's error
-   shape if so (never for the Kubernetes emulator's own check of an EKS bearer token);
+   shape if so (never for a cluster's own check of an EKS bearer token);
 4. verifies the SigV4 ``Authorization`` header of every signed call as AWS does
    (``signatures.HeaderSignatures``: known key, its session token, clock skew, the signature);
 5. holds an IAM user's access key (not the static key, not temporary credentials) to the user's
@@ -104,7 +104,7 @@ class AwsGateway:
         service, action = self._identify(environ, path, params)
         detail = self._authorization(environ, service, action, path, params)
 
-        # The Kubernetes emulator checking an EKS bearer token (a presigned GetCallerIdentity with the
+        # A cluster's TokenReview webhook checking an EKS bearer token (a presigned GetCallerIdentity with the
         # x-k8s-aws-id header, as aws-iam-authenticator sends it) is the cluster's call, not a client's:
         # never faulted, so that AWS faults stay what the client sees (Kubernetes faults are service "kubernetes").
         authenticator = action == "GetCallerIdentity" and "X-Amz-Signature" in params and "HTTP_X_K8S_AWS_ID" in environ

@@ -1,4 +1,4 @@
-"""Real Kubernetes for one sandbox EKS cluster (``eks-sandbox --kubernetes real``).
+"""Real Kubernetes for one sandbox EKS cluster.
 
 Per cluster, as processes under ``<state>/clusters/<name>/``:
 
@@ -16,7 +16,7 @@ Per cluster, as processes under ``<state>/clusters/<name>/``:
 - **AWS's pod identity webhook** (amazon-eks-pod-identity-webhook, flags as EKS runs it), registered
   through a MutatingWebhookConfiguration with a URL client config and the sandbox's CA.
 - **A node and a kubelet stand-in** (``NodeAgent``): registers a Node, binds pending pods to it (the
-  scheduler's job), runs each container's command as ``k8s_kubelet.Kubelet`` does (the real AWS CLI,
+  scheduler's job), runs each container's command as ``kubelet.Kubelet`` does (the real AWS CLI,
   a token from TokenRequest at the projected volume's path), reports pod status and events as the
   node's own user (so the Node authorizer and NodeRestriction apply), finishes graceful deletions,
   and serves the kubelet API's ``/containerLogs`` so ``kubectl logs`` works through the apiserver.
@@ -55,14 +55,14 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
 from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 
-from .k8s_kubelet import Kubelet
+from .eks_auth import EKS_TOKEN_PREFIX, verify_eks_token
+from .kubelet import Kubelet
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 BUILD = os.path.join(os.path.dirname(HERE), "kube", "build")
 API_AUDIENCE = "https://kubernetes.default.svc"
 # The user of the proxy's own client certificate, the one the apiserver takes X-Remote-User from.
 FRONT_PROXY_USER = "front-proxy-client"
-EKS_TOKEN_PREFIX = "k8s-aws-v1."
 WEBHOOK_NAME = "pod-identity-webhook"
 SKIP_POD_LABEL = "eks.amazonaws.com/skip-pod-identity-webhook"
 DISCOVERY_PATHS = ("/version", "/healthz", "/livez", "/readyz", "/.well-known/openid-configuration",
@@ -587,16 +587,14 @@ class RealKubeCluster:
 
     def token_review(self, review):
         """Answer the apiserver's TokenReview for a bearer token it could not authenticate itself."""
-        from .k8s import KubeCluster
-
         token = ((review or {}).get("spec") or {}).get("token", "")
         answer = {"apiVersion": "authentication.k8s.io/v1", "kind": "TokenReview",
                   "status": {"authenticated": False}}
         if not token.startswith(EKS_TOKEN_PREFIX):
             return answer
         self.eks_tokens_seen.append(token)
-        # aws-iam-authenticator's verification, with the sandbox STS as STS (shared with the emulator).
-        user, _unused = KubeCluster._verify_eks_token(self, token)  # pylint: disable=protected-access
+        # aws-iam-authenticator's verification, with the sandbox STS as STS.
+        user, _unused = verify_eks_token(token, self.aws_endpoint_url, self.name)
         if user is None:
             answer["status"]["error"] = "the EKS token could not be verified with STS"
             return answer
@@ -643,7 +641,7 @@ class _PodReader:
 
 
 class NodeAgent:
-    """The node, its kubelet stand-in (``k8s_kubelet.Kubelet`` over the real API) and a binder.
+    """The node, its kubelet stand-in (``kubelet.Kubelet`` over the real API) and a binder.
 
     The Kubelet class talks to ``self`` as its cluster: ``update_pod``, ``record_event``,
     ``issue_pod_token``, ``store.get``, ``workdir``, ``aws_endpoint_url``, ``region``.
@@ -773,7 +771,7 @@ class NodeAgent:
         except (ApiError, OSError):
             pass
 
-    # --- what k8s_kubelet.Kubelet calls
+    # --- what kubelet.Kubelet calls
 
     def update_pod(self, namespace, name, uid, mutate):
         path = f"/api/v1/namespaces/{namespace}/pods/{name}"
@@ -1053,7 +1051,7 @@ class ApiProxy:
             if upgrade and status == 101:
                 _relay_both(client, upstream)
                 return
-            # TokenRequest answers are kept (test only: GET /_sandbox/secrets), as the emulator's issuer keeps what it signs.
+            # TokenRequest answers are kept (test only: GET /_sandbox/secrets).
             seen = bytearray(first) if info["action"] == "create serviceaccounts/token" else None
             while True:
                 chunk = upstream.recv(65536)

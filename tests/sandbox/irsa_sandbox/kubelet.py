@@ -33,7 +33,10 @@ import threading
 import time
 import uuid
 
-from .k8s_store import now_rfc3339
+
+def now_rfc3339():
+    return datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+
 
 AWS_CLI_IMAGES = ("aws-cli", "awscli")
 SANDBOX_RUNS = "this sandbox's kubelet runs only the aws CLI, sleep, echo, true and exit"

@@ -1,7 +1,5 @@
-"""The real-Kubernetes backend (``EKS_SANDBOX_KUBERNETES=real``, ``make integration KUBERNETES=real``):
-kube-apiserver on etcd, AWS's pod identity webhook, the kubelet stand-in, the proxy, EKS tokens.
-
-Skipped with the emulator, whose own tests are the other ``test_k8s_*`` files."""
+"""The sandbox's Kubernetes: kube-apiserver on etcd, AWS's pod identity webhook, the kubelet stand-in,
+the proxy, EKS tokens; and the seed's procedure by hand (aws + kubectl)."""
 
 import base64
 import json
@@ -10,13 +8,9 @@ import subprocess
 import sys
 import time
 
-import pytest
 import yaml
 
 from irsa_sandbox.testing import irsa_trust_policy as irsa_trust, unique
-
-pytestmark = pytest.mark.skipif(os.environ.get("EKS_SANDBOX_KUBERNETES") != "real",
-                                reason="needs the real Kubernetes backend (EKS_SANDBOX_KUBERNETES=real)")
 
 AWS = os.path.join(os.path.dirname(sys.executable), "aws")
 
@@ -45,24 +39,42 @@ def test_the_apiserver_is_the_pinned_release(sandbox):
     assert version["gitVersion"] != "v0.0.0-master+$Format:%H$"
 
 
-def test_the_seed_procedure_by_hand(sandbox):
-    """enable-irsa.md: role with the documented trust, ServiceAccount annotated, pod with the AWS CLI,
-    its logs show the assumed role; env and volume are what AWS's webhook injected."""
-    cluster = sandbox.ensure_oidc_provider(sandbox.vars["irsa_sandbox_cluster"])
+def aws(sandbox, *args):
+    result = subprocess.run([AWS, *args], env=sandbox.subprocess_env(), capture_output=True, text=True, timeout=120, check=False)
+    assert result.returncode == 0, f"aws {' '.join(args)}: {result.stderr}"
+    return result.stdout
+
+
+def test_the_seed_procedure_by_hand(sandbox, tmp_path):
+    """enable-irsa.md step by step with the AWS CLI and kubectl: the issuer, the OIDC provider, a role with
+    the documented trust, the ServiceAccount annotated, the seed's pod; its logs show the assumed role,
+    and its env and projected volume are what AWS's webhook injected."""
+    cluster = sandbox.vars["irsa_sandbox_cluster"]
+    issuer = aws(sandbox, "eks", "describe-cluster", "--name", cluster, "--query", "cluster.identity.oidc.issuer",
+                 "--output", "text").strip()
+    assert issuer.startswith("https://oidc.eks.")
+    aws(sandbox, "iam", "create-open-id-connect-provider", "--url", issuer, "--client-id-list", "sts.amazonaws.com")
     namespace, account, role = unique("seed"), "irsa-sa", unique("AWSIRSATestRole")
-    role_arn = sandbox.create_role(role, irsa_trust(cluster, namespace, account))
+    trust = tmp_path / "trust.json"
+    trust.write_text(json.dumps(irsa_trust({"provider": issuer[len("https://"):], "provider_arn": "arn:aws:iam::%s:oidc-provider/%s" % (
+        sandbox.vars["aws_account_id"], issuer[len("https://"):])}, namespace, account)), encoding="utf-8")
+    role_arn = json.loads(aws(sandbox, "iam", "create-role", "--role-name", role, "--assume-role-policy-document",
+                              f"file://{trust}"))["Role"]["Arn"]
     kubectl(sandbox, "create", "namespace", namespace)
     kubectl(sandbox, "-n", namespace, "create", "sa", account)
     kubectl(sandbox, "-n", namespace, "annotate", "sa", account, f"eks.amazonaws.com/role-arn={role_arn}")
     pod = {"apiVersion": "v1", "kind": "Pod", "metadata": {"name": "irsa-test", "namespace": namespace},
-           "spec": {"serviceAccountName": account, "restartPolicy": "Never", "containers": [{
+           "spec": {"serviceAccountName": account, "containers": [{
                "name": "irsa", "image": "public.ecr.aws/aws-cli/aws-cli:2.25.4",
-               "command": ["sh", "-c", 'aws sts "get-caller-identity"']}]}}
+               "command": ["sh", "-c", 'aws sts "get-caller-identity" && sleep 3600']}]}}
     kubectl(sandbox, "apply", "-f", "-", stdin=yaml.safe_dump(pod))
-    assert wait_for_phase(sandbox, namespace, "irsa-test") == "Succeeded", \
+    assert wait_for_phase(sandbox, namespace, "irsa-test", phases=("Running", "Failed")) == "Running", \
         kubectl(sandbox, "-n", namespace, "describe", "pod", "irsa-test", check=False).stdout
-    logs = kubectl(sandbox, "-n", namespace, "logs", "irsa-test").stdout
-    assert f":assumed-role/{role}/" in json.loads(logs)["Arn"]
+    deadline, logs = time.monotonic() + 60, ""
+    while "Arn" not in logs and time.monotonic() < deadline:
+        time.sleep(0.5)
+        logs = kubectl(sandbox, "-n", namespace, "logs", "irsa-test").stdout
+    assert f":assumed-role/{role}/" in json.loads(logs)["Arn"], logs
 
     stored = json.loads(kubectl(sandbox, "-n", namespace, "get", "pod", "irsa-test", "-o", "json").stdout)
     env = {item["name"]: item.get("value") for item in stored["spec"]["containers"][0]["env"]}
@@ -73,6 +85,8 @@ def test_the_seed_procedure_by_hand(sandbox):
     volume = next(v for v in stored["spec"]["volumes"] if v["name"] == "aws-iam-token")
     projection = volume["projected"]["sources"][0]["serviceAccountToken"]
     assert projection == {"audience": "sts.amazonaws.com", "expirationSeconds": 86400, "path": "token"}
+    mount = next(m for m in stored["spec"]["containers"][0]["volumeMounts"] if m["name"] == "aws-iam-token")
+    assert mount["mountPath"] == "/var/run/secrets/eks.amazonaws.com/serviceaccount" and mount["readOnly"] is True
     kubectl(sandbox, "delete", "namespace", namespace, "--wait=false")
 
 
