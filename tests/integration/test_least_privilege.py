@@ -14,10 +14,14 @@ policy is enough. Its request log then says what was called: every IAM authoriza
 resource ARN) must be granted by the documented policy, and every action and resource pattern of the
 policy must have been needed by some call; every Kubernetes request (verb, resource, API group,
 namespace) must be allowed by the documented Role (in the bindings' namespaces) or ClusterRole, and
-every verb of every rule must have been used. The sandbox's Kubernetes API authorizes every identity,
-so RBAC is checked from the log only.
+every verb of every rule must have been used. The runner reaches the cluster as an EKS access entry
+maps it (the group eks-irsa-runners), and the documented RBAC is applied to the cluster as the file
+says: the real kube-apiserver's RBAC authorizes every request, so the lifecycle passing shows the RBAC is
+enough, and a run without any one of its rules fails at the step that needs it, with the collection's
+403 message.
 """
 
+import copy
 import json
 import os
 import re
@@ -35,6 +39,7 @@ SITE = os.path.join(ROOT, "playbooks", "site.yml")
 VERIFY = os.path.join(ROOT, "playbooks", "verify.yml")
 TEARDOWN = os.path.join(ROOT, "playbooks", "teardown.yml")
 PLACEHOLDERS = ("ACCOUNT_ID", "REGION", "CLUSTER_NAME")
+RUNNER_GROUP = "eks-irsa-runners"
 # Allowed to every authenticated user by the default ClusterRoles system:discovery and system:basic-user.
 K8S_ALWAYS_ALLOWED = {"get discovery", "create selfsubjectreviews", "create selfsubjectaccessreviews"}
 
@@ -196,19 +201,53 @@ def rbac_problems(rbac, requests, namespaces):
     return sorted(missing), superfluous
 
 
+def kubectl(sandbox, *args, stdin=None):
+    return subprocess.run(["kubectl", *args], env=sandbox.subprocess_env(), input=stdin, capture_output=True, text=True,
+                          timeout=60, check=True)
+
+
+def grant_rbac(sandbox, namespaces, without=None):
+    """Apply the documented RBAC as its comment says (the Role and RoleBinding copied into each of
+    ``namespaces``), leaving out the rule ``without`` = ``(kind, index)``; returns the rule left out."""
+    rbac = load_rbac()
+    items, dropped = [rbac["ClusterRole"], rbac["ClusterRoleBinding"]], None
+    for namespace in namespaces:
+        for kind in ("Role", "RoleBinding"):
+            item = copy.deepcopy(rbac[kind])
+            item["metadata"]["namespace"] = namespace
+            items.append(item)
+    if without is not None:
+        kind, index = without
+        for item in items:
+            if item["kind"] == kind:
+                dropped = item["rules"].pop(index)
+    kubectl(sandbox, "apply", "-f", "-", stdin=yaml.safe_dump({"apiVersion": "v1", "kind": "List", "items": items}))
+    return dropped
+
+
+def make_runner(sandbox, policy):
+    """The IAM user irsa-runner with exactly ``policy``, mapped into the cluster with the group eks-irsa-runners as an
+    EKS access entry does; returns its credentials as environment variables."""
+    admin_iam = sandbox.client("iam")
+    user = admin_iam.create_user(UserName="irsa-runner")["User"]
+    admin_iam.put_user_policy(UserName="irsa-runner", PolicyName="irsa-runner", PolicyDocument=policy)
+    key = admin_iam.create_access_key(UserName="irsa-runner")["AccessKey"]
+    sandbox.control("POST", "access-entries/%s" % sandbox.vars["irsa_sandbox_cluster"],
+                    {"principal_arn": user["Arn"], "groups": [RUNNER_GROUP]})
+    return {"AWS_ACCESS_KEY_ID": key["AccessKeyId"], "AWS_SECRET_ACCESS_KEY": key["SecretAccessKey"]}
+
+
 def test_the_documented_permissions_are_exactly_what_a_lifecycle_of_the_role_needs(fresh, tmp_path):
     sandbox, cluster = fresh, fresh.vars["irsa_sandbox_cluster"]
     admin_iam = sandbox.client("iam")
     # shop/app exists already (a Helm chart made it): the role annotates it, and the teardown only removes its annotations.
     for command in (["create", "namespace", "shop"], ["label", "namespace", "shop", "pod-security.kubernetes.io/enforce=restricted"],
                     ["create", "serviceaccount", "app", "-n", "shop"]):
-        subprocess.run(["kubectl", *command], env=sandbox.subprocess_env(), capture_output=True, timeout=60, check=True)
+        kubectl(sandbox, *command)
     admin_iam.create_policy(PolicyName="irsa-s3-read", PolicyDocument=json.dumps(S3_READ))
     policy = policy_text(sandbox)
-    admin_iam.create_user(UserName="irsa-runner")
-    admin_iam.put_user_policy(UserName="irsa-runner", PolicyName="irsa-runner", PolicyDocument=policy)
-    key = admin_iam.create_access_key(UserName="irsa-runner")["AccessKey"]
-    runner = {"AWS_ACCESS_KEY_ID": key["AccessKeyId"], "AWS_SECRET_ACCESS_KEY": key["SecretAccessKey"]}
+    runner = make_runner(sandbox, policy)
+    grant_rbac(sandbox, ["shop", "default"])
     shop = {"service_account": "app", "namespace": "shop", "role_name": "irsa-shop",
             "managed_policies": ["irsa-s3-read", "arn:aws:iam::aws:policy/ReadOnlyAccess"],
             "inline_policies": {"list": S3_LIST}, "tags": {"team": "shop", "stage": "test"}}
@@ -240,6 +279,10 @@ def test_the_documented_permissions_are_exactly_what_a_lifecycle_of_the_role_nee
     denied = ["%s:%s on %s" % (call["service"], call["action"], call["resource"]) for call in calls
               if call["authorization"] and call["status"] == 403]
     assert not denied, "the sandbox denied the documented policy these calls:\n" + "\n".join(denied)
+    # The OIDC discovery document is read when allowed (system:service-account-issuer-discovery), and a 403 is expected.
+    kubernetes = [call for call in calls if call["service"] == "kubernetes" and call["action"] not in K8S_ALWAYS_ALLOWED]
+    forbidden = [call["action"] + " in " + call["namespace"] for call in kubernetes if call["status"] in (401, 403)]
+    assert not forbidden, "the apiserver refused the documented RBAC these requests:\n" + "\n".join(forbidden)
     authorizations = {tuple(pair) for call in calls if call["service"] != "kubernetes" for pair in call["authorization"]}
     missing, superfluous = iam_problems(policy, authorizations)
     assert not missing, "%s does not grant what the role needed:\n%s" % (POLICY_FILE, "\n".join(missing))
@@ -252,3 +295,77 @@ def test_the_documented_permissions_are_exactly_what_a_lifecycle_of_the_role_nee
     missing, superfluous = rbac_problems(load_rbac(), requests, namespaces)
     assert not missing, "%s does not allow what the role needed:\n%s" % (RBAC_FILE, "\n".join(missing))
     assert not superfluous, "%s allows what no request needed:\n%s" % (RBAC_FILE, "\n".join(superfluous))
+
+
+# --------------------------------------------------------------------------------------------
+# each rule of the RBAC, by denial
+
+# (kind, index of the rule, what the runner then cannot do (as the apiserver's 403 says it), the role's step that then
+# fails). The ServiceAccount and namespace reads are made before any write; what only the verification needs fails at
+# the verification, after the role and the annotation are written. Without the ClusterRole's rule the run still
+# passes (the pod check proves the binding), and the static check says it could not tell whether the webhook is there.
+BEFORE_ANY_WRITE = "Stop before any write when a binding cannot be completed"
+AT_VERIFICATION = "Fail with every binding that did not work"
+RULE_DENIALS = [
+    ("Role", 0, 'cannot get resource "serviceaccounts"', BEFORE_ANY_WRITE),
+    ("Role", 1, 'cannot create resource "serviceaccounts/token"', AT_VERIFICATION),
+    ("Role", 2, 'cannot list resource "pods"', AT_VERIFICATION),
+    ("Role", 3, 'cannot get resource "pods/log"', AT_VERIFICATION),
+    ("Role", 4, 'cannot list resource "events"', "Fail when a ServiceAccount does not assume the role its binding names"),
+    ("Role", 5, 'cannot get resource "namespaces"', BEFORE_ANY_WRITE),
+    ("ClusterRole", 0, 'cannot list resource "mutatingwebhookconfigurations"', None),
+]
+
+
+def failed_task(output):
+    """``(name, message)`` of the task whose failure ended the run (the last ``TASK [...]`` before ``fatal:``)."""
+    before, _unused, after = output.partition("\nfatal: ")
+    names = re.findall(r"^TASK \[(.*?)\]", before, re.MULTILINE)
+    assert names and after, output[-6000:]
+    message = json.loads(after.split("\n", 1)[0].split(" => ", 1)[1])["msg"]
+    return names[-1], " ".join(message) if isinstance(message, list) else message
+
+
+def test_every_rule_of_the_documented_rbac_has_a_step_that_needs_it():
+    """The table below names a failing step for every rule of the file, and no rule twice."""
+    rbac = load_rbac()
+    rules = [("Role", index) for index in range(len(rbac["Role"]["rules"]))]
+    rules += [("ClusterRole", index) for index in range(len(rbac["ClusterRole"]["rules"]))]
+    assert sorted(denial[:2] for denial in RULE_DENIALS) == sorted(rules)
+
+
+@pytest.mark.parametrize("kind, index, refusal, step", RULE_DENIALS, ids=["%s-%d" % denial[:2] for denial in RULE_DENIALS])
+def test_without_one_rule_of_the_rbac_the_step_that_needs_it_fails_with_the_403(fresh, tmp_path, kind, index, refusal, step):
+    sandbox = fresh
+    kubectl(sandbox, "create", "namespace", "shop")
+    kubectl(sandbox, "label", "namespace", "shop", "pod-security.kubernetes.io/enforce=restricted")
+    runner = make_runner(sandbox, policy_text(sandbox))
+    binding = {"service_account": "app", "namespace": "shop", "role_name": "irsa-shop"}
+    values = {"irsa_cluster_name": sandbox.vars["irsa_sandbox_cluster"], "irsa_verify_checks": ["static", "token", "pod"],
+              "irsa_bindings": [binding]}
+    playbook = SITE
+    if (kind, index) == ("Role", 4):
+        # Events are read when a verification pod fails: the binding is made with every rule, then its trust is narrowed by hand.
+        grant_rbac(sandbox, ["shop"])
+        made = run_playbook(sandbox, SITE, str(tmp_path), extra_vars=[write_vars(tmp_path, "made", **values)], env=runner)
+        assert made.returncode == 0, made.stdout[-6000:]
+        admin_iam = sandbox.client("iam")
+        trust = admin_iam.get_role(RoleName="irsa-shop")["Role"]["AssumeRolePolicyDocument"]
+        admin_iam.update_assume_role_policy(RoleName="irsa-shop", PolicyDocument=json.dumps(trust).replace(":app", ":other"))
+        values["irsa_verify_checks"] = ["pod"]
+        playbook = VERIFY
+    dropped = grant_rbac(sandbox, ["shop"], without=(kind, index))
+    result = run_playbook(sandbox, playbook, str(tmp_path), extra_vars=[write_vars(tmp_path, "denied", **values)], env=runner)
+    output = result.stdout
+    runner_arn = "arn:aws:iam::%s:user/irsa-runner" % sandbox.vars["aws_account_id"]
+    if step is None:
+        assert result.returncode == 0, output[-6000:]
+        assert "Could not tell whether the pod identity webhook is installed" in output, output[-6000:]
+        assert refusal in output and "403 Forbidden for" in output and runner_arn in output, output[-6000:]
+        return
+    assert result.returncode != 0, "the run passed without %s: %s" % (dropped, output[-6000:])
+    task, message = failed_task(output)
+    assert task == "eks.irsa.irsa : " + step, (task, message)
+    assert refusal in message and "403 Forbidden for" in message and runner_arn in message, message
+    if step == BEFORE_ANY_WRITE:
+        assert not sandbox.client("iam").list_roles()["Roles"], "a role was written before the run stopped"
