@@ -96,3 +96,14 @@ def run_output(results, single=False):
         output["msg"] = "{0} of {1} ServiceAccount(s) do not assume their role. {2}".format(
             output["summary"]["failed"], output["summary"]["total"], " ".join(failure_report(results)))
     return output
+
+
+def warning_report(results):
+    """The failed warning-severity checks of ``results``, each once however many bindings share it, as
+    ``[name] message Fix: remediation (bindings)``: what a run that passes still has to say."""
+    found = {}
+    for entry in results:
+        for check in failures(entry.get("checks") or [], severity=WARNING):
+            text = "[{0}] {1}{2}".format(check["name"], check["message"], " Fix: " + check["remediation"] if check["remediation"] else "")
+            found.setdefault(text, []).append(binding_label(entry["namespace"], entry["service_account"]))
+    return ["{0} ({1})".format(text, ", ".join(labels)) for text, labels in found.items()]

@@ -51,6 +51,7 @@ from ansible_collections.eks.irsa.plugins.module_utils.verify.results import fai
 from ansible_collections.eks.irsa.plugins.module_utils.verify.results import is_verified
 from ansible_collections.eks.irsa.plugins.module_utils.verify.results import run_output
 from ansible_collections.eks.irsa.plugins.module_utils.verify.results import stopped
+from ansible_collections.eks.irsa.plugins.module_utils.verify.results import warning_report
 
 # A verification pod is looked at again after these pauses, then every POLL_INTERVAL: a pod whose image is
 # cached finishes within a second or two, and is then seen finished at once rather than up to a second late.
@@ -165,6 +166,8 @@ def verify_bindings(module, bindings, checks):
     finally:
         for sig, handler in previous.items():
             signal.signal(sig, handler)
+    for warning in warning_report(results):
+        module.warn(warning)
     return run_output(results, single=bool(module.params["service_account"]))
 
 

@@ -659,6 +659,22 @@ def test_verified_and_report():
     assert verify_results.failure_report(results) == ["prod/b: [c] broken. Fix: fix it."]
 
 
+def test_a_failed_warning_is_reported_once_with_every_binding_it_concerns():
+    warn = verify_results.result("webhook", "static", False, "Could not tell.", "Allow list.", severity="warning")
+    size = verify_results.result("trust_size", "static", False, "Near the limit.", severity="warning")
+    passed = verify_results.result("webhook", "static", True, "Installed.", severity="warning")
+    results = [
+        {"namespace": "a", "service_account": "x", "verified": True, "checks": [warn, size]},
+        {"namespace": "b", "service_account": "y", "verified": True, "checks": [warn, passed]},
+        {"namespace": "c", "service_account": "z", "verified": True, "checks": [passed]},
+    ]
+    assert verify_results.warning_report(results) == [
+        "[webhook] Could not tell. Fix: Allow list. (a/x, b/y)",
+        "[trust_size] Near the limit. (a/x)",
+    ]
+    assert verify_results.warning_report(results[2:]) == []
+
+
 def test_results_do_not_share_state():
     first = verify_results.result("a", "static", False, "m", "r")
     second = copy.deepcopy(first)
