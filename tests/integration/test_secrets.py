@@ -144,6 +144,9 @@ def test_a_verbose_run_of_the_role_leaks_no_credential(fresh, tmp_path, k8s_auth
               "irsa_bindings": [{"service_account": "irsa-test", "namespace": "default", "role_name": "irsa-secrets",
                                  "tags": {"team": "platform"}}]}
     if k8s_auth == "eks":
+        # The pipeline's role is an admin of the cluster (an EKS access entry, as its creator's would be).
+        sandbox.control("POST", "access-entries/%s" % sandbox.vars["irsa_sandbox_cluster"],
+                        {"principal_arn": pipeline_role, "groups": ["system:masters"]})
         values.update(irsa_aws_access_key=credentials["AccessKeyId"], irsa_aws_secret_key=credentials["SecretAccessKey"],
                       irsa_aws_session_token=credentials["SessionToken"])
     else:

@@ -69,6 +69,7 @@ DISCOVERY_PATHS = ("/version", "/healthz", "/livez", "/readyz", "/.well-known/op
                    "/openid/v1/jwks")
 WRITE_VERBS = ("create", "update", "patch", "delete", "deletecollection")
 START_TIMEOUT = 120
+STOP_GRACE = 0.5
 
 _binaries_lock = threading.Lock()
 _binaries_dir = None
@@ -462,15 +463,18 @@ class RealKubeCluster:
             self.proxy.stop()
         if self.node is not None:
             self.node.stop()
-        for name, process in reversed(self._processes):
+        # Throwaway clusters: a short grace, then SIGKILL (kube-apiserver's graceful shutdown waits out its
+        # long-running requests, about 10 s, for nothing here).
+        for _name, process in reversed(self._processes):
             if process.poll() is None:
                 try:
                     os.killpg(process.pid, signal.SIGTERM)
                 except OSError:
                     pass
-        for name, process in reversed(self._processes):
+        deadline = time.monotonic() + STOP_GRACE
+        for _name, process in reversed(self._processes):
             try:
-                process.wait(timeout=10)
+                process.wait(timeout=max(0.0, deadline - time.monotonic()))
             except subprocess.TimeoutExpired:
                 try:
                     os.killpg(process.pid, signal.SIGKILL)

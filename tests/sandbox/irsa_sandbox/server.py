@@ -78,6 +78,7 @@ class Sandbox:
         self.gateway.trust.delay = float(propagation_delay)
         self._kube_factory = kube_factory
         self.clusters = {}  # name -> ClusterFacts
+        self._starting = []  # every cluster's Kubernetes once created, so that stop() stops it
         self._server = None
         self._thread = None
         self.url = None
@@ -99,20 +100,26 @@ class Sandbox:
 
         kube_factory = self._kube_factory
         if kube_factory is None:
-            from . import kube
+            from . import kube as kube_module
             from .kube import RealKubeCluster as kube_factory
 
-            built = kube.binaries()
+            built = kube_module.binaries()
             print("eks-sandbox: Kubernetes: " + ", ".join(
-                f"{name} {version}" for name, version in kube.versions(built).items()) + f" (from {built})",
+                f"{name} {version}" for name, version in kube_module.versions(built).items()) + f" (from {built})",
                 file=sys.stderr, flush=True)
+        kubes = {}
         for name in self.cluster_names:
             issuer = Issuer(name, self.region, self.account_id)
             workdir = os.path.join(self.state_dir, "clusters", name)
             os.makedirs(workdir, exist_ok=True)
-            kube = kube_factory(name=name, region=self.region, account_id=self.account_id, issuer=issuer,
-                                aws_endpoint_url=self.url, log=self.log, faults=self.faults, workdir=workdir)
+            kubes[name] = issuer, kube_factory(name=name, region=self.region, account_id=self.account_id, issuer=issuer,
+                                               aws_endpoint_url=self.url, log=self.log, faults=self.faults, workdir=workdir)
+        self._starting = [kube for _issuer, kube in kubes.values()]
+        # One after the other, from this thread: each child process dies with the thread that started it
+        # (PR_SET_PDEATHSIG), so they must not be started from short-lived threads.
+        for kube in self._starting:
             kube.start()
+        for name, (issuer, kube) in kubes.items():
             arn = self._seed_eks_cluster(name, issuer, kube)
             if hasattr(kube, "jwks"):  # the gate reads the keys the apiserver publishes, as AWS fetches the issuer's
                 from .kube import JwksIssuer
@@ -129,11 +136,17 @@ class Sandbox:
 
     def stop(self):
         _remove(os.path.join(self.state_dir, "ready"))
-        for facts in self.clusters.values():
+        def stop(kube):
             try:
-                facts.kube.stop()
+                kube.stop()
             except Exception:  # stopping must go on for the others
                 pass
+
+        stopping = [threading.Thread(target=stop, args=(kube,), daemon=True) for kube in self._starting]
+        for thread in stopping:
+            thread.start()
+        for thread in stopping:
+            thread.join()
         if self._server is not None:
             self._server.shutdown()
             self._server.server_close()

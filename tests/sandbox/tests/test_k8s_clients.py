@@ -10,6 +10,7 @@ import urllib.request
 from unittest import mock
 
 import pytest
+import yaml
 from irsa_sandbox.testing import unique
 
 kubernetes = pytest.importorskip("kubernetes")
@@ -235,12 +236,19 @@ def _whoami(sandbox, token):
 
 
 def test_oidc_discovery_and_anonymous_access(sandbox):
+    """The issuer's discovery is the apiserver's own (system:service-account-issuer-discovery: ServiceAccounts and
+    admins may read it, as on EKS, where the public copy is AWS's issuer URL); anonymous requests are refused."""
     cluster = sandbox.cluster()
     context = ssl.create_default_context(cadata=_ca_pem(sandbox))
-    with urllib.request.urlopen(cluster["endpoint"] + "/.well-known/openid-configuration", context=context) as response:
-        assert json.loads(response.read())["issuer"] == cluster["issuer_url"]
-    with urllib.request.urlopen(cluster["endpoint"] + "/openid/v1/jwks", context=context) as response:
-        assert json.loads(response.read())["keys"][0]["alg"] == "RS256"
+    with open(sandbox.env["KUBECONFIG"], encoding="utf-8") as handle:
+        token = yaml.safe_load(handle)["users"][0]["user"]["token"]  # the kubeconfig's admin
+    status, discovery = raw_get(sandbox, "/.well-known/openid-configuration", token)
+    assert status == 200 and discovery["issuer"] == cluster["issuer_url"]
+    status, jwks = raw_get(sandbox, "/openid/v1/jwks", token)
+    assert status == 200 and jwks["keys"][0]["alg"] == "RS256"
+    with pytest.raises(urllib.error.HTTPError) as anonymous_discovery:
+        urllib.request.urlopen(cluster["endpoint"] + "/.well-known/openid-configuration", context=context)
+    assert anonymous_discovery.value.code == 403
     with pytest.raises(urllib.error.HTTPError) as anonymous:
         urllib.request.urlopen(cluster["endpoint"] + "/api/v1/namespaces", context=context)
     assert anonymous.value.code == 403

@@ -89,6 +89,7 @@ def test_seed_procedure_end_to_end(sandbox, namespace):
         "AWS_DEFAULT_REGION": sandbox.env["AWS_REGION"],
         "AWS_REGION": sandbox.env["AWS_REGION"],
         "AWS_ROLE_ARN": f"arn:aws:iam::123456789012:role/{role}",
+        "AWS_STS_REGIONAL_ENDPOINTS": "regional",
         "AWS_WEB_IDENTITY_TOKEN_FILE": "/var/run/secrets/eks.amazonaws.com/serviceaccount/token",
     }
     volume = pod["spec"]["volumes"][0]
@@ -101,9 +102,9 @@ def test_seed_procedure_end_to_end(sandbox, namespace):
 
     # the webhook mutates at creation only: a pod that predates the annotation keeps no credentials
     run(sandbox, "kubectl", "-n", namespace, "annotate", "serviceaccount", "irsa-sa", "--overwrite",
-        "eks.amazonaws.com/sts-regional-endpoints=true")
+        "eks.amazonaws.com/token-expiration=3600")
     unchanged = json.loads(run(sandbox, "kubectl", "-n", namespace, "get", "pod", "irsa-test", "-o", "json"))
-    assert "AWS_STS_REGIONAL_ENDPOINTS" not in {item["name"] for item in unchanged["spec"]["containers"][0]["env"]}
+    assert unchanged["spec"]["volumes"][0]["projected"]["sources"][0]["serviceAccountToken"]["expirationSeconds"] == 86400
 
 
 def test_webhook_switched_off(sandbox, namespace):

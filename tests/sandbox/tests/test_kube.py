@@ -1,5 +1,5 @@
-"""The sandbox's Kubernetes: kube-apiserver on etcd, AWS's pod identity webhook, the kubelet stand-in,
-the proxy, EKS tokens; and the seed's procedure by hand (aws + kubectl)."""
+"""The sandbox's Kubernetes: kube-apiserver on etcd, the kubelet stand-in, the proxy, EKS tokens and access
+entries. The seed's procedure by hand (AWS CLI + kubectl, AWS's webhook) is test_k8s_irsa.py's."""
 
 import base64
 import json
@@ -37,57 +37,6 @@ def test_the_apiserver_is_the_pinned_release(sandbox):
     version = json.loads(kubectl(sandbox, "get", "--raw", "/version").stdout)
     assert version["gitVersion"].startswith("v1.")
     assert version["gitVersion"] != "v0.0.0-master+$Format:%H$"
-
-
-def aws(sandbox, *args):
-    result = subprocess.run([AWS, *args], env=sandbox.subprocess_env(), capture_output=True, text=True, timeout=120, check=False)
-    assert result.returncode == 0, f"aws {' '.join(args)}: {result.stderr}"
-    return result.stdout
-
-
-def test_the_seed_procedure_by_hand(sandbox, tmp_path):
-    """enable-irsa.md step by step with the AWS CLI and kubectl: the issuer, the OIDC provider, a role with
-    the documented trust, the ServiceAccount annotated, the seed's pod; its logs show the assumed role,
-    and its env and projected volume are what AWS's webhook injected."""
-    cluster = sandbox.vars["irsa_sandbox_cluster"]
-    issuer = aws(sandbox, "eks", "describe-cluster", "--name", cluster, "--query", "cluster.identity.oidc.issuer",
-                 "--output", "text").strip()
-    assert issuer.startswith("https://oidc.eks.")
-    aws(sandbox, "iam", "create-open-id-connect-provider", "--url", issuer, "--client-id-list", "sts.amazonaws.com")
-    namespace, account, role = unique("seed"), "irsa-sa", unique("AWSIRSATestRole")
-    trust = tmp_path / "trust.json"
-    trust.write_text(json.dumps(irsa_trust({"provider": issuer[len("https://"):], "provider_arn": "arn:aws:iam::%s:oidc-provider/%s" % (
-        sandbox.vars["aws_account_id"], issuer[len("https://"):])}, namespace, account)), encoding="utf-8")
-    role_arn = json.loads(aws(sandbox, "iam", "create-role", "--role-name", role, "--assume-role-policy-document",
-                              f"file://{trust}"))["Role"]["Arn"]
-    kubectl(sandbox, "create", "namespace", namespace)
-    kubectl(sandbox, "-n", namespace, "create", "sa", account)
-    kubectl(sandbox, "-n", namespace, "annotate", "sa", account, f"eks.amazonaws.com/role-arn={role_arn}")
-    pod = {"apiVersion": "v1", "kind": "Pod", "metadata": {"name": "irsa-test", "namespace": namespace},
-           "spec": {"serviceAccountName": account, "containers": [{
-               "name": "irsa", "image": "public.ecr.aws/aws-cli/aws-cli:2.25.4",
-               "command": ["sh", "-c", 'aws sts "get-caller-identity" && sleep 3600']}]}}
-    kubectl(sandbox, "apply", "-f", "-", stdin=yaml.safe_dump(pod))
-    assert wait_for_phase(sandbox, namespace, "irsa-test", phases=("Running", "Failed")) == "Running", \
-        kubectl(sandbox, "-n", namespace, "describe", "pod", "irsa-test", check=False).stdout
-    deadline, logs = time.monotonic() + 60, ""
-    while "Arn" not in logs and time.monotonic() < deadline:
-        time.sleep(0.5)
-        logs = kubectl(sandbox, "-n", namespace, "logs", "irsa-test").stdout
-    assert f":assumed-role/{role}/" in json.loads(logs)["Arn"], logs
-
-    stored = json.loads(kubectl(sandbox, "-n", namespace, "get", "pod", "irsa-test", "-o", "json").stdout)
-    env = {item["name"]: item.get("value") for item in stored["spec"]["containers"][0]["env"]}
-    assert env["AWS_ROLE_ARN"] == role_arn
-    assert env["AWS_WEB_IDENTITY_TOKEN_FILE"] == "/var/run/secrets/eks.amazonaws.com/serviceaccount/token"
-    assert env["AWS_STS_REGIONAL_ENDPOINTS"] == "regional"
-    assert env["AWS_REGION"] == env["AWS_DEFAULT_REGION"] == sandbox.env["AWS_REGION"]
-    volume = next(v for v in stored["spec"]["volumes"] if v["name"] == "aws-iam-token")
-    projection = volume["projected"]["sources"][0]["serviceAccountToken"]
-    assert projection == {"audience": "sts.amazonaws.com", "expirationSeconds": 86400, "path": "token"}
-    mount = next(m for m in stored["spec"]["containers"][0]["volumeMounts"] if m["name"] == "aws-iam-token")
-    assert mount["mountPath"] == "/var/run/secrets/eks.amazonaws.com/serviceaccount" and mount["readOnly"] is True
-    kubectl(sandbox, "delete", "namespace", namespace, "--wait=false")
 
 
 def test_rbac_is_enforced_for_a_mapped_eks_identity(sandbox):
