@@ -248,10 +248,12 @@ class Reads:
         self.cache = cache
         self.listed = {cluster for cluster, count in items_per_cluster.items() if count > 1}
 
-    def find(self, params):
+    def find(self, params, again=False):
+        """The association of the item's ServiceAccount, or None; ``again`` reads past the cluster's shared list
+        (after another writer created it)."""
         cluster, namespace, name = params["cluster_name"], params["namespace"], params["service_account"]
         try:
-            if cluster in self.listed:
+            if cluster in self.listed and not again:
                 summaries = self.cache.get(("associations", cluster), lambda: list_associations(self.client, cluster))
             else:
                 summaries = list_associations(self.client, cluster, namespace, name)
@@ -293,7 +295,7 @@ def ensure_created(module, client, reads):
     try:
         created = create_association(client, **request)
     except IrsaAWSError as e:
-        current = reads.find(module.params) if aws.error_code(e.exception) == "ResourceInUseException" else None
+        current = reads.find(module.params, again=True) if aws.error_code(e.exception) == "ResourceInUseException" else None
         if current is None:
             raise
         return ensure_present(module, client, reads, current)
@@ -320,6 +322,8 @@ def ensure_present(module, client, reads, current=None):
     if fields.get("targetRoleArn") == "":
         after.pop("targetRoleArn")
         after.pop("externalId", None)
+    elif fields.get("targetRoleArn"):
+        after.setdefault("externalId", "")  # EKS makes one; unknown until it has
     if not module.check_mode:
         if fields:
             after = dict(update_association(client, params["cluster_name"], current["associationId"], **fields), tags=after["tags"])

@@ -92,10 +92,10 @@ options:
     default: present
   adopt:
     description:
-      - Take over an association this collection did not create (without the C(eks.irsa/managed-by=eks.irsa)
-        tag): change it to what the task says and tag it (O(state=present); RV(adopted) is V(true)), or delete it
-        (O(state=absent)). Without it, such an association is refused, before any write, whenever the task would
-        change or delete it.
+      - Take over an association this collection did not create (one without the C(eks.irsa/managed-by=eks.irsa)
+        tag), changing it to what the task says and tagging it (O(state=present); RV(adopted) is V(true)), or
+        deleting it (O(state=absent)). Without it, such an association is refused, before any write, whenever the
+        task would change or delete it.
       - An association an EKS add-on owns (RV(association.owner_arn)) is never changed, adopted or not.
     type: bool
     default: false

@@ -382,3 +382,26 @@ def test_many_associations_in_one_task(eks):
         {"service_account": "reports", "disable_session_tags": True, "target_role_arn": TARGET},
     ])
     assert again["changed"] is False and eks.writes() == [] and [r["changed"] for r in again["results"]] == [False, False]
+
+
+def test_created_meanwhile_is_found_past_the_clusters_shared_list(eks):
+    original = eks._CreatePodIdentityAssociation
+
+    def create_after_someone_else(params):
+        if params["serviceAccount"] == "cart" and not any(a["serviceAccount"] == "cart" for a in eks.associations.values()):
+            eks.add(tags=OWNER, role=OTHER_ROLE)
+        return original(params)
+
+    eks._CreatePodIdentityAssociation = create_after_someone_else
+    result = eks.run(cluster_name=CLUSTER, namespace="shop", role_arn=ROLE, max_concurrency=1,
+                     associations=[{"service_account": "cart"}, {"service_account": "checkout"}])
+    assert not result.get("failed") and [item["changed"] for item in result["results"]] == [True, True]
+    assert {a["serviceAccount"]: a["roleArn"] for a in eks.associations.values()} == {"cart": ROLE, "checkout": ROLE}
+    assert eks.calls.count("ListPodIdentityAssociations") == 2  # the shared list, then the re-read after the conflict
+
+
+def test_check_mode_of_a_new_target_role_predicts_an_external_id_to_come(eks):
+    eks.add(tags=OWNER)
+    predicted = eks.run(check_mode=True, **cart(target_role_arn=TARGET))
+    assert predicted["association"]["target_role_arn"] == TARGET and predicted["association"]["external_id"] == ""
+    assert eks.writes() == []
