@@ -92,7 +92,8 @@ def test_valid_input_in_every_partition(region, given):
 @pytest.mark.parametrize("region, given, message", [
     ("cn-north-1", params(), "role_arn: arn:aws:iam::123456789012:role/app is a role of partition aws, but the cluster's region "
                              "is in partition aws-cn"),
-    ("us-east-1", params(target_role_arn="arn:aws-cn:iam::210987654321:role/t"), "target_role_arn: arn:aws-cn:iam::210987654321:role/t is a role of partition aws-cn"),
+    ("us-east-1", params(target_role_arn="arn:aws-cn:iam::210987654321:role/t"),
+     "target_role_arn: arn:aws-cn:iam::210987654321:role/t is a role of partition aws-cn"),
     ("us-east-1", params(state="absent", role_arn="app"), "role_arn: 'app' is not an IAM role ARN"),
     (None, params(), "no AWS region given"),
     ("us-east-1", params(namespace="a" * 64), "is not a Kubernetes namespace name"),

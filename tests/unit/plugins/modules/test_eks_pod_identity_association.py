@@ -140,8 +140,8 @@ class EKS:
 
     def only(self):
         """The one association there is."""
-        (association,) = self.associations.values()
-        return association
+        assert len(self.associations) == 1, self.associations
+        return next(iter(self.associations.values()))
 
     def run(self, check_mode=False, diff=True, **args):
         self.calls, self.requests = [], []
