@@ -9,6 +9,7 @@ moto does not.
   bearer tokens).
 - ``referee``: trust policy evaluation for ``sts:AssumeRoleWithWebIdentity``.
 - ``eks``: the EKS REST routes of botocore's model.
+- ``eks_pod_identity``: the EKS calls moto lacks: Pod Identity associations (and their tags), add-ons.
 - ``errors``: ``AwsError`` and AWS's error documents per protocol.
 
 The gateway imports the service modules; they never import the gateway.

@@ -2,7 +2,8 @@
 
 ``AwsGateway`` is a WSGI application. For each request it
 
-1. hands ``/_sandbox/...`` to the control application (not logged, never faulted);
+1. hands ``/_sandbox/...`` to the control application (not logged, never faulted), but for
+   ``/_sandbox/eks/...``, the routes of the EKS calls moto lacks (``control_eks``);
 2. works out the service (``iam``, ``sts``, ``eks``) and the API action (``Action`` parameter of the
    query protocol; the REST route of EKS, ``eks.operation``), and what IAM authorizes for it
    (``iam_authz.required``: action and resource ARN);
@@ -14,7 +15,8 @@
    identity-based policies (``iam_authz.decide``), answering ``AccessDenied`` as IAM does;
 6. answers ``AssumeRoleWithWebIdentity`` only after the checks AWS makes (``sts.WebIdentityGate``);
 7. verifies SigV4 *presigned* ``GetCallerIdentity`` requests (``sts.PresignedCallerIdentity``);
-8. forwards everything else to moto (keeping ``iam.TrustView`` current around trust writes), and
+8. answers the EKS calls moto lacks (Pod Identity associations, add-ons: ``eks_pod_identity``);
+9. forwards everything else to moto (keeping ``iam.TrustView`` current around trust writes), and
    records the call in the ``RequestLog``.
 
 moto's backends are process-global and not written for concurrent use, so every call into moto
@@ -22,6 +24,7 @@ is serialised by one lock; the gateway's own work (token checks, signatures) run
 """
 
 import io
+import json
 import re
 import threading
 from collections import deque
@@ -29,7 +32,7 @@ from urllib.parse import parse_qsl
 
 from moto.moto_server.werkzeug_app import create_backend_app
 
-from . import eks, iam, iam_authz, signatures, sts
+from . import eks, eks_pod_identity, iam, iam_authz, signatures, sts
 from .errors import AwsError, json_error, xml_error
 
 SERVICES = ("iam", "sts", "eks")
@@ -66,6 +69,7 @@ class AwsGateway:
         self._caller_identity = sts.PresignedCallerIdentity(account_id, access_key, secret_key,
                                                             self._moto_lock, self._forward)
         self._signatures = signatures.HeaderSignatures(self._caller_identity.secret_for)
+        self.pod_identity = eks_pod_identity.PodIdentityStore(account_id, region, self._cluster_exists)
 
     # ----- moto state -------------------------------------------------------------------------
 
@@ -84,6 +88,12 @@ class AwsGateway:
         with self._moto_lock:
             iam.seed_user(self.iam, self.region, self.account_id, user_name, self.access_key, self.secret_key)
 
+    def _cluster_exists(self, name):
+        from moto.eks.models import eks_backends
+
+        with self._moto_lock:
+            return name in eks_backends[self.account_id][self.region].clusters
+
     def moto(self, fn, *args, **kwargs):
         """Run ``fn`` with moto's state locked (for code outside this module, e.g. seeding)."""
         with self._moto_lock:
@@ -93,6 +103,8 @@ class AwsGateway:
 
     def __call__(self, environ, start_response):
         path = environ.get("PATH_INFO", "")
+        if path.startswith("/_sandbox/eks/"):
+            return self.control_eks(environ, start_response, path)
         if path.startswith("/_sandbox/") and self.control is not None:
             return self.control(environ, start_response)
 
@@ -124,6 +136,8 @@ class AwsGateway:
                 status, headers, payload = self._web_identity.answer(environ, params)
             elif service == "sts" and action == "GetCallerIdentity" and "X-Amz-Signature" in params:
                 status, headers, payload = self._caller_identity.answer(environ, query)
+            elif service == "eks" and self.pod_identity.handles(action, path):
+                status, headers, payload = self.pod_identity.answer(action, path, environ.get("QUERY_STRING", ""), body)
             else:
                 status, headers, payload = self._forward_with_hooks(service, action, environ, params)
         except AwsError as error:
@@ -154,10 +168,31 @@ class AwsGateway:
             if action in sts.UNSIGNED_ACTIONS:
                 return "sts", action
             return QUERY_VERSIONS.get(params.get("Version", "")), action
-        operation = eks.operation(self._eks_routes, environ.get("REQUEST_METHOD", "GET"), path)
+        method = environ.get("REQUEST_METHOD", "GET")
+        operation = eks.operation(self._eks_routes, method, path) or eks_pod_identity.tags_operation(method, path)
         if operation is not None:
             return "eks", operation
         return None, "Unknown"
+
+    def control_eks(self, environ, start_response, path):
+        """``POST /_sandbox/eks/addon`` ``{"cluster", "addon", "present"}`` removes or restores an add-on;
+        ``GET /_sandbox/eks/pod-identity-associations`` lists every association."""
+        method = environ.get("REQUEST_METHOD", "GET")
+        route = path[len("/_sandbox/eks/"):].strip("/")
+        if route == "addon" and method == "POST":
+            try:
+                request = json.loads(self._read_body(environ) or b"{}")
+                status, answer = 200, self.pod_identity.set_addon(
+                    request["cluster"], request.get("addon", eks_pod_identity.POD_IDENTITY_AGENT), request.get("present", True))
+            except (ValueError, KeyError) as error:
+                status, answer = 400, {"error": f"expected {{cluster, addon, present}}: {error}"}
+        elif route == "pod-identity-associations" and method == "GET":
+            status, answer = 200, {"associations": self.pod_identity.associations()}
+        else:
+            status, answer = 404, {"error": f"no control route {method} {path}"}
+        payload = json.dumps(answer, indent=1).encode()
+        start_response(_status_line(status), [("Content-Type", "application/json"), ("Content-Length", str(len(payload)))])
+        return [payload]
 
     # ----- identity-based permissions -----------------------------------------------------------
 
@@ -260,6 +295,6 @@ def _scope_service(authorization, params):
 
 
 def _status_line(status):
-    reasons = {200: "OK", 400: "Bad Request", 403: "Forbidden", 404: "Not Found", 429: "Too Many Requests",
+    reasons = {200: "OK", 400: "Bad Request", 403: "Forbidden", 404: "Not Found", 409: "Conflict", 429: "Too Many Requests",
                500: "Internal Server Error", 503: "Service Unavailable"}
     return f"{status} {reasons.get(status, 'Unknown')}"

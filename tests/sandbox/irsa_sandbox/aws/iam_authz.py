@@ -14,11 +14,16 @@ case-sensitively, segment by segment of the ARN (a wildcard does not cross a ``:
 ``*``). Conditions are not evaluated; to stay on the safe side an ``Allow`` with a ``Condition``
 never applies and a ``Deny`` with one applies whenever its action and resource match.
 
+EKS Pod Identity associations and add-ons are authorized on their own ARNs (``eks_resource``), creating and
+listing them on the cluster's, as the Service Authorization Reference lists them.
+
 Test infrastructure only: nothing here is shared with ``plugins/``.
 """
 
 import json
 import re
+
+from . import eks_pod_identity
 
 PARTITION = "aws"
 
@@ -80,9 +85,7 @@ def required(service, action, params, account_id, region, path="", role_arn=None
     elif service == "sts" and action == "AssumeRole":
         resource = params.get("RoleArn", "")
     elif service == "eks":
-        match = re.match(r"/clusters/([^/]+)", path)
-        if match:
-            resource = f"arn:{PARTITION}:eks:{region}:{account_id}:cluster/{match.group(1)}"
+        resource = eks_resource(action, path, account_id, region) or resource
     needed = [(qualified, resource)]
     tagged = any(key.startswith("Tags.member.") for key in params)
     if tagged and qualified == "iam:CreateRole":
@@ -90,6 +93,23 @@ def required(service, action, params, account_id, region, path="", role_arn=None
     if tagged and qualified == "iam:CreateOpenIDConnectProvider":
         needed.append(("iam:TagOpenIDConnectProvider", resource))
     return needed
+
+
+def eks_resource(action, path, account_id, region):
+    """The ARN IAM checks for an EKS call: the Pod Identity association or add-on a path names, the ARN of a
+    ``/tags/`` path, else the cluster (creating and listing associations and add-ons act on the cluster)."""
+    if action in eks_pod_identity.TAG_OPERATIONS:
+        return eks_pod_identity.tagged_arn(path) or None
+    match = re.match(r"/clusters/([^/]+)/pod-identity-associations/([^/]+)", path)
+    if match:
+        return eks_pod_identity.association_arn(region, account_id, match.group(1), match.group(2), PARTITION)
+    match = re.match(r"/clusters/([^/]+)/addons/([^/]+)", path)
+    if match:
+        return eks_pod_identity.addon_arn(region, account_id, match.group(1), match.group(2), PARTITION)
+    match = re.match(r"/clusters/([^/]+)", path)
+    if match:
+        return f"arn:{PARTITION}:eks:{region}:{account_id}:cluster/{match.group(1)}"
+    return None
 
 
 def _like(pattern, value, ignore_case=False):
