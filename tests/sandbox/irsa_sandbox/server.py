@@ -136,6 +136,7 @@ class Sandbox:
 
     def stop(self):
         _remove(os.path.join(self.state_dir, "ready"))
+
         def stop(kube):
             try:
                 kube.stop()
