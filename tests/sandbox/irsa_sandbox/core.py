@@ -166,9 +166,11 @@ class RequestLog:
         with self._lock:
             return list(self._calls)
 
-    def summary(self):
-        """``{"calls": [...], "counts": {"iam:CreateRole": 1, ...}, "reads": n, "writes": n}``."""
-        calls = self.calls()
+    def summary(self, since=0):
+        """``{"calls": [...], "counts": {"iam:CreateRole": 1, ...}, "reads": n, "writes": n}``, of the calls
+        after sequence number ``since`` (0: every call since the last reset). A test that polls the log reads
+        only what is new: serialising the whole log on every poll costs the sandbox seconds of CPU per test."""
+        calls = [call for call in self.calls() if call.seq > since]
         counts = {}
         for call in calls:
             key = f"{call.service}:{call.action}"

@@ -244,7 +244,7 @@ class Sandbox:
         request = Request(environ)
         try:
             body = request.get_json(force=True, silent=True) if request.method == "POST" else None
-            status, payload = self._control_route(request.method, request.path, body or {})
+            status, payload = self._control_route(request.method, request.path, body or {}, request.args)
         except ValueError as error:
             status, payload = 400, {"error": str(error)}
         response = Response(json.dumps(payload, indent=1), status=status, mimetype="application/json")
@@ -255,10 +255,10 @@ class Sandbox:
             raise ValueError(f"unknown cluster {name!r}; clusters: {sorted(self.clusters)}")
         return self.clusters[name]
 
-    def _control_route(self, method, path, body):
+    def _control_route(self, method, path, body, args=None):
         route = path[len("/_sandbox/"):].strip("/")
         if route == "log" and method == "GET":
-            return 200, self.log.summary()
+            return 200, self.log.summary(since=int((args or {}).get("since", 0)))
         if route == "log/reset" and method == "POST":
             self.log.reset()
             return 200, {"reset": True}

@@ -69,9 +69,10 @@ class RunningSandbox:
         except urllib.error.HTTPError as error:
             raise SandboxError(f"{method} {path}: HTTP {error.code}: {error.read().decode(errors='replace')}") from None
 
-    def log(self):
-        """``{"calls": [...], "counts": {"iam:CreateRole": 1, ...}, "reads": n, "writes": n}``."""
-        return self.control("GET", "log")
+    def log(self, since=0):
+        """``{"calls": [...], "counts": {"iam:CreateRole": 1, ...}, "reads": n, "writes": n}``; with ``since``, of
+        the calls after that sequence number only (each call has its ``seq``)."""
+        return self.control("GET", "log" + ("?since=%d" % since if since else ""))
 
     def reset_log(self):
         return self.control("POST", "log/reset")

@@ -33,6 +33,20 @@ def test_request_log_counts_calls_exactly(sandbox):
     assert sandbox.log()["calls"] == []
 
 
+def test_the_log_since_a_call_holds_only_the_calls_after_it(sandbox):
+    iam = sandbox.client("iam")
+    sandbox.reset_log()
+    iam.list_roles(MaxItems=1)
+    cursor = sandbox.log()["calls"][-1]["seq"]
+    iam.list_open_id_connect_providers()
+    sandbox.client("sts").get_caller_identity()
+    later = sandbox.log(since=cursor)
+    assert [call["action"] for call in later["calls"]] == ["ListOpenIDConnectProviders", "GetCallerIdentity"]
+    assert later["counts"] == {"iam:ListOpenIDConnectProviders": 1, "sts:GetCallerIdentity": 1}
+    assert sandbox.log(since=later["calls"][-1]["seq"])["calls"] == []
+    assert [call["action"] for call in sandbox.log()["calls"]] == ["ListRoles", "ListOpenIDConnectProviders", "GetCallerIdentity"]
+
+
 def test_throttling_hits_the_configured_fraction(sandbox):
     fraction, seed, calls = 0.3, 7, 40
     name = unique("throttled")
