@@ -1,4 +1,4 @@
-"""Sandboxes for the integration tests: one per pytest worker and shape, started on first use."""
+"""Sandboxes of a test's own for the integration tests (the shared ones are in tests/conftest.py)."""
 
 import os
 import sys
@@ -9,18 +9,6 @@ ROOT = os.path.abspath(os.path.join(os.path.dirname(__file__), "..", ".."))
 sys.path.insert(0, os.path.join(ROOT, "tests", "sandbox"))
 
 from irsa_sandbox.testing import start_sandbox  # noqa: E402  pylint: disable=wrong-import-position
-
-
-@pytest.fixture(scope="session")
-def sandbox(tmp_path_factory):
-    with start_sandbox(str(tmp_path_factory.mktemp("sandbox")), clusters=("sandbox",)) as running:
-        yield running
-
-
-@pytest.fixture(scope="session")
-def sandbox2(tmp_path_factory):
-    with start_sandbox(str(tmp_path_factory.mktemp("sandbox2")), clusters=("blue", "green")) as running:
-        yield running
 
 
 @pytest.fixture
