@@ -156,8 +156,8 @@ options:
         default: present
   pod_identity:
     description:
-      - Lets EKS Pod Identity assume the role, in the trust statement AWS documents for it - C(Effect Allow),
-        C(Principal {"Service": "pods.eks.amazonaws.com"}), C(Action ["sts:AssumeRole", "sts:TagSession"]) -
+      - Lets EKS Pod Identity assume the role, in the trust statement AWS documents for it (C(Effect) C(Allow),
+        the service principal C(pods.eks.amazonaws.com), the actions C(sts:AssumeRole) and C(sts:TagSession)),
         with the C(Sid) C(EksIrsaPodIdentity), by which the collection knows the statement as its own.
       - Alone (a role for EKS Pod Identity only - then no OIDC provider and no cluster lookup is needed, and
         O(service_accounts) is left out) or beside the IRSA statements of O(oidc_provider), O(cluster_name) or
@@ -181,8 +181,8 @@ options:
         default: present
       source_account:
         description:
-          - Adds the condition C(StringEquals {"aws:SourceAccount": <source_account>}), the 12-digit account
-            whose EKS clusters may assume the role (quote it in YAML).
+          - Adds the condition C(aws:SourceAccount) (C(StringEquals)), the 12-digit account whose EKS clusters
+            may assume the role (quote it in YAML).
         type: str
       clusters:
         description:
