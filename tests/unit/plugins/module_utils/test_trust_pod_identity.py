@@ -5,6 +5,8 @@
 
 """The EKS Pod Identity statement of a role's trust: built, merged beside IRSA and foreign statements, and read."""
 
+import os
+
 import pytest
 
 from ansible_collections.amazon.aws.plugins.module_utils.policy import compare_policies
@@ -13,6 +15,7 @@ from ansible_collections.eks.irsa.plugins.module_utils.errors import InputError
 from ansible_collections.eks.irsa.plugins.module_utils.trust import build as trust
 from ansible_collections.eks.irsa.plugins.module_utils.trust import eks_pod_identity as pod
 
+ROOT = os.path.join(os.path.dirname(__file__), "..", "..", "..", "..")
 PROVIDER = "oidc.eks.us-west-2.amazonaws.com/id/EXAMPLED539D4633E53DE1B716D3041E"
 PROVIDER_ARN = "arn:aws:iam::111122223333:oidc-provider/" + PROVIDER
 SUBJECT = "system:serviceaccount:shop:cart"
@@ -183,3 +186,41 @@ def test_trusts_names_irsa_subjects_and_the_pod_identity_statements():
                                                        "subjects": [SUBJECT]}], "pod_identity": None}
     assert pod.trusts(policy(MIXED)) == {"irsa": [], "pod_identity": {
         "managed": False, "source_account": None, "cluster_arns": [], "foreign_statements": [0]}}
+
+
+# --------------------------------------------------------------------------------------------
+# docs/choose_and_migrate.md
+
+
+def _fit(limit, document_of):
+    """The largest n whose document (``document_of(n)``) fits in ``limit`` characters."""
+    count = 0
+    while trust.minified_size(document_of(count + 1)) <= limit:
+        count += 1
+    return count
+
+
+def test_the_trust_sizes_the_choosing_page_gives_are_what_the_statements_measure():
+    with open(os.path.join(ROOT, "docs", "choose_and_migrate.md"), encoding="utf-8") as handle:
+        page = handle.read()
+
+    def subjects(count):
+        return policy(trust.statement(PROVIDER_ARN, ["system:serviceaccount:shop:app-%02d" % index for index in range(count)]))
+
+    def clusters(count):
+        return policy(*[trust.statement(PROVIDER_ARN.replace("EXAMPLE", "X%02d" % index)[:len(PROVIDER_ARN)],
+                                        [SUBJECT]) for index in range(count)])
+
+    def pod_clusters(count):
+        return policy(pod.statement("111122223333", [PROD_ARN.replace("prod", "prod-%03d" % index) for index in range(count)]))
+
+    rows = [
+        "| IRSA, one cluster, n ServiceAccounts in one statement | {0} ServiceAccounts | {1} ServiceAccounts |",
+        "| IRSA, n clusters, one ServiceAccount each | {0} clusters | {1} clusters |",
+        "| Pod Identity, `source_account` and n clusters in `aws:SourceArn` | {0} clusters | {1} clusters |",
+    ]
+    for row, document_of in zip(rows, (subjects, clusters, pod_clusters)):
+        assert row.format(_fit(2048, document_of), _fit(4096, document_of)) in page
+    bare = trust.minified_size(policy(pod.statement())) - trust.minified_size(policy())
+    assert "| Pod Identity without conditions | any number of clusters ({0} characters) |".format(bare) in page
+    assert "one statement for every cluster, {0} characters without conditions".format(bare) in page
