@@ -168,3 +168,20 @@ def test_cluster_names_take_the_partition_of_the_region(aws, region, partition):
     assert result["changed"] is True and aws.writes() == []
     assert result["role"]["trust_policy"]["Statement"][0]["Condition"] == {
         "ArnEquals": {"aws:SourceArn": "arn:%s:eks:%s:%s:cluster/prod" % (partition, region, ACCOUNT)}}
+
+
+def test_a_role_not_ours_is_refused_unless_adopted_and_many_roles_take_pod_identity(aws):
+    aws.iam.create_role(RoleName=NAME, AssumeRolePolicyDocument=json.dumps(trust_of(EC2_STATEMENT)))
+    refused = aws.run(name=NAME, pod_identity={})
+    assert refused["failed"] is True and refused["foreign_role"] == NAME and aws.writes() == []
+    adopted = aws.run(name=NAME, pod_identity={}, adopt=True)
+    assert adopted["adopted"] is True and stored_trust(aws) == trust_of(EC2_STATEMENT, ours())
+
+    batch = aws.run(pod_identity={"clusters": ["prod"]}, roles=[
+        {"name": "pods-only"}, {"name": "dual", "oidc_provider": BLUE_ARN, "service_accounts": ["shop:cart"]},
+        {"name": "bad", "pod_identity": {"source_account": "42"}}])
+    assert [item["changed"] for item in batch["results"]] == [True, True, False]
+    assert stored_trust(aws, "pods-only") == trust_of(ours(ArnEquals={"aws:SourceArn": PROD}))
+    assert stored_trust(aws, "dual")["Statement"][1] == ours(ArnEquals={"aws:SourceArn": PROD})
+    assert batch["results"][1]["trusts"]["irsa"][0]["subjects"] == [SA + "shop:cart"]
+    assert "pod_identity.source_account '42' is not an AWS account ID" in batch["results"][2]["msg"]
