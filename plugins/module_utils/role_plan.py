@@ -413,7 +413,8 @@ def _check_path(request, current):
 
 
 def plan_trust(params, resolver, request, current):
-    """The trust policy with the task's providers merged in (or purged, as the options say)."""
+    """The trust policy with the task's providers merged in (or purged, as the options say), and its Pod Identity
+    statement as ``pod_identity`` asks."""
     providers = {}
     for entry in request["trust"]:
         arn = resolver.provider(entry.provider, entry.option)
@@ -436,9 +437,9 @@ def plan_trust(params, resolver, request, current):
 
 
 def pod_identity_plan(resolver, request):
-    """``(request, statement)``: the task's Pod Identity request and the statement it wants (the cluster names made
-    ARNs in the module's region, the role's account and the region's partition); None when the task leaves Pod
-    Identity alone."""
+    """The ``PodIdentityPlan`` of the task's Pod Identity request: the statement it wants, the cluster names made ARNs
+    in the module's region, the role's account and the region's partition; None when the task leaves Pod Identity
+    alone."""
     if request is None:
         return None
     if request.state == "absent":
