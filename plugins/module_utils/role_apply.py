@@ -29,6 +29,7 @@ from ansible_collections.eks.irsa.plugins.module_utils import errors
 from ansible_collections.eks.irsa.plugins.module_utils import iam as irsa_iam
 from ansible_collections.eks.irsa.plugins.module_utils import role_plan
 from ansible_collections.eks.irsa.plugins.module_utils.trust import build as trust
+from ansible_collections.eks.irsa.plugins.module_utils.trust import eks_pod_identity
 from ansible_collections.eks.irsa.plugins.module_utils.constants import OWNER_TAG_KEY
 from ansible_collections.eks.irsa.plugins.module_utils.constants import OWNER_TAG_VALUE
 from ansible_collections.eks.irsa.plugins.module_utils.errors import ConflictError
@@ -74,7 +75,7 @@ def apply_present(module, iam_client, name, changes, desired):
         irsa_iam.put_role_policy(iam_client, name, PolicyName=policy_name, PolicyDocument=json.dumps(document))
 
 
-def keep_merged_trust(module, iam_client, request, providers):
+def keep_merged_trust(module, iam_client, request, providers, pod_identity):
     """Merge mode (purge_service_accounts=false) shares the trust policy with other writers, and IAM has no
     conditional write: a run that read the trust before our write and writes after it drops our subjects.
     Re-read after a pause longer than such a read-to-write window and merge again while ours are missing."""
@@ -87,9 +88,7 @@ def keep_merged_trust(module, iam_client, request, providers):
                 "role {0!r} was deleted by someone else while this task updated its trust policy: run the task again "
                 "to create it".format(name)
             )
-        merged = trust.merge_trust_policy(
-            current["trust_policy"], providers, purge_subjects=False, purge_statements=module.params["purge_trust_statements"],
-        )
+        merged = role_plan.merged_trust(current["trust_policy"], providers, pod_identity, False, module.params["purge_trust_statements"])
         if not compare_policies(current["trust_policy"], merged):
             return
         role_plan.check_trust_size(merged, module.params["trust_policy_size_limit"])
@@ -135,7 +134,7 @@ def ensure_present(module, iam_client, request):
             return dict(extra, changed=False, role=role_plan.role_result(current), adopted=False, diff=plan.diff)
         apply_present(module, iam_client, name, plan.changes, plan.desired)
     if plan.changes["trust"] and not module.params["purge_service_accounts"]:
-        keep_merged_trust(module, iam_client, request, plan.changes["providers"])
+        keep_merged_trust(module, iam_client, request, plan.changes["providers"], plan.changes["pod_identity"])
     updated = role_plan.read_role(iam_client, name, **reads)
     if updated is None:
         return dict(extra, changed=True, role=role_plan.known(plan.desired), adopted=adopted, diff=plan.diff)
@@ -219,6 +218,9 @@ def run_role(module, iam_client, watch):
         result = dict(failed=True, msg=irsa_aws.aws_failure_message(e, module.params), changed=wrote(), error=e)
     except IrsaError as e:
         result = dict(failed=True, msg=str(e), changed=wrote(), error=e, **e.details)
+    trust_policy = (result.get("role") or {}).get("trust_policy")
+    if trust_policy is not None:
+        result["trusts"] = eks_pod_identity.trusts(trust_policy)
     result["warnings"] = module.warnings
     return result
 

@@ -34,6 +34,7 @@ from ansible_collections.eks.irsa.plugins.module_utils import aws as irsa_aws
 from ansible_collections.eks.irsa.plugins.module_utils import batch
 from ansible_collections.eks.irsa.plugins.module_utils import iam as irsa_iam
 from ansible_collections.eks.irsa.plugins.module_utils.trust import build as trust
+from ansible_collections.eks.irsa.plugins.module_utils.trust import eks_pod_identity
 from ansible_collections.eks.irsa.plugins.module_utils.constants import DEFAULT_AUDIENCE
 from ansible_collections.eks.irsa.plugins.module_utils.constants import OWNER_TAG_KEY
 from ansible_collections.eks.irsa.plugins.module_utils.constants import OWNER_TAG_VALUE
@@ -45,6 +46,7 @@ from ansible_collections.eks.irsa.plugins.module_utils.naming import account_of_
 from ansible_collections.eks.irsa.plugins.module_utils.naming import parse_arn
 from ansible_collections.eks.irsa.plugins.module_utils.naming import parse_issuer
 from ansible_collections.eks.irsa.plugins.module_utils.naming import parse_oidc_provider
+from ansible_collections.eks.irsa.plugins.module_utils.naming import partition_for_region
 from ansible_collections.eks.irsa.plugins.module_utils.naming import provider_arn
 from ansible_collections.eks.irsa.plugins.module_utils.presets import catalogue as presets
 from ansible_collections.eks.irsa.plugins.module_utils.presets.base import INLINE_POLICY_PREFIX
@@ -63,7 +65,9 @@ PolicyReference = namedtuple("PolicyReference", "arn name")
 # The result of planning: whether anything changes, the changes (what ``apply`` writes), the desired role (its
 # result view) and the diff.
 Plan = namedtuple("Plan", "changed changes desired diff")
-TrustPlan = namedtuple("TrustPlan", "providers current desired changed")
+TrustPlan = namedtuple("TrustPlan", "providers current desired changed pod_identity")
+# The task's ``eks_pod_identity.Request`` and the statement it wants (None for state absent).
+PodIdentityPlan = namedtuple("PodIdentityPlan", "request statement")
 ManagedPlan = namedtuple("ManagedPlan", "desired attach detach")
 BoundaryPlan = namedtuple("BoundaryPlan", "current desired")
 # ``put`` maps names to documents; ``before``/``after`` are the documents the diff shows (None when not managed).
@@ -139,7 +143,7 @@ def _parse_policy_reference(value, option):
     return PolicyReference(None, value)
 
 
-def _provider_requests(params, audience):
+def _provider_requests(params, audience, pod_identity):
     """The ``TrustRequest`` of each entry of ``oidc_providers``."""
     if params["service_accounts"] is not None:
         raise InputError(
@@ -158,22 +162,30 @@ def _provider_requests(params, audience):
             )
         subjects = _subjects(service_accounts, label) if state == "present" else []
         requests.append(TrustRequest(entry["provider"], subjects, entry.get("audience") or audience, state, label))
-    if params["state"] == "present" and not any(request.state == "present" for request in requests):
-        raise InputError("oidc_providers has no provider with state present: a role needs one to be trusted")
+    trusts_pods = pod_identity is not None and pod_identity.state == "present"
+    if params["state"] == "present" and not trusts_pods and not any(request.state == "present" for request in requests):
+        raise InputError(
+            "oidc_providers has no provider with state present: a role needs one to be trusted, or pod_identity "
+            "(state: present) for EKS Pod Identity"
+        )
     return requests
 
 
-def _trust_requests(params):
-    """The providers the task manages, as ``TrustRequest``s."""
+def _trust_requests(params, pod_identity=None):
+    """The providers the task manages, as ``TrustRequest``s; none when ``pod_identity`` (the task's
+    ``eks_pod_identity.Request``) is what the role trusts and no ServiceAccount is given."""
     audience = params["audience"] or DEFAULT_AUDIENCE
     if params["oidc_providers"] is not None:
-        return _provider_requests(params, audience)
+        return _provider_requests(params, audience, pod_identity)
     source = params["oidc_provider"] if params["oidc_provider"] is not None else params["cluster_name"]
     option = "oidc_provider" if params["oidc_provider"] is not None else "cluster_name"
+    if pod_identity is not None and not params["service_accounts"] and params["oidc_provider"] is None:
+        # A role for EKS Pod Identity only: cluster_name, if given, is the preset's cluster, not an IRSA trust.
+        return []
     if source is None:
         raise InputError(
             "state is present but no trust is given: set oidc_provider (or cluster_name) with service_accounts, "
-            "or oidc_providers for a role trusted by several clusters"
+            "oidc_providers for a role trusted by several clusters, or pod_identity for EKS Pod Identity"
         )
     if not params["service_accounts"]:
         raise InputError(
@@ -217,12 +229,18 @@ def validate(params):
     _check_identifiers(params["name"], params["path"])
     _check_limits(params)
     request = {"name": params["name"], "path": params["path"]}
+    pod_identity = eks_pod_identity.parse_request(params["pod_identity"])
     if params["state"] == "absent":
         # With ServiceAccounts, state=absent removes them from the trust; the role goes only when nothing is left.
         if any(params[option] is not None for option in ("oidc_provider", "cluster_name", "oidc_providers")):
-            request["unbind"] = _trust_requests(params)
+            request["unbind"] = _trust_requests(params, pod_identity)
+        if pod_identity is not None:
+            # With pod_identity, state=absent removes the collection's Pod Identity statement (whatever its state).
+            request.setdefault("unbind", [])
+            request["pod_identity"] = pod_identity._replace(state="absent")
         return request
-    request["trust"] = _trust_requests(params)
+    request["pod_identity"] = pod_identity
+    request["trust"] = _trust_requests(params, pod_identity)
     for entry in request["trust"]:
         if entry.option == "cluster_name":
             continue
@@ -395,7 +413,8 @@ def _check_path(request, current):
 
 
 def plan_trust(params, resolver, request, current):
-    """The trust policy with the task's providers merged in (or purged, as the options say)."""
+    """The trust policy with the task's providers merged in (or purged, as the options say), and its Pod Identity
+    statement as ``pod_identity`` asks."""
     providers = {}
     for entry in request["trust"]:
         arn = resolver.provider(entry.provider, entry.option)
@@ -405,12 +424,45 @@ def plan_trust(params, resolver, request, current):
             )
         providers[arn] = {"subjects": entry.subjects, "audience": entry.audience, "state": entry.state}
     current_trust = current["trust_policy"] if current else None
-    desired = trust.merge_trust_policy(
-        current_trust, providers, purge_subjects=params["purge_service_accounts"],
-        purge_statements=params["purge_trust_statements"],
-    )
+    pod_identity = pod_identity_plan(resolver, request.get("pod_identity"))
+    desired = merged_trust(current_trust, providers, pod_identity, params["purge_service_accounts"], params["purge_trust_statements"])
+    if not trust.statements_of(desired):
+        raise InputError(
+            "role {0!r} would trust nobody: its trust policy would have no statement left. Give it something to trust "
+            "(service_accounts, oidc_providers or pod_identity with state: present), or delete it with state: "
+            "absent".format(request["name"])
+        )
     check_trust_size(desired, params["trust_policy_size_limit"])
-    return TrustPlan(providers, current_trust, desired, current is None or compare_policies(current_trust, desired))
+    return TrustPlan(providers, current_trust, desired, current is None or compare_policies(current_trust, desired), pod_identity)
+
+
+def pod_identity_plan(resolver, request):
+    """The ``PodIdentityPlan`` of the task's Pod Identity request: the statement it wants, the cluster names made ARNs
+    in the module's region, the role's account and the region's partition; None when the task leaves Pod Identity
+    alone."""
+    if request is None:
+        return None
+    if request.state == "absent":
+        return PodIdentityPlan(request, None)
+    arns = list(request.clusters)
+    if any(not cluster.startswith("arn:") for cluster in request.clusters):
+        region = resolver.module.region
+        try:
+            partition = partition_for_region(region)
+        except NamingError as e:
+            raise InputError("pod_identity.clusters names clusters by name: {0}".format(e)) from None
+        account_id = resolver.account().account_id
+        arns = [eks_pod_identity.cluster_arn(cluster, partition, region, account_id) for cluster in request.clusters]
+    return PodIdentityPlan(request, eks_pod_identity.statement(request.source_account, arns))
+
+
+def merged_trust(current_trust, providers, pod_identity, purge_subjects, purge_statements):
+    """The trust policy with the IRSA statements of ``providers`` merged in (``trust.merge_trust_policy``), then the
+    collection's Pod Identity statement as ``pod_identity`` (a ``PodIdentityPlan`` or None) wants it."""
+    desired = trust.merge_trust_policy(current_trust, providers, purge_subjects=purge_subjects, purge_statements=purge_statements)
+    if pod_identity is None:
+        return desired
+    return eks_pod_identity.merge(desired, pod_identity.request, pod_identity.statement)
 
 
 def plan_managed(params, resolver, request, current, preset):
@@ -663,6 +715,7 @@ def _changes(current, trust_plan, managed, boundary, inline, attributes, tags):
     exists = current is not None
     return {
         "providers": trust_plan.providers,
+        "pod_identity": trust_plan.pod_identity,
         "create": not exists,
         "trust": trust_plan.changed and exists,
         "update_role": attributes.update,
@@ -723,7 +776,8 @@ def _diff(current, inline, desired):
 
 
 def plan_unbind(module, iam_client, request, current):
-    """The trust policy without the ServiceAccounts (or provider statements) that ``request["unbind"]`` names."""
+    """The trust policy without the ServiceAccounts (or provider statements) that ``request["unbind"]`` names, and
+    without the collection's Pod Identity statement when the task gives ``pod_identity``."""
     resolver = Resolver(module, iam_client, current)
     trust_before = current["trust_policy"]
     providers = {}
@@ -732,7 +786,8 @@ def plan_unbind(module, iam_client, request, current):
         remaining = [] if entry.state == "absent" else [
             item for item in trust.provider_subjects(trust_before, arn, entry.audience) if item not in entry.subjects]
         providers[arn] = {"subjects": remaining, "audience": entry.audience, "state": "present" if remaining else "absent"}
-    return trust.merge_trust_policy(trust_before, providers, purge_subjects=True, purge_statements=False)
+    pod_identity = PodIdentityPlan(request["pod_identity"], None) if request.get("pod_identity") else None
+    return merged_trust(trust_before, providers, pod_identity, True, False)
 
 
 # ---------------------------------------------------------------------------------------------

@@ -27,6 +27,9 @@ description:
   - O(preset) gives the role the policy of a well-known add-on (docs/presets.md lists them), the AWS managed policy
     where AWS publishes one, attached by ARN, else the policy the add-on's project publishes, generated with
     O(preset_options) applied and put as the inline policy C(eks-irsa-preset-<preset>).
+  - O(pod_identity) gives the role the trust statement of EKS Pod Identity (C(pods.eks.amazonaws.com)), alone or
+    beside the IRSA statements; docs/choose_and_migrate.md says when to use which, and how to move a workload
+    from one to the other.
   - Everything that can be checked before a write is checked first (names, policy JSON, managed
     policy names, the OIDC providers, the trust policy size), so a bad input does not leave a role
     half changed.
@@ -104,7 +107,9 @@ options:
         are wildcards (for example C(prod:*) or C(team-?:reader)); they make the statement a
         C(StringLike) match. A pattern that matches every ServiceAccount of the cluster (C(*:*)) is
         refused, since any pod could then assume the role.
-      - Required, and not empty, with O(oidc_provider) or O(cluster_name) when O(state=present).
+      - Required, and not empty, with O(oidc_provider) or O(cluster_name) when O(state=present), unless
+        O(pod_identity) is given (then O(cluster_name) without O(service_accounts) is only the cluster of
+        O(preset)).
     type: list
     elements: raw
   audience:
@@ -149,6 +154,52 @@ options:
         type: str
         choices: [present, absent]
         default: present
+  pod_identity:
+    description:
+      - Lets EKS Pod Identity assume the role, in the trust statement AWS documents for it (C(Effect) C(Allow),
+        the service principal C(pods.eks.amazonaws.com), the actions C(sts:AssumeRole) and C(sts:TagSession)),
+        with the C(Sid) C(EksIrsaPodIdentity), by which the collection knows the statement as its own.
+      - Alone (a role for EKS Pod Identity only - then no OIDC provider and no cluster lookup is needed, and
+        O(service_accounts) is left out) or beside the IRSA statements of O(oidc_provider), O(cluster_name) or
+        O(oidc_providers), as a workload migrating between the two needs (dual trust). IRSA statements are
+        removed only as without this option (O(oidc_providers[].state=absent), O(purge_trust_statements)).
+      - Another statement that lets C(pods.eks.amazonaws.com) assume the role (written by hand, by AWS's guide
+        with its own C(Sid), or by another tool) is never changed. When it already allows exactly what this
+        option asks, the task adds no statement of its own; otherwise it fails before any write and says how to
+        opt in (O(pod_identity.adopt_statements)).
+      - Left out, the role's Pod Identity statements are left as they are.
+      - With O(state=absent), the collection's statement is removed (whatever O(pod_identity.state) says); the
+        role itself is deleted only when it is ours and no statement at all is left in its trust policy.
+    type: dict
+    suboptions:
+      state:
+        description:
+          - V(present) gives the role the statement, V(absent) removes the one the collection wrote (when
+            migrating a workload back to IRSA).
+        type: str
+        choices: [present, absent]
+        default: present
+      source_account:
+        description:
+          - Adds the condition C(aws:SourceAccount) (C(StringEquals)), the 12-digit account whose EKS clusters
+            may assume the role (quote it in YAML).
+        type: str
+      clusters:
+        description:
+          - Adds the condition C(aws:SourceArn) for these EKS clusters, given by name (the cluster of that name in
+            the module's region and the role's account, its ARN in the region's partition - C(aws),
+            C(aws-cn) or C(aws-us-gov)) or by cluster ARN. C(ArnEquals), or C(ArnLike) when a name has a
+            wildcard (V(*) or V(?)).
+          - The clusters are not looked up; a cluster created later under a listed name is trusted.
+        type: list
+        elements: str
+      adopt_statements:
+        description:
+          - Lets the task replace (with O(pod_identity.state=present)) or remove (with V(absent)) Pod Identity
+            statements it did not write, when C(pods.eks.amazonaws.com) is their only principal. A statement that
+            also names other principals is never changed.
+        type: bool
+        default: false
   purge_service_accounts:
     description:
       - When V(true), the subjects trusted for each provider this task manages are exactly the ones
@@ -399,7 +450,7 @@ notes:
     C(iam:DeleteRolePermissionsBoundary), C(iam:GetPolicy), C(iam:ListPolicies) (policy names),
     C(iam:GetOpenIDConnectProvider), C(iam:ListInstanceProfilesForRole),
     C(iam:RemoveRoleFromInstanceProfile), C(iam:DeleteRole), C(eks:DescribeCluster) (O(cluster_name)),
-    C(sts:GetCallerIdentity) (to build a provider ARN for a new role)."
+    C(sts:GetCallerIdentity) (to build a provider ARN, or with O(pod_identity.clusters) a cluster ARN, for a new role)."
 seealso:
   - module: eks.irsa.eks_oidc_info
   - module: eks.irsa.eks_oidc_provider
@@ -493,6 +544,31 @@ EXAMPLES = r"""
       - provider: oidc.eks.us-west-2.amazonaws.com/id/B1C2D3E4F5A6B7C8D9E0F1A2B3C4D5E6
         state: absent
 
+# EKS Pod Identity (docs/choose_and_migrate.md).
+- name: A role for EKS Pod Identity only, for the clusters prod and staging of this account
+  eks.irsa.irsa_role:
+    name: shop-cart-pod-identity
+    pod_identity:
+      source_account: "111122223333"
+      clusters: [prod, staging]
+    managed_policies: [AmazonDynamoDBReadOnlyAccess]
+
+- name: Dual trust while a workload moves from IRSA to EKS Pod Identity
+  eks.irsa.irsa_role:
+    name: AWSIRSATestRole
+    cluster_name: my-cluster
+    service_accounts: [default:irsa-test]
+    pod_identity:
+      clusters: [my-cluster]
+
+- name: Back to IRSA only - remove the Pod Identity statement the collection wrote
+  eks.irsa.irsa_role:
+    name: AWSIRSATestRole
+    cluster_name: my-cluster
+    service_accounts: [default:irsa-test]
+    pod_identity:
+      state: absent
+
 - name: Delete the role, its policies and instance profile memberships
   eks.irsa.irsa_role:
     name: AWSIRSATestRole
@@ -525,7 +601,7 @@ RETURN = r"""
 results:
   description:
     - With O(roles), one entry per item, in the order given, with the keys the single form returns
-      (RV(role), RV(adopted) or RV(deleted) and RV(owned), C(diff) in diff mode, RV(foreign_role)) plus
+      (RV(role), RV(trusts), RV(adopted) or RV(deleted) and RV(owned), C(diff) in diff mode, RV(foreign_role)) plus
       C(name), C(changed), and C(failed) and C(msg) for a role that failed (C(changed) is then whether
       something was written before it failed), and C(warnings), the role's own warnings.
   returned: when O(roles) is given
@@ -586,6 +662,35 @@ preset:
       description: The add-on's ServiceAccount in its chart.
       type: str
       sample: external-dns
+trusts:
+  description:
+    - Which mechanisms the role's trust policy (after the task; in check mode, as it would be) lets assume the
+      role. Not returned when the role is deleted or the task failed before reading it.
+  returned: when the role exists after the task
+  type: dict
+  contains:
+    irsa:
+      description:
+        - One entry per OIDC provider and audience, with the ServiceAccount subjects its IRSA statements (in the
+          form this module writes) trust.
+      type: list
+      elements: dict
+      sample:
+        - provider_arn: arn:aws:iam::111122223333:oidc-provider/oidc.eks.us-west-2.amazonaws.com/id/EXAMPLED539D4633E53DE1B716D3041E
+          audience: sts.amazonaws.com
+          subjects: ["system:serviceaccount:default:irsa-test"]
+    pod_identity:
+      description:
+        - V(null) when no statement lets C(pods.eks.amazonaws.com) assume the role. Otherwise C(managed) (whether
+          the collection's statement, Sid C(EksIrsaPodIdentity), is there), its C(source_account) and
+          C(cluster_arns) conditions, and C(foreign_statements), the indexes of the other statements that let
+          EKS Pod Identity assume the role.
+      type: dict
+      sample:
+        managed: true
+        source_account: "111122223333"
+        cluster_arns: ["arn:aws:eks:us-west-2:111122223333:cluster/my-cluster"]
+        foreign_statements: []
 foreign_role:
   description: On failure, the name of a role the task refused to change because it is not ours.
   returned: when the task failed for that reason
@@ -702,6 +807,12 @@ def argument_spec():
         service_accounts=dict(type="list", elements="raw"),
         audience=dict(type="str", default=DEFAULT_AUDIENCE),
         oidc_providers=dict(type="list", elements="dict", options=provider_options),
+        pod_identity=dict(type="dict", options=dict(
+            state=dict(type="str", choices=["present", "absent"], default="present"),
+            source_account=dict(type="str"),
+            clusters=dict(type="list", elements="str"),
+            adopt_statements=dict(type="bool", default=False),
+        )),
         purge_service_accounts=dict(type="bool", default=True),
         purge_trust_statements=dict(type="bool", default=False),
         managed_policies=dict(type="list", elements="str"),
