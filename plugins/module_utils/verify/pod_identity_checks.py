@@ -216,9 +216,14 @@ def agent_check(cluster, addon, error=None):
         AGENT_ADDON, cluster, addon.get("addonVersion", "")))
 
 
-def fargate_check(cluster, namespace, profiles, pod_labels=None):
+def fargate_check(cluster, namespace, profiles, pod_labels=None, error=None):
     """Whether a Fargate profile (DescribeFargateProfile's) selects the binding's pods: Pod Identity does not run on
-    Fargate. Without ``pod_labels``, a selector that also asks for labels may or may not take the pods (a warning)."""
+    Fargate. Without ``pod_labels``, a selector that also asks for labels may or may not take the pods (a warning).
+    ``error``: why the profiles could not be read."""
+    if error:
+        return result("fargate", "static", False,
+                      "Could not tell whether a Fargate profile of cluster {0!r} takes the pods: {1}".format(cluster, error),
+                      "Allow eks:ListFargateProfiles and eks:DescribeFargateProfile to the AWS identity in use.", severity=WARNING)
     certain, maybe = [], []
     for profile in profiles or []:
         for selector in profile.get("selectors") or []:
@@ -324,7 +329,8 @@ def irsa_precedence_check(namespace, name, service_account, pods, role_arn):
         "{0}: those pods get IRSA's web identity besides Pod Identity, and the AWS SDKs and CLI look for a web identity "
         "({1}) before the container credentials ({2}), so they run as {3}{4}.".format(
             "; ".join(where)[0].upper() + "; ".join(where)[1:], TOKEN_FILE_ENV, CREDENTIALS_URI_ENV, irsa_role,
-            " (the same role, through IRSA)" if same else ", not as the Pod Identity role {0}".format(role_arn or "")),
+            " (the same role, through IRSA)" if same else
+            ", not as the Pod Identity role {0}".format(role_arn) if role_arn else ", not through Pod Identity"),
         "To move them to Pod Identity, remove the {0} annotation (eks.irsa.irsa_service_account state: absent) and restart "
         "the pods.".format(ROLE_ARN_ANNOTATION),
         severity=WARNING)

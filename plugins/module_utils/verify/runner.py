@@ -671,7 +671,10 @@ class Verifier:
                 checks.extend(pi_checks.trust_checks(role.get("AssumeRolePolicyDocument"), role.get("RoleName"), cluster["arn"],
                                                      namespace, name, session_tags=not association.get("disableSessionTags")))
         checks.append(self.agent(cluster["name"]))
-        checks.append(pi_checks.fargate_check(cluster["name"], namespace, self.fargate_profiles(cluster["name"]), binding["pod_labels"]))
+        try:
+            checks.append(pi_checks.fargate_check(cluster["name"], namespace, self.fargate_profiles(cluster["name"]), binding["pod_labels"]))
+        except IrsaAWSError as e:
+            checks.append(pi_checks.fargate_check(cluster["name"], namespace, None, error=aws.describe_error(e, self.params)))
         if sa is not None:
             pods = self.pods_of(namespace, name)
             if association is not None:

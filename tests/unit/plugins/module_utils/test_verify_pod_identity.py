@@ -204,6 +204,11 @@ def test_fargate_profile_selecting_the_namespace():
     assert checks.fargate_check(CLUSTER, "other", profiles)["passed"]
 
 
+def test_fargate_profiles_that_cannot_be_read_are_a_warning():
+    check = checks.fargate_check(CLUSTER, "shop", None, error="Not allowed to list the EKS Fargate profiles")
+    assert check["severity"] == "warning" and "eks:ListFargateProfiles" in check["remediation"]
+
+
 def test_fargate_profile_with_labels_is_decided_by_the_pod_labels():
     profiles = [{"fargateProfileName": "fp-batch", "selectors": [{"namespace": "shop", "labels": {"compute": "fargate"}}]}]
     maybe = checks.fargate_check(CLUSTER, "shop", profiles)
@@ -234,6 +239,8 @@ def test_irsa_web_identity_wins_over_pod_identity():
     check = checks.irsa_precedence_check("shop", "cart", {"metadata": {}}, [pod("both", IRSA_ENV + POD_IDENTITY_ENV)], ROLE_ARN)
     assert "Running pod(s) have AWS_ROLE_ARN and AWS_WEB_IDENTITY_TOKEN_FILE: both" in check["message"]
     assert checks.irsa_precedence_check("shop", "cart", {"metadata": {}}, [pod("p", POD_IDENTITY_ENV)], ROLE_ARN) is None
+    check = checks.irsa_precedence_check("shop", "cart", sa, [], None)
+    assert "so they run as {0}, not through Pod Identity.".format(OTHER_ROLE_ARN) in check["message"]
 
 
 def test_credential_problems_of_a_pod():

@@ -18,6 +18,7 @@ from ansible_collections.eks.irsa.plugins.module_utils import aws
 from ansible_collections.eks.irsa.plugins.module_utils import iam
 from ansible_collections.eks.irsa.plugins.module_utils import pod_identity_association as associations
 from ansible_collections.eks.irsa.plugins.module_utils.errors import InputError
+from ansible_collections.eks.irsa.plugins.module_utils.errors import IrsaAWSError
 from ansible_collections.eks.irsa.plugins.module_utils.verify import pod_identity_aws
 from ansible_collections.eks.irsa.plugins.module_utils.verify import runner
 from test_irsa_verify import ACCOUNT
@@ -400,3 +401,15 @@ def test_irsa_bindings_are_unchanged_beside_pod_identity(monkeypatch):
     assert entry["mechanism"] == "irsa"
     assert [c["name"] for c in entry["checks"]][:2] == ["role_arn_annotation", "role"]
     assert iam  # the IRSA role read is FakeAWS's
+
+
+def test_fargate_profiles_not_readable_are_a_warning_not_a_stop(monkeypatch):
+    verifier, _module, _kube, eks = setup(monkeypatch)
+
+    def refused(client, cluster):
+        raise IrsaAWSError(message="Not allowed to list the EKS Fargate profiles: the AWS identity in use lacks the IAM permission "
+                                   "eks:ListFargateProfiles")
+    monkeypatch.setattr(pod_identity_aws, "fargate_profiles", refused)
+    entry = verifier.verify(pi_binding())
+    assert entry["verified"] and failed(entry, "warning") == ["fargate"]
+    assert "eks:ListFargateProfiles" in by_name(entry)["fargate"]["message"]
