@@ -27,13 +27,14 @@ SANDBOX_CODE = os.path.join(ROOT, "tests", "sandbox", "irsa_sandbox")
 
 
 def sandbox_code_mentions(text):
-    """Whether the sandbox's code mentions ``text`` (an API it serves, an environment variable it injects)."""
+    """Whether the sandbox's code or README mentions ``text`` (an API it serves, an environment variable it injects)."""
+    paths = [os.path.join(ROOT, "tests", "sandbox", "README.md")]
     for directory, _dirs, files in os.walk(SANDBOX_CODE):
-        for name in files:
-            if name.endswith(".py"):
-                with open(os.path.join(directory, name), encoding="utf-8") as handle:
-                    if text in handle.read():
-                        return True
+        paths += [os.path.join(directory, name) for name in files if name.endswith(".py")]
+    for path in paths:
+        with open(path, encoding="utf-8") as handle:
+            if text in handle.read():
+                return True
     return False
 
 
