@@ -12,7 +12,6 @@ for them in the sandbox's code), and fail if the sandbox has them but does not a
 
 import json
 import os
-import time
 
 import pytest
 import yaml
@@ -131,10 +130,8 @@ def test_each_broken_link_is_named_by_its_own_finding(sandbox, tmp_path, namespa
         associate(sandbox, namespace, name, role)
     associate(sandbox, namespace, "notagoff", no_tag, disableSessionTags=True)
 
-    started = time.monotonic()
     result, output = verify(sandbox, tmp_path, [pi(namespace, name) for name in (
         "good", "noassoc", "nosp", "notag", "notagoff", "elsewhere", "stale", "irsa")] + [pi(namespace, "otherrole", role_arn=other)])
-    assert time.monotonic() - started < 60
     assert result["summary"] == {"total": 9, "verified": 4, "failed": 5}
     for name in ("good", "notagoff", "stale", "irsa"):
         assert entry_of(result, name)["verified"], entry_of(result, name)["checks"]
