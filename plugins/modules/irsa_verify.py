@@ -46,6 +46,18 @@ description:
     one client per API.
   - The ServiceAccount token and the temporary credentials are used in memory only; they are never
     returned, logged or put in a message.
+  - "A binding with O(mechanism=pod_identity) is verified as EKS Pod Identity instead. C(static): the cluster has a Pod
+    Identity association for exactly this namespace and ServiceAccount (one for another ServiceAccount or namespace is
+    named) naming the expected role (and target role); the role exists and its trust lets the service principal
+    C(pods.eks.amazonaws.com) call C(sts:AssumeRole) and, unless the association disables session tags,
+    C(sts:TagSession), with the C(aws:SourceAccount) and C(aws:SourceArn) of this cluster; the C(eks-pod-identity-agent)
+    add-on is ACTIVE; no Fargate profile selects the namespace (and O(pod_labels)). Pods without the container
+    credentials (created before the association) and pods that also get IRSA's web identity (which the AWS SDKs take
+    first) are warnings."
+  - "For Pod Identity, C(token) exchanges a ServiceAccount token of audience C(pods.eks.amazonaws.com) with EKS Auth
+    (C(eks-auth:AssumeRoleForPodIdentity)) and calls C(sts:GetCallerIdentity) with the credentials it returns; C(pod) runs
+    the AWS CLI in a pod, which gets its credentials from the container credentials provider
+    (C(AWS_CONTAINER_CREDENTIALS_FULL_URI))."
 author:
   - eks.irsa contributors (!UNKNOWN)
 options:
@@ -63,6 +75,8 @@ options:
     description:
       - The role O(service_account) must assume. Defaults to its C(eks.amazonaws.com/role-arn) annotation;
         when given, an annotation naming another role is a failure.
+      - With O(mechanism=pod_identity), defaults to the role of the ServiceAccount's association; when given, an
+        association naming another role is a failure.
       - Only with O(service_account); in O(service_accounts), give it per entry.
     type: str
   service_accounts:
@@ -81,14 +95,43 @@ options:
         type: str
         required: true
       role_arn:
-        description: The role it must assume; defaults to its annotation.
+        description:
+          - The role it must assume; defaults to its annotation (IRSA) or to its association's role (Pod Identity).
         type: str
+      mechanism:
+        description: How its pods get the role, as O(mechanism); defaults to O(mechanism).
+        type: str
+        choices: [irsa, pod_identity]
+      target_role_arn:
+        description: With V(pod_identity), the target role its association must name, as O(target_role_arn).
+        type: str
+      pod_labels:
+        description: With V(pod_identity), the labels of its pods, as O(pod_labels).
+        type: dict
       checks:
         description:
           - The checks of this ServiceAccount, instead of O(checks).
         type: list
         elements: str
         choices: [static, token, pod]
+  mechanism:
+    description:
+      - How the pods of O(service_account) get the role, and so what is verified. V(irsa) (IAM roles for service
+        accounts, the default) or V(pod_identity) (an EKS Pod Identity association).
+      - With O(service_accounts), the default of their entries' C(mechanism).
+    type: str
+    choices: [irsa, pod_identity]
+  target_role_arn:
+    description:
+      - With O(mechanism=pod_identity), the target role (cross-account role chaining) the association must name; the
+        pods then run as it. Only with O(service_account).
+    type: str
+  pod_labels:
+    description:
+      - With O(mechanism=pod_identity), the labels of the pods of O(service_account), to tell whether a Fargate profile
+        whose selector asks for labels takes them (Pod Identity does not run on Fargate). Without it, such a profile is a
+        warning. Only with O(service_account).
+    type: dict
   known_roles:
     description:
       - IAM roles as M(eks.irsa.irsa_role) has just read them in the same run, the C(role) of each of its
@@ -104,6 +147,8 @@ options:
         C(static) check (O(oidc_provider) saves that call).
       - Until 1.0.0, without O(eks_cluster), O(kubeconfig), O(context) and O(host), it is also the cluster whose
         Kubernetes API is reached in EKS mode, with a deprecation warning; give O(eks_cluster) for that.
+      - For O(mechanism=pod_identity), the cluster whose associations, add-on and Fargate profiles are read and whose
+        EKS Auth exchanges the token (O(eks_cluster) when it is not given; one of them is required).
     type: str
   eks_cluster:
     description:
@@ -205,6 +250,9 @@ notes:
     C(iam:GetOpenIDConnectProvider), C(sts:GetCallerIdentity) (only when a role is not found, to name
     the account of the credentials, and in EKS mode when the cluster answers 401, to tell credentials AWS
     refuses from an identity the cluster does not map). C(sts:AssumeRoleWithWebIdentity) needs no credentials."
+  - "For Pod Identity: C(eks:DescribeCluster), C(eks:ListPodIdentityAssociations),
+    C(eks:DescribePodIdentityAssociation), C(eks:DescribeAddon), C(eks:ListFargateProfiles),
+    C(eks:DescribeFargateProfile), C(iam:GetRole) (static) and C(eks-auth:AssumeRoleForPodIdentity) (token)."
   - "Kubernetes permissions used: get/list C(serviceaccounts), create C(serviceaccounts/token) (token),
     list C(pods), list C(mutatingwebhookconfigurations), and for the C(pod) check create/get/delete
     C(pods), get C(pods/log), list C(events) in the ServiceAccount's namespace."
@@ -328,6 +376,8 @@ checks:
       description:
         - C(service_account), C(role_arn_annotation), C(role), C(role_arn_path), C(oidc_provider), C(trust_policy),
           C(trust_policy_audience), C(trust_policy_size), C(webhook), C(stale_pods) (static), C(token), C(pod).
+        - For Pod Identity, C(service_account), C(association), C(role), C(trust_policy), C(trust_policy_tag_session),
+          C(pod_identity_agent), C(fargate), C(stale_pods), C(irsa_precedence) (static), C(token), C(pod).
       returned: always
       type: str
       sample: trust_policy
@@ -394,6 +444,11 @@ results:
       returned: always
       type: str
       sample: my-app
+    mechanism:
+      description: How it was verified, V(irsa) or V(pod_identity).
+      returned: always
+      type: str
+      sample: irsa
     role_arn:
       description: As RV(role_arn).
       returned: always
@@ -468,6 +523,7 @@ from ansible_collections.eks.irsa.plugins.module_utils.k8s.connection import k8s
 from ansible_collections.eks.irsa.plugins.module_utils.verify import runner
 from ansible_collections.eks.irsa.plugins.module_utils.verify.pod import DEFAULT_IMAGE
 from ansible_collections.eks.irsa.plugins.module_utils.verify.pod import DEFAULT_POD_COMMAND
+from ansible_collections.eks.irsa.plugins.module_utils.verify.pod_identity_checks import MECHANISMS
 from ansible_collections.eks.irsa.plugins.module_utils.verify.results import CHECKS
 from ansible_collections.eks.irsa.plugins.module_utils.verify.results import DEFAULT_CHECKS
 
@@ -477,10 +533,16 @@ def argument_spec():
         namespace=dict(type="str", default="default"),
         service_account=dict(type="str"),
         role_arn=dict(type="str"),
+        mechanism=dict(type="str", choices=list(MECHANISMS)),
+        target_role_arn=dict(type="str"),
+        pod_labels=dict(type="dict"),
         service_accounts=dict(type="list", elements="dict", options=dict(
             namespace=dict(type="str", default="default"),
             name=dict(type="str", required=True),
             role_arn=dict(type="str"),
+            mechanism=dict(type="str", choices=list(MECHANISMS)),
+            target_role_arn=dict(type="str"),
+            pod_labels=dict(type="dict"),
             checks=dict(type="list", elements="str", choices=list(CHECKS)),
         )),
         known_roles=dict(type="list", elements="dict", default=[]),
@@ -514,7 +576,8 @@ def connect_like_before(module):
 def main():
     module = IrsaAWSModule(
         argument_spec=argument_spec(),
-        mutually_exclusive=[("service_account", "service_accounts"), ("role_arn", "service_accounts")],
+        mutually_exclusive=[("service_account", "service_accounts"), ("role_arn", "service_accounts"),
+                            ("target_role_arn", "service_accounts"), ("pod_labels", "service_accounts")],
         required_one_of=[("service_account", "service_accounts")],
         supports_check_mode=True,
     )

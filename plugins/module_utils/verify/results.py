@@ -58,10 +58,10 @@ def binding_label(namespace, name):
     return "{0}/{1}".format(namespace, name)
 
 
-def binding_entry(namespace, name):
+def binding_entry(namespace, name, mechanism="irsa"):
     """The result of one binding before any check ran."""
     return {
-        "namespace": namespace, "service_account": name, "role_arn": "", "verified": False,
+        "namespace": namespace, "service_account": name, "mechanism": mechanism, "role_arn": "", "verified": False,
         "caller_identity": {}, "attempts": 0, "checks": [], "pod": "", "pods_to_restart": [],
     }
 

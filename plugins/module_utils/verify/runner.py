@@ -26,6 +26,7 @@ from ansible_collections.amazon.aws.plugins.module_utils.botocore import get_aws
 from ansible_collections.eks.irsa.plugins.module_utils import aws
 from ansible_collections.eks.irsa.plugins.module_utils import batch
 from ansible_collections.eks.irsa.plugins.module_utils import iam
+from ansible_collections.eks.irsa.plugins.module_utils import pod_identity_association as associations
 from ansible_collections.eks.irsa.plugins.module_utils.trust import build as trust
 from ansible_collections.eks.irsa.plugins.module_utils.errors import InputError
 from ansible_collections.eks.irsa.plugins.module_utils.errors import IrsaAWSError
@@ -43,12 +44,15 @@ from ansible_collections.eks.irsa.plugins.module_utils.pod_identity import stale
 from ansible_collections.eks.irsa.plugins.module_utils.service_account import check_names
 from ansible_collections.eks.irsa.plugins.module_utils.service_account import check_role_arn
 from ansible_collections.eks.irsa.plugins.module_utils.verify import pod as pod_check
+from ansible_collections.eks.irsa.plugins.module_utils.verify import pod_identity_aws
+from ansible_collections.eks.irsa.plugins.module_utils.verify import pod_identity_checks as pi_checks
 from ansible_collections.eks.irsa.plugins.module_utils.verify import static
 from ansible_collections.eks.irsa.plugins.module_utils.verify import token as token_check
 from ansible_collections.eks.irsa.plugins.module_utils.verify.results import ERROR
 from ansible_collections.eks.irsa.plugins.module_utils.verify.results import binding_entry
 from ansible_collections.eks.irsa.plugins.module_utils.verify.results import failures
 from ansible_collections.eks.irsa.plugins.module_utils.verify.results import is_verified
+from ansible_collections.eks.irsa.plugins.module_utils.verify.results import result
 from ansible_collections.eks.irsa.plugins.module_utils.verify.results import run_output
 from ansible_collections.eks.irsa.plugins.module_utils.verify.results import stopped
 from ansible_collections.eks.irsa.plugins.module_utils.verify.results import warning_report
@@ -92,10 +96,25 @@ def options(module):
         if problem:
             raise InputError(problem)
         parse_arn(role["arn"], service="iam", resource_type="role")
-    if "static" in every_check(checks, bindings) and not (params["cluster_name"] or params["oidc_provider"]):
+    irsa = irsa_bindings(bindings)
+    if irsa and "static" in every_check(checks, irsa) and not (params["cluster_name"] or params["oidc_provider"]):
         raise InputError("The static check needs the cluster's OIDC issuer: give cluster_name or oidc_provider "
                          "(the issuer_url or provider_arn of eks.irsa.eks_oidc_info)")
+    if len(irsa) < len(bindings) and not pod_identity_cluster(params):
+        raise InputError("A binding with mechanism: pod_identity needs the EKS cluster whose Pod Identity associations, add-ons "
+                         "and Fargate profiles to read, and whose EKS Auth exchanges its tokens: give cluster_name (or eks_cluster)")
     return bindings, checks
+
+
+def irsa_bindings(bindings):
+    """The bindings verified as IRSA ones (the default mechanism)."""
+    return [binding for binding in bindings if binding.get("mechanism", pi_checks.IRSA) == pi_checks.IRSA]
+
+
+def pod_identity_cluster(params):
+    """The EKS cluster of the Pod Identity bindings: cluster_name, the cluster whose AWS side is verified; else
+    eks_cluster, the cluster whose Kubernetes API issues the tokens, which must be the same one."""
+    return params["cluster_name"] or params.get("eks_cluster")
 
 
 def every_check(checks, bindings):
@@ -106,20 +125,24 @@ def every_check(checks, bindings):
 def bindings_from(params):
     """The bindings to verify, de-duplicated, in the order given."""
     if params["service_account"]:
-        items = [{"namespace": params["namespace"], "name": params["service_account"], "role_arn": params["role_arn"]}]
+        items = [{"namespace": params["namespace"], "name": params["service_account"], "role_arn": params["role_arn"],
+                  "mechanism": params.get("mechanism"), "target_role_arn": params.get("target_role_arn"),
+                  "pod_labels": params.get("pod_labels")}]
     else:
         items = params["service_accounts"] or []
     seen = set()
     bindings = []
     for item in items:
         key = (item.get("namespace") or "default", item["name"])
-        if key in seen:
+        item = dict(item, mechanism=item.get("mechanism") or params.get("mechanism") or pi_checks.IRSA)
+        if key + (item["mechanism"],) in seen:
             continue
-        seen.add(key)
+        seen.add(key + (item["mechanism"],))
         check_names(*key)
         if item.get("role_arn"):
             check_role_arn(item["role_arn"])
         binding = {"namespace": key[0], "name": key[1], "role_arn": item.get("role_arn") or None}
+        binding.update(pod_identity_options(key, item))
         if item.get("checks") is not None:
             if not item["checks"]:
                 raise NamingError("service_accounts: {0}/{1} has an empty checks list: choose among static, token and pod, "
@@ -127,6 +150,22 @@ def bindings_from(params):
             binding["checks"] = list(dict.fromkeys(item["checks"]))
         bindings.append(binding)
     return bindings
+
+
+def pod_identity_options(key, item):
+    """The mechanism of a binding and, for pod_identity, its target_role_arn and pod_labels; an error for an option
+    that only Pod Identity knows on an IRSA binding."""
+    mechanism = item.get("mechanism") or pi_checks.IRSA
+    if mechanism == pi_checks.IRSA:
+        for option in ("target_role_arn", "pod_labels"):
+            if item.get(option):
+                raise NamingError("{0}/{1}: {2} is for mechanism: pod_identity; an IRSA binding has no {2}".format(key[0], key[1], option))
+        return {}
+    if item.get("target_role_arn"):
+        check_role_arn(item["target_role_arn"])
+    labels = item.get("pod_labels")
+    return {"mechanism": mechanism, "target_role_arn": item.get("target_role_arn") or None,
+            "pod_labels": {str(k): str(v) for k, v in labels.items()} if labels is not None else None}
 
 
 def known_role_problem(role):
@@ -152,9 +191,10 @@ def verify_bindings(module, bindings, checks):
     previous = {sig: signal.signal(sig, _raise_interrupted) for sig in (signal.SIGTERM, signal.SIGINT)}
     try:
         try:
-            verifier.issuer()
+            if irsa_bindings(bindings):
+                verifier.issuer()
         except (IrsaAWSError, NamingError):
-            if "static" in every_check(checks, bindings):
+            if "static" in every_check(checks, irsa_bindings(bindings)):
                 raise
         results = verifier.run(bindings)
     except Interrupted as e:
@@ -271,33 +311,39 @@ class Verifier:
     # ----- one binding ----------------------------------------------------------------------------
 
     def verify(self, binding):
-        namespace, name = binding["namespace"], binding["name"]
-        entry = binding_entry(namespace, name)
-        checks = entry["checks"]
-        kinds = binding.get("checks") or self.checks
+        """The result of one binding, by its mechanism; an access problem stops it with what was found so far."""
+        mechanism = binding.get("mechanism") or pi_checks.IRSA
+        entry = binding_entry(binding["namespace"], binding["name"], mechanism=mechanism)
         try:
-            sa = self.service_account(namespace, name)
-            namespace_exists = True if sa is not None else self.namespace_exists(namespace)
-            found, role_arn, audience = static.service_account_checks(namespace, name, sa, binding.get("role_arn"), namespace_exists)
-            checks.extend(found)
-            entry["role_arn"] = role_arn or ""
-            context = {"subject": trust.subject(namespace, name), "audience": audience, "provider_arn": "", "issuer": None,
-                       "stale_pods": []}
-            if "static" in kinds:
-                checks.extend(self.static(namespace, name, role_arn, audience, context, annotated=sa is not None and not failures(found)))
-            else:
-                self.resolve_provider(role_arn, context, static=False)
-            entry["pods_to_restart"] = context["stale_pods"]
-            if "token" in kinds:
-                self.token(entry, sa, role_arn, context)
-            if "pod" in kinds:
-                self.pod(entry, sa, role_arn, context)
+            (self.verify_pod_identity if mechanism == pi_checks.POD_IDENTITY else self.verify_irsa)(binding, entry)
         except Interrupted:
             raise
         except (IrsaAWSError, KubernetesError, NamingError) as e:
-            checks.append(stopped(aws.describe_error(e, self.params) if isinstance(e, IrsaAWSError) else error_message(e)))
-        entry["verified"] = is_verified(checks)
+            entry["checks"].append(stopped(aws.describe_error(e, self.params) if isinstance(e, IrsaAWSError) else error_message(e)))
+        entry["verified"] = is_verified(entry["checks"])
         return entry
+
+    def verify_irsa(self, binding, entry):
+        """The checks of an IRSA binding, into ``entry``."""
+        namespace, name = binding["namespace"], binding["name"]
+        checks = entry["checks"]
+        kinds = binding.get("checks") or self.checks
+        sa = self.service_account(namespace, name)
+        namespace_exists = True if sa is not None else self.namespace_exists(namespace)
+        found, role_arn, audience = static.service_account_checks(namespace, name, sa, binding.get("role_arn"), namespace_exists)
+        checks.extend(found)
+        entry["role_arn"] = role_arn or ""
+        context = {"subject": trust.subject(namespace, name), "audience": audience, "provider_arn": "", "issuer": None,
+                   "stale_pods": []}
+        if "static" in kinds:
+            checks.extend(self.static(namespace, name, role_arn, audience, context, annotated=sa is not None and not failures(found)))
+        else:
+            self.resolve_provider(role_arn, context, static=False)
+        entry["pods_to_restart"] = context["stale_pods"]
+        if "token" in kinds:
+            self.token(entry, sa, role_arn, context)
+        if "pod" in kinds:
+            self.pod(entry, sa, role_arn, context)
 
     def resolve_provider(self, role_arn, context, static=True):
         """Fill the issuer and the provider ARN (in the role's account) into ``context`` when they can be known.
@@ -391,15 +437,21 @@ class Verifier:
     def exchange(self, role_arn, token, timeout):
         """``(identity, error, attempts, elapsed)``: AssumeRoleWithWebIdentity, retried while STS may not know a change
         yet, for up to ``timeout`` seconds."""
-        policy = token_check.RetryPolicy(timeout)
         client = self.sts_exchange_client(parse_arn(role_arn)["partition"])
         session_name = "eks-irsa-verify-{0}".format(int(time.time()))
+        return self.retrying(lambda: aws.assume_role_with_web_identity(client, role_arn, token, session_name),
+                             token_check.RETRYABLE_STS_CODES, timeout)
+
+    def retrying(self, call, retryable, timeout):
+        """``(identity, error, attempts, elapsed)`` of ``call`` (``(identity, error)``), made again after an error code in
+        ``retryable`` for up to ``timeout`` seconds, with token_check.RetryPolicy's backoff."""
+        policy = token_check.RetryPolicy(timeout)
         started = time.monotonic()
         attempt = 0
         while True:
             attempt += 1
-            identity, error = aws.assume_role_with_web_identity(client, role_arn, token, session_name)
-            if identity is not None or not policy.retryable(error[0]):
+            identity, error = call()
+            if identity is not None or error[0] not in retryable:
                 break
             delay = policy.next_delay(attempt, time.monotonic() - started)
             if delay is None:
@@ -469,6 +521,13 @@ class Verifier:
         if sa is None or not role_arn:
             checks.append(pod_check.no_pod_check(sa is not None))
             return
+        self.with_verification_pod(entry, lambda pod_name, manifest: self.run_pod(pod_name, namespace, name, role_arn, manifest, context, checks))
+
+    def with_verification_pod(self, entry, run):
+        """Run ``run(pod name, manifest)`` (``(check, identity)``) on a new verification pod of the entry's ServiceAccount,
+        after deleting the leftovers of killed runs; the pod is deleted afterwards unless keep_pod."""
+        checks = entry["checks"]
+        namespace, name = entry["namespace"], entry["service_account"]
         self.delete_leftover_pods(namespace, name)
         pod_name = pod_check.pod_name()
         manifest = pod_check.pod_manifest(
@@ -478,7 +537,7 @@ class Verifier:
         with self._pods_lock:
             self.live_pods[pod_name] = namespace
         try:
-            check, identity = self.run_pod(pod_name, namespace, name, role_arn, manifest, context, checks)
+            check, identity = run(pod_name, manifest)
             checks.append(check)
             if identity:
                 entry["caller_identity"] = token_check.caller_identity_result(identity)
@@ -549,6 +608,143 @@ class Verifier:
             return
         for pod_name in pod_check.leftover_verification_pods(pods, name, time.time()):
             self.delete_pod(namespace, pod_name)
+
+    # ----- EKS Pod Identity -----------------------------------------------------------------------
+
+    def eks_cluster(self):
+        """The EKS cluster of the Pod Identity bindings (pod_identity_cluster), as DescribeCluster answers, read once."""
+        name = pod_identity_cluster(self.params)
+        return self.memo.get(("cluster", name), lambda: aws.lookup_cluster(self.client("eks"), name, self.module.region))
+
+    def association_of(self, cluster, namespace, name):
+        """``(association, others)``: the Pod Identity association of ``namespace``/``name`` (described; None when there
+        is none) and the summaries of the cluster's other associations. The cluster's list is read once."""
+        summaries = self.memo.get(("associations", cluster), lambda: associations.list_associations(self.client("eks"), cluster))
+        mine = [item for item in summaries if (item.get("namespace"), item.get("serviceAccount")) == (namespace, name)]
+        others = [item for item in summaries if item not in mine]
+        if not mine:
+            return None, others
+        association_id = mine[0]["associationId"]
+        return self.memo.get(("association", association_id),
+                             lambda: associations.describe_association(self.client("eks"), cluster, association_id)), others
+
+    def agent(self, cluster):
+        """The check of the eks-pod-identity-agent add-on, read once."""
+        def compute():
+            try:
+                return pi_checks.agent_check(cluster, pod_identity_aws.describe_addon(self.client("eks"), cluster, pi_checks.AGENT_ADDON))
+            except IrsaAWSError as e:
+                return pi_checks.agent_check(cluster, None, error=aws.describe_error(e, self.params))
+        return self.memo.get(("agent", cluster), compute)
+
+    def fargate_profiles(self, cluster):
+        return self.memo.get(("fargate", cluster), lambda: pod_identity_aws.fargate_profiles(self.client("eks"), cluster))
+
+    def verify_pod_identity(self, binding, entry):
+        """The checks of a binding with mechanism: pod_identity, into ``entry``."""
+        namespace, name = binding["namespace"], binding["name"]
+        checks = entry["checks"]
+        kinds = binding.get("checks") or self.checks
+        sa = self.service_account(namespace, name)
+        if sa is None:
+            checks.extend(static.service_account_checks(namespace, name, None, None, self.namespace_exists(namespace))[0])
+        else:
+            checks.append(result("service_account", "static", True, "The ServiceAccount {0}/{1} exists.".format(namespace, name)))
+        cluster = self.eks_cluster()
+        association, others = self.association_of(cluster["name"], namespace, name)
+        entry["role_arn"] = binding["role_arn"] or (association or {}).get("roleArn") or ""
+        if "static" in kinds:
+            checks.extend(self.pod_identity_static(entry, binding, sa, cluster, association, others))
+        if "token" in kinds:
+            self.pod_identity_token(entry, sa, cluster, association)
+        if "pod" in kinds:
+            self.pod_identity_pod(entry, sa, association)
+
+    def pod_identity_static(self, entry, binding, sa, cluster, association, others):
+        namespace, name = binding["namespace"], binding["name"]
+        checks = [pi_checks.association_check(cluster["name"], namespace, name, association, others, binding["role_arn"],
+                                              binding["target_role_arn"])]
+        if association is not None:
+            role = self.role(association["roleArn"])
+            checks.append(pi_checks.role_check(association["roleArn"], role))
+            if role is not None:
+                checks.extend(pi_checks.trust_checks(role.get("AssumeRolePolicyDocument"), role.get("RoleName"), cluster["arn"],
+                                                     namespace, name, session_tags=not association.get("disableSessionTags")))
+        checks.append(self.agent(cluster["name"]))
+        try:
+            checks.append(pi_checks.fargate_check(cluster["name"], namespace, self.fargate_profiles(cluster["name"]), binding["pod_labels"]))
+        except IrsaAWSError as e:
+            checks.append(pi_checks.fargate_check(cluster["name"], namespace, None, error=aws.describe_error(e, self.params)))
+        if sa is not None:
+            pods = self.pods_of(namespace, name)
+            if association is not None:
+                entry["pods_to_restart"] = pi_checks.stale_pods(pods)
+                checks.append(pi_checks.stale_pods_check(namespace, name, pods))
+            checks.append(pi_checks.irsa_precedence_check(namespace, name, sa, pods, pi_checks.expected_role(association, binding["role_arn"])))
+        return [check for check in checks if check is not None]
+
+    def pod_identity_token(self, entry, sa, cluster, association):
+        """The token check: a token of audience pods.eks.amazonaws.com exchanged with EKS Auth, then GetCallerIdentity."""
+        checks = entry["checks"]
+        if sa is None or association is None:
+            checks.append(pi_checks.no_exchange_check(
+                "the ServiceAccount does not exist" if sa is None else "the ServiceAccount has no Pod Identity association"))
+            return
+        explained = [check for check in failures(checks) if check["name"] in pi_checks.EXPLAINING_CHECKS]
+        token = self.kube.create_token(entry["namespace"], entry["service_account"], pi_checks.AUDIENCE, token_check.TOKEN_CHECK_EXPIRATION)
+        self.module.no_log_values.add(token)
+        timeout = 0 if explained else self.params["propagation_timeout"]
+        eks_auth = self.client("eks-auth")
+        identity, error, attempts, elapsed = self.retrying(
+            lambda: pod_identity_aws.exchange(eks_auth, self.sts_client_for, cluster["name"], token),
+            pi_checks.RETRYABLE_EKS_AUTH_CODES, timeout)
+        entry["attempts"] = attempts
+        expected = pi_checks.expected_role(association)
+        if identity is None:
+            diagnosis = pi_checks.eks_auth_diagnosis(error[0], error[1], cluster["name"], explained, timeout)
+            checks.append(pi_checks.exchange_check(expected, error=diagnosis, attempts=attempts, elapsed=elapsed))
+            return
+        entry["caller_identity"] = token_check.caller_identity_result(identity)
+        checks.append(pi_checks.exchange_check(expected, identity=entry["caller_identity"], attempts=attempts, elapsed=elapsed))
+
+    def sts_client_for(self, access_key, secret_key, session_token):
+        """An STS client with temporary credentials (never kept: Ansible masks them should they ever be shown)."""
+        for value in (access_key, secret_key, session_token):
+            if value:
+                self.module.no_log_values.add(value)
+        return self.module.client("sts", aws_access_key_id=access_key, aws_secret_access_key=secret_key, aws_session_token=session_token)
+
+    def pod_identity_pod(self, entry, sa, association):
+        """The pod check: the AWS CLI in a pod of the ServiceAccount, through the container credentials provider."""
+        checks = entry["checks"]
+        if self.check_mode:
+            checks.append(pod_check.skipped_in_check_mode())
+            return
+        if sa is None:
+            checks.append(pod_check.no_pod_check(False))
+            return
+        self.with_verification_pod(entry, lambda pod_name, manifest: self.run_pod_identity_pod(pod_name, entry, manifest, association))
+
+    def run_pod_identity_pod(self, pod_name, entry, manifest, association):
+        namespace, name = entry["namespace"], entry["service_account"]
+        try:
+            created = self.kube.create_pod(namespace, manifest)
+        except KubernetesError as e:
+            return pod_check.not_created_check(pod_name, error_message(e)), None
+        problems = pi_checks.credential_problems(created)
+        if problems:
+            return pi_checks.not_mutated_check(pod_name, namespace, name, problems, association is not None), None
+        pod, timed_out = self.wait_for_pod(namespace, pod_name, created)
+        log = self.kube.pod_log(namespace, pod_name, pod_check.VERIFY_CONTAINER)
+        phase = (pod.get("status") or {}).get("phase")
+        identity = pod_check.parse_caller_identity_log(log)
+        if phase == "Succeeded" and identity is not None:
+            how = "The pod {0} ran aws sts get-caller-identity{1}".format(
+                pod_name, " (it also has IRSA's web identity, which the CLI takes first)" if pi_checks.web_identity_role(created) else "")
+            expected = pi_checks.expected_role(association, entry["role_arn"])
+            return pi_checks.identity_check("pod", expected, token_check.caller_identity_result(identity), how), identity
+        events = self.kube.list_events(namespace, pod_name)
+        return pod_check.pod_outcome_check(pod_name, entry["role_arn"], pod, events, log, timed_out, self.params["pod_timeout"]), None
 
     # ----- many bindings --------------------------------------------------------------------------
 
