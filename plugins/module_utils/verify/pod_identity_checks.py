@@ -160,14 +160,14 @@ def trust_checks(policy, role_name, cluster_arn, namespace, name, session_tags=T
             "{0} allows {1} but not {2} to {3} ({4}): EKS Auth tags every session with the cluster, namespace, "
             "ServiceAccount and pod, and answers AccessDeniedException when the role does not allow that.".format(
                 role, ASSUME_ACTION, TAG_ACTION, SERVICE_PRINCIPAL, tagging.reason),
-            "Add {0} to the Action of the statement for {1} (eks.irsa.irsa_role writes both), or turn the session tags "
+            "Add {0} to the Action of the statement for {1} (eks.irsa.irsa_role with pod_identity writes both), or turn the session tags "
             "off: disable_session_tags: true on the association (eks.irsa.eks_pod_identity_association).".format(TAG_ACTION, SERVICE_PRINCIPAL)))
     return checks
 
 
 def _trust_denial(role, policy, decision, cluster_arn, action):
     """``(message, remediation)`` of a trust that does not let the service principal call ``action``."""
-    fix = "Add the Pod Identity statement to the role's trust (eks.irsa.irsa_role does): {0}.".format(json.dumps(TRUST_STATEMENT, sort_keys=True))
+    fix = "Add the Pod Identity statement to the role's trust (eks.irsa.irsa_role with pod_identity: {{state: present}} does): {0}.".format(json.dumps(TRUST_STATEMENT, sort_keys=True))
     statements = statements_of(policy)
     if decision.effect == "Deny":
         return ("{0}: {1}.".format(role, decision.reason),
@@ -183,8 +183,8 @@ def _trust_denial(role, policy, decision, cluster_arn, action):
         return ("{0} names {1} but allows it no {2}: {3}.".format(role, SERVICE_PRINCIPAL, action, decision.reason), fix)
     return (
         "{0} names {1}, but its conditions exclude this cluster ({2}): {3}.".format(role, SERVICE_PRINCIPAL, cluster_arn, decision.reason),
-        "Make the statement's aws:SourceAccount / aws:SourceArn conditions admit {0} (eks.irsa.irsa_role with this cluster among "
-        "the Pod Identity clusters), or drop them.".format(cluster_arn))
+        "Make the statement's aws:SourceAccount / aws:SourceArn conditions admit {0} (eks.irsa.irsa_role with this cluster in "
+        "pod_identity.clusters), or drop them.".format(cluster_arn))
 
 
 # ---------------------------------------------------------------------------------------------
