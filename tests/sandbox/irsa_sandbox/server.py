@@ -85,6 +85,7 @@ class Sandbox:
         self.clusters = {}  # name -> ClusterFacts
         self._starting = []  # every cluster's Kubernetes once created, so that stop() stops it
         self._node_sessions = {}  # cluster name -> moto's AssumedRole of its node role
+        self._identities_lock = threading.Lock()  # one writer of the webhooks' configuration at a time, in order
         self._server = None
         self._thread = None
         self.url = None
@@ -149,7 +150,8 @@ class Sandbox:
         if facts is None:
             return
         if kind == "associations" and hasattr(facts.kube, "write_pod_identities"):
-            facts.kube.write_pod_identities(self.gateway.pod_identity.identities(cluster))
+            with self._identities_lock:  # so that the last write is of the latest associations
+                facts.kube.write_pod_identities(self.gateway.pod_identity.identities(cluster))
         elif kind == "addon" and change[0] == "eks-pod-identity-agent" and hasattr(facts.kube, "set_pod_identity_agent"):
             facts.kube.set_pod_identity_agent(change[1])
 

@@ -9,6 +9,8 @@ import re
 import subprocess
 import sys
 import time
+import urllib.error
+import urllib.request
 
 import pytest
 from irsa_sandbox.testing import irsa_trust_policy, unique
@@ -52,6 +54,16 @@ def finished_log(sandbox, namespace, pod, timeout=60):
     raise AssertionError(f"pod {pod} still running after {timeout}s")
 
 
+def agent_answer(url, token):
+    """``(HTTP status, error code)`` of the Pod Identity Agent at ``url`` for a refused request."""
+    request = urllib.request.Request(url, headers={"Authorization": token} if token else {})
+    try:
+        urllib.request.build_opener(urllib.request.ProxyHandler({})).open(request, timeout=10)
+    except urllib.error.HTTPError as error:
+        return error.code, json.loads(error.read())["code"]
+    raise AssertionError(f"{url} gave credentials")
+
+
 def associate(sandbox, namespace, service_account, role_arn):
     return sandbox.client("eks").create_pod_identity_association(
         clusterName="sandbox", namespace=namespace, serviceAccount=service_account, roleArn=role_arn)["association"]
@@ -91,6 +103,11 @@ def test_a_pod_of_an_associated_service_account(sandbox, namespace):
     calls = [c for c in sandbox.log()["calls"] if c["service"] == "eks-auth"]
     assert calls and calls[-1]["status"] == 200
 
+    # the agent itself: a request without the pod's token, and one with a token for another audience
+    agent = container["env"][[item["name"] for item in container["env"]].index("AWS_CONTAINER_CREDENTIALS_FULL_URI")]["value"]
+    assert agent_answer(agent, None) == (400, "InvalidRequest")
+    assert agent_answer(agent, sandbox.token(namespace=namespace, service_account="app")) == (400, "InvalidTokenException")
+
     # a ServiceAccount without an association: AWS's webhook leaves its pods alone
     plain = start_pod(sandbox, namespace, "plain", "plain", "aws sts get-caller-identity", env={"AWS_REGION": "us-east-1"})
     assert plain["spec"]["containers"][0]["env"] == [{"name": "AWS_REGION", "value": "us-east-1"}]
@@ -108,7 +125,11 @@ def test_without_the_agent_add_on(sandbox, namespace):
     associate(sandbox, namespace, "app", sandbox.create_role(unique("podid-role"), POD_IDENTITY_TRUST))
     sandbox.control("POST", "eks/addon", {"cluster": "sandbox", "present": False})
     try:
-        start_pod(sandbox, namespace, "no-agent", "app", "aws sts get-caller-identity")
+        pod = start_pod(sandbox, namespace, "no-agent", "app", "aws sts get-caller-identity")
+        env = {item["name"]: item.get("value") for item in pod["spec"]["containers"][0]["env"]}
+        with pytest.raises(urllib.error.URLError) as refused:  # nothing listens where the agent would
+            agent_answer(env["AWS_CONTAINER_CREDENTIALS_FULL_URI"], "token")
+        assert isinstance(refused.value.reason, ConnectionRefusedError)
         phase, log = finished_log(sandbox, namespace, "no-agent")
     finally:
         sandbox.control("POST", "eks/addon", {"cluster": "sandbox", "present": True})
