@@ -7,7 +7,10 @@ import json
 import re
 import time
 
+import boto3
 import pytest
+from botocore import UNSIGNED
+from botocore.config import Config
 from botocore.exceptions import ClientError
 from irsa_sandbox.testing import unique
 
@@ -105,6 +108,10 @@ def test_tokens_that_are_not_this_clusters_pods(sandbox):
     assert assume(pod_token(sandbox, namespace, "other")) == ("ResourceNotFoundException", 404)
     assert error_of(lambda: eks_auth.assume_role_for_pod_identity(
         clusterName="nope", token=pod_token(sandbox, namespace, "app"))) == ("ResourceNotFoundException", 404)
+    unsigned = boto3.client("eks-auth", endpoint_url=sandbox.url, region_name="us-east-1",
+                            config=Config(signature_version=UNSIGNED, retries={"total_max_attempts": 1}))
+    assert error_of(lambda: unsigned.assume_role_for_pod_identity(
+        clusterName="sandbox", token=pod_token(sandbox, namespace, "app"))) == ("MissingAuthenticationTokenException", 403)
 
 
 def test_another_clusters_token(sandbox2):

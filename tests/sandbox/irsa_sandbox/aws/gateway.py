@@ -153,6 +153,8 @@ class AwsGateway:
             elif service == "sts" and action == "GetCallerIdentity" and "X-Amz-Signature" in params:
                 status, headers, payload = self._caller_identity.answer(environ, query)
             elif service == "eks-auth":
+                if not environ.get("HTTP_AUTHORIZATION", "").startswith("AWS4-HMAC-SHA256 "):
+                    raise AwsError(403, "MissingAuthenticationTokenException", "Missing Authentication Token")
                 status, headers, payload = self.pod_identity_auth.answer(path, body)
             elif service == "eks" and self.pod_identity.handles(action, path):
                 status, headers, payload = self.pod_identity.answer(action, path, environ.get("QUERY_STRING", ""), body)
