@@ -14,7 +14,13 @@ Per cluster, as processes under ``<state>/clusters/<name>/``:
 - **kube-controller-manager** with the controllers a cluster's namespaces need (serviceaccount,
   namespace deletion, root CA publisher, garbage collector).
 - **AWS's pod identity webhook** (amazon-eks-pod-identity-webhook, flags as EKS runs it), registered
-  through a MutatingWebhookConfiguration with a URL client config and the sandbox's CA.
+  through a MutatingWebhookConfiguration with a URL client config and the sandbox's CA. It watches the
+  container credentials configuration (``--watch-container-credentials-config``), the ServiceAccounts with an
+  EKS Pod Identity association, which ``write_pod_identities`` writes, and points their pods at the node's
+  Pod Identity Agent (``--container-credentials-full-uri``).
+- **The node's EKS Pod Identity Agent** (``pod_identity_agent.PodIdentityAgent``) on a loopback port, running
+  while the ``eks-pod-identity-agent`` add-on is present (``set_pod_identity_agent``); it signs its EKS Auth
+  calls with ``node_credentials()``, which the sandbox sets.
 - **A node and a kubelet stand-in** (``NodeAgent``): registers a Node, binds pending pods to it (the
   scheduler's job), runs each container's command as ``kubelet.Kubelet`` does (the real AWS CLI,
   a token from TokenRequest at the projected volume's path), reports pod status and events as the
@@ -57,6 +63,7 @@ from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 
 from .eks_auth import EKS_TOKEN_PREFIX, verify_eks_token
 from .kubelet import Kubelet
+from .pod_identity_agent import PodIdentityAgent
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 BUILD = os.path.join(os.path.dirname(HERE), "kube", "build")
@@ -69,6 +76,9 @@ DISCOVERY_PATHS = ("/version", "/healthz", "/livez", "/readyz", "/.well-known/op
                    "/openid/v1/jwks")
 WRITE_VERBS = ("create", "update", "patch", "delete", "deletecollection")
 START_TIMEOUT = 120
+# What the webhook logs each time it has read its container credentials configuration.
+IDENTITIES_LOADED = b"Successfully loaded container credentials config file"
+IDENTITIES_LOAD_TIMEOUT = 10
 STOP_GRACE = 0.5
 
 _binaries_lock = threading.Lock()
@@ -345,6 +355,11 @@ class RealKubeCluster:
         # The cluster creator is a cluster admin (EKS's bootstrapClusterCreatorAdminPermissions).
         self.access_entries = {}
         self._webhook_enabled = True
+        self.node_credentials = None  # () -> the node role's (access key, secret key, session token); the sandbox's
+        self.pod_identity_agent = None
+        self.pod_identities_file = None
+        self._identities_text = None
+        self._identities_lock = threading.Lock()
         self._processes = []  # (name, Popen), in start order
         self._stopping = threading.Event()
         self.api = None
@@ -433,6 +448,12 @@ class RealKubeCluster:
         self._bootstrap()
         webhook_port, metrics_port = free_port(), free_port()
         self.webhook_url = f"https://127.0.0.1:{webhook_port}"
+        self.pod_identity_agent = PodIdentityAgent(self.name, self.region, self.aws_endpoint_url, free_port(),
+                                                   self._node_credentials)
+        os.makedirs(os.path.join(self.workdir, "pod-identity-webhook"), exist_ok=True)
+        self.pod_identities_file = os.path.join(self.workdir, "pod-identity-webhook", "container-credentials.json")
+        self._identities_text = json.dumps({"identities": []})
+        _write(self.pod_identities_file, self._identities_text)
         self._spawn("amazon-eks-pod-identity-webhook", [
             os.path.join(bin_dir, "amazon-eks-pod-identity-webhook"),
             # As EKS runs it on the control plane.
@@ -442,6 +463,9 @@ class RealKubeCluster:
             f"--kubeconfig={self._kubeconfig('pod-identity-webhook', self.tokens['webhook'])}",
             f"--tls-cert={self.pki.cert_file}", f"--tls-key={self.pki.key_file}",
             f"--port={webhook_port}", f"--metrics-port={metrics_port}", "--logtostderr",
+            # EKS Pod Identity: the associated ServiceAccounts, and the node's agent.
+            f"--watch-container-credentials-config={self.pod_identities_file}",
+            f"--container-credentials-full-uri={self.pod_identity_agent.url}",
         ])
         webhook = ApiClient(self.webhook_url, context, "")
         self._wait("amazon-eks-pod-identity-webhook", lambda: webhook.raw("GET", "/healthz")[0] == 200)
@@ -449,6 +473,7 @@ class RealKubeCluster:
 
         self.node = NodeAgent(self, node_name)
         self.node.start()
+        self.pod_identity_agent.start()
         self.proxy = ApiProxy(self)
         self.proxy.start()
         self.url = self.proxy.url
@@ -463,6 +488,8 @@ class RealKubeCluster:
             self.proxy.stop()
         if self.node is not None:
             self.node.stop()
+        if self.pod_identity_agent is not None:
+            self.pod_identity_agent.stop()
         # Throwaway clusters: a short grace, then SIGKILL (kube-apiserver's graceful shutdown waits out its
         # long-running requests, about 10 s, for nothing here).
         for _name, process in reversed(self._processes):
@@ -577,6 +604,44 @@ class RealKubeCluster:
                 "timeoutSeconds": 10,
             }],
         }, allow=(409,))
+
+    # ------------------------------------------------------------------ EKS Pod Identity
+
+    def _node_credentials(self):
+        if self.node_credentials is None:
+            raise RuntimeError("the node has no role credentials")
+        return self.node_credentials()
+
+    def set_pod_identity_agent(self, present):
+        """Run the node's Pod Identity Agent (the add-on is present) or stop it (connections refused)."""
+        if self.pod_identity_agent is not None:
+            (self.pod_identity_agent.start if present else self.pod_identity_agent.stop)()
+
+    def write_pod_identities(self, identities):
+        """Write the webhook's container credentials configuration (``{"identities": [{"namespace",
+        "serviceAccount"}]}``, pkg/containercredentials' format) and wait until the webhook has read it, so that
+        a pod created next is mutated as the associations now say."""
+        text = json.dumps({"identities": list(identities)})
+        with self._identities_lock:
+            if self.pod_identities_file is None or text == self._identities_text:
+                return
+            log = os.path.join(self.workdir, "amazon-eks-pod-identity-webhook.log")
+            loaded = self._count_in(log, IDENTITIES_LOADED)
+            temporary = f"{self.pod_identities_file}.tmp"
+            _write(temporary, text)
+            os.replace(temporary, self.pod_identities_file)  # one event for the watched name, a whole file
+            self._identities_text = text
+            deadline = time.monotonic() + IDENTITIES_LOAD_TIMEOUT
+            while self._count_in(log, IDENTITIES_LOADED) <= loaded and time.monotonic() < deadline:
+                time.sleep(0.05)
+
+    @staticmethod
+    def _count_in(path, needle):
+        try:
+            with open(path, "rb") as handle:
+                return handle.read().count(needle)
+        except OSError:
+            return 0
 
     # ------------------------------------------------------------------ JWKS for the STS gate
 

@@ -6,9 +6,12 @@ Containers do not run images. What a container's command asks for is interpreted
   subprocess whose environment is only the container's environment after admission, plus
   ``PATH``, a private ``HOME``, ``AWS_ENDPOINT_URL`` (the sandbox), empty config and credentials
   files and ``AWS_EC2_METADATA_DISABLED=true`` (there is no node role to fall back to), and
-  ``AWS_REGION`` copied to ``AWS_DEFAULT_REGION`` as the CLI v2 of the images reads it. When the
-  container mounts a projected ServiceAccount token volume, ``AWS_WEB_IDENTITY_TOKEN_FILE`` is
-  pointed at a private file holding a token freshly issued for that volume, as the kubelet would.
+  ``AWS_REGION`` copied to ``AWS_DEFAULT_REGION`` as the CLI v2 of the images reads it. Every
+  ``serviceAccountToken`` source of a projected volume the container mounts is issued by TokenRequest
+  (its audience and expirationSeconds, bound to the pod), as the kubelet does, into a private file; an
+  environment variable naming a file under such a mount (``AWS_WEB_IDENTITY_TOKEN_FILE`` for IRSA,
+  ``AWS_CONTAINER_AUTHORIZATION_TOKEN_FILE`` for EKS Pod Identity) is pointed at that file. When the AWS
+  token file variables name no projected token, they point at a file that does not exist.
 - ``sleep N`` keeps the container running for N seconds (``infinity``: until the pod goes);
   ``echo``, ``true`` and ``exit N`` do what the shell does.
 - ``sh -c '...'`` / ``bash -c '...'`` scripts are split on ``&&``, ``||`` and ``;`` into those.
@@ -49,6 +52,10 @@ def _now_nano():
 
 class ContainerConfigError(Exception):
     pass
+
+
+# Variables naming the token file the AWS SDKs read: IRSA's and EKS Pod Identity's.
+TOKEN_FILE_VARIABLES = ("AWS_WEB_IDENTITY_TOKEN_FILE", "AWS_CONTAINER_AUTHORIZATION_TOKEN_FILE")
 
 
 # --------------------------------------------------------------------------- commands
@@ -534,8 +541,12 @@ class PodRun:
             # Pods run the AWS CLI v2 image, where AWS_REGION wins over AWS_DEFAULT_REGION; the CLI
             # v1 run here reads only AWS_DEFAULT_REGION.
             process_env["AWS_DEFAULT_REGION"] = env["AWS_REGION"]
-        if "AWS_WEB_IDENTITY_TOKEN_FILE" in env:
-            process_env["AWS_WEB_IDENTITY_TOKEN_FILE"] = self._token_file(container, env["AWS_WEB_IDENTITY_TOKEN_FILE"], home)
+        for key, value in env.items():
+            projected = self._token_file(container, value, home) if value.startswith("/") else None
+            if projected is not None:
+                process_env[key] = projected
+            elif key in TOKEN_FILE_VARIABLES:
+                process_env[key] = os.path.join(home, "missing-token-volume", "token")
         bin_dir = os.path.dirname(sys.executable)
         process_env.update(
             PATH=os.pathsep.join([bin_dir, "/usr/local/bin", "/usr/bin", "/bin"]),
@@ -548,7 +559,8 @@ class PodRun:
         return process_env, home
 
     def _token_file(self, container, path, home):
-        """Where the container's token file really is: a file issued for its projected volume."""
+        """Where the container's token file ``path`` really is: a file issued for the ``serviceAccountToken``
+        source of a projected volume mounted there; None when no such source projects ``path``."""
         target = os.path.join(home, "missing-token-volume", "token")
         volumes = {v["name"]: v for v in self.spec.get("volumes") or []}
         for mount in container.get("volumeMounts") or []:
@@ -572,7 +584,7 @@ class PodRun:
                     with open(target, "w") as handle:
                         handle.write(token)
                     return target
-        return target
+        return None
 
     def _run_aws(self, container, env, args):
         name = container["name"]

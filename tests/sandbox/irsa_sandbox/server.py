@@ -4,9 +4,14 @@ per cluster, and the files (kubeconfig, env, vars.yml, ready) through which clie
 Start order matters: the AWS port first (each cluster's TokenReview webhook checks EKS bearer tokens
 against it), then the clusters, then the EKS clusters in moto (they carry each cluster's URL and
 CA), and the ``ready`` file last.
+
+EKS Pod Identity: each cluster's webhook configuration follows the cluster's associations and its node's agent
+the ``eks-pod-identity-agent`` add-on (``_pod_identity_changed``, a listener of the gateway's association store);
+the agent signs with temporary credentials of the node role ``<cluster>-eks-node-role`` (``_node_credentials``).
 """
 
 import base64
+import datetime
 import json
 import os
 import shlex
@@ -79,6 +84,8 @@ class Sandbox:
         self._kube_factory = kube_factory
         self.clusters = {}  # name -> ClusterFacts
         self._starting = []  # every cluster's Kubernetes once created, so that stop() stops it
+        self._node_sessions = {}  # cluster name -> moto's AssumedRole of its node role
+        self._identities_lock = threading.Lock()  # one writer of the webhooks' configuration at a time, in order
         self._server = None
         self._thread = None
         self.url = None
@@ -128,11 +135,45 @@ class Sandbox:
             else:
                 self.gateway.issuers[issuer.url] = issuer
             self.clusters[name] = ClusterFacts(name, issuer, kube, arn)
+            kube.node_credentials = lambda name=name: self._node_credentials(name)
             if self.create_oidc_provider:
                 self.gateway.moto(self.gateway.iam.create_open_id_connect_provider,
                                   url=issuer.url, thumbprint_list=[EKS_OIDC_THUMBPRINT],
                                   client_id_list=["sts.amazonaws.com"], tags=[])
+        self.gateway.pod_identity.listeners.append(self._pod_identity_changed)
         self._write_files()
+
+    def _pod_identity_changed(self, kind, cluster, *change):
+        """A change of the association store: rewrite the cluster's webhook configuration, or start or stop its
+        node's Pod Identity Agent."""
+        facts = self.clusters.get(cluster)
+        if facts is None:
+            return
+        if kind == "associations" and hasattr(facts.kube, "write_pod_identities"):
+            with self._identities_lock:  # so that the last write is of the latest associations
+                facts.kube.write_pod_identities(self.gateway.pod_identity.identities(cluster))
+        elif kind == "addon" and change[0] == "eks-pod-identity-agent" and hasattr(facts.kube, "set_pod_identity_agent"):
+            facts.kube.set_pod_identity_agent(change[1])
+
+    def _node_credentials(self, cluster):
+        """``(access key, secret key, session token)`` of the node role's instance session (renewed 5 minutes
+        before it expires), as the node's instance profile gives them to the agent."""
+        from .aws import sts
+
+        def assume():
+            session = self._node_sessions.get(cluster)
+            expiration = session.expiration if session is not None else None
+            if expiration is not None and expiration.tzinfo is None:
+                expiration = expiration.replace(tzinfo=datetime.timezone.utc)
+            if session is None or expiration - datetime.datetime.now(datetime.timezone.utc) < datetime.timedelta(minutes=5):
+                session = sts.backend(self.account_id).assume_role(
+                    region_name=self.region, role_session_name="i-" + os.urandom(8).hex()[:17],
+                    role_arn=f"arn:aws:iam::{self.account_id}:role/{cluster}-eks-node-role", policy="", duration=6 * 3600,
+                    external_id=None)
+                self._node_sessions[cluster] = session
+            return session.access_key_id, session.secret_access_key, session.session_token
+
+        return self.gateway.moto(assume)
 
     def stop(self):
         _remove(os.path.join(self.state_dir, "ready"))

@@ -18,6 +18,10 @@
   unless a test removed it (``set_addon``).
 
 Clusters are moto's (``cluster_exists``). The gateway logs, faults and authorizes these calls as any other.
+``listeners`` are called, outside the store's lock, after every change: ``("associations", cluster)`` once an
+association of the cluster was created, updated or deleted, ``("addon", cluster, addon, present)`` once an add-on
+was removed or restored. ``association_for`` and ``identities`` are what EKS Auth and the pod identity webhook's
+configuration read.
 """
 
 import json
@@ -37,6 +41,9 @@ POD_IDENTITY_AGENT_VERSION = "v1.3.4-eksbuild.1"
 ASSOCIATION_OPERATIONS = frozenset({
     "CreatePodIdentityAssociation", "DescribePodIdentityAssociation", "ListPodIdentityAssociations",
     "UpdatePodIdentityAssociation", "DeletePodIdentityAssociation",
+})
+ASSOCIATION_WRITES = frozenset({
+    "CreatePodIdentityAssociation", "UpdatePodIdentityAssociation", "DeletePodIdentityAssociation",
 })
 ADDON_OPERATIONS = frozenset({"ListAddons", "DescribeAddon"})
 TAG_OPERATIONS = frozenset({"TagResource", "UntagResource", "ListTagsForResource"})
@@ -88,6 +95,7 @@ class PodIdentityStore:
         self._associations = {}  # association ID -> association document (as DescribePodIdentityAssociation)
         self._removed_addons = set()  # (cluster, add-on name)
         self._addons_created = time.time()
+        self.listeners = []  # callables, see the module's docstring
 
     # ----- entry --------------------------------------------------------------------------------
 
@@ -102,25 +110,35 @@ class PodIdentityStore:
         params = dict(parse_qsl(query, keep_blank_values=True))
         parts = [unquote(part) for part in path.strip("/").split("/")]
         with self._lock:
-            if operation in TAG_OPERATIONS:
-                return self._tags(operation, tagged_arn(path), request, query)
-            cluster = parts[1]
-            self._require_cluster(cluster)
-            if operation == "ListAddons":
-                return _json(200, {"addons": [POD_IDENTITY_AGENT] if (cluster, POD_IDENTITY_AGENT) not in self._removed_addons else []})
-            if operation == "DescribeAddon":
-                return _json(200, {"addon": self._addon(cluster, parts[3])})
-            if operation == "CreatePodIdentityAssociation":
-                return _json(200, {"association": self._create(cluster, request)})
-            if operation == "ListPodIdentityAssociations":
-                return _json(200, self._list(cluster, params))
-            association = self._find(cluster, parts[3])
-            if operation == "DescribePodIdentityAssociation":
-                return _json(200, {"association": association})
-            if operation == "UpdatePodIdentityAssociation":
-                return _json(200, {"association": self._update(association, request)})
-            del self._associations[association["associationId"]]
+            answer = self._answer(operation, path, query, request, params, parts)
+        if operation in ASSOCIATION_WRITES:
+            self._notify("associations", parts[1])
+        return answer
+
+    def _answer(self, operation, path, query, request, params, parts):
+        if operation in TAG_OPERATIONS:
+            return self._tags(operation, tagged_arn(path), request, query)
+        cluster = parts[1]
+        self._require_cluster(cluster)
+        if operation == "ListAddons":
+            return _json(200, {"addons": [POD_IDENTITY_AGENT] if (cluster, POD_IDENTITY_AGENT) not in self._removed_addons else []})
+        if operation == "DescribeAddon":
+            return _json(200, {"addon": self._addon(cluster, parts[3])})
+        if operation == "CreatePodIdentityAssociation":
+            return _json(200, {"association": self._create(cluster, request)})
+        if operation == "ListPodIdentityAssociations":
+            return _json(200, self._list(cluster, params))
+        association = self._find(cluster, parts[3])
+        if operation == "DescribePodIdentityAssociation":
             return _json(200, {"association": association})
+        if operation == "UpdatePodIdentityAssociation":
+            return _json(200, {"association": self._update(association, request)})
+        del self._associations[association["associationId"]]
+        return _json(200, {"association": association})
+
+    def _notify(self, *change):
+        for listener in list(self.listeners):
+            listener(*change)
 
     def set_addon(self, cluster, addon, present):
         """Remove (``present`` false) or restore an add-on of a cluster."""
@@ -129,12 +147,36 @@ class PodIdentityStore:
                 self._removed_addons.discard((cluster, addon))
             else:
                 self._removed_addons.add((cluster, addon))
+        self._notify("addon", cluster, addon, bool(present))
         return {"cluster": cluster, "addon": addon, "present": bool(present)}
+
+    def addon_present(self, cluster, addon=POD_IDENTITY_AGENT):
+        with self._lock:
+            return (cluster, addon) not in self._removed_addons
 
     def associations(self):
         """Every association (for the control endpoint)."""
         with self._lock:
             return [dict(item) for item in self._associations.values()]
+
+    def cluster_exists(self, cluster):
+        return self._cluster_exists(cluster)
+
+    def association_for(self, cluster, namespace, service_account):
+        """The association of ``namespace``/``service_account`` in ``cluster`` (a copy), else None."""
+        with self._lock:
+            for item in self._associations.values():
+                if (item["clusterName"], item["namespace"], item["serviceAccount"]) == (cluster, namespace, service_account):
+                    return dict(item)
+        return None
+
+    def identities(self, cluster):
+        """``[{"namespace", "serviceAccount"}]`` of the cluster's associations, sorted (the webhook's
+        ``--watch-container-credentials-config`` file lists them)."""
+        with self._lock:
+            found = {(item["namespace"], item["serviceAccount"]) for item in self._associations.values()
+                     if item["clusterName"] == cluster}
+        return [{"namespace": namespace, "serviceAccount": account} for namespace, account in sorted(found)]
 
     # ----- associations -------------------------------------------------------------------------
 

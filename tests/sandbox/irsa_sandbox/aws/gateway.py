@@ -15,7 +15,8 @@
    identity-based policies (``iam_authz.decide``), answering ``AccessDenied`` as IAM does;
 6. answers ``AssumeRoleWithWebIdentity`` only after the checks AWS makes (``sts.WebIdentityGate``);
 7. verifies SigV4 *presigned* ``GetCallerIdentity`` requests (``sts.PresignedCallerIdentity``);
-8. answers the EKS calls moto lacks (Pod Identity associations, add-ons: ``eks_pod_identity``);
+8. answers the EKS calls moto lacks (Pod Identity associations, add-ons: ``eks_pod_identity``) and EKS Auth's
+   ``AssumeRoleForPodIdentity`` (service ``eks-auth``: ``pod_identity_auth``);
 9. forwards everything else to moto (keeping ``iam.TrustView`` current around trust writes), and
    records the call in the ``RequestLog``.
 
@@ -32,10 +33,12 @@ from urllib.parse import parse_qsl
 
 from moto.moto_server.werkzeug_app import create_backend_app
 
-from . import eks, eks_pod_identity, iam, iam_authz, signatures, sts
+from . import eks, eks_pod_identity, iam, iam_authz, pod_identity_auth, signatures, sts
 from .errors import AwsError, json_error, xml_error
 
 SERVICES = ("iam", "sts", "eks")
+# REST-JSON services, whose errors are JSON with the code in x-amzn-ErrorType.
+JSON_SERVICES = ("eks", "eks-auth")
 
 WRITE_PREFIXES = (
     "Create", "Update", "Put", "Delete", "Attach", "Detach", "Tag", "Untag", "Add", "Remove", "Set",
@@ -70,6 +73,10 @@ class AwsGateway:
                                                             self._moto_lock, self._forward)
         self._signatures = signatures.HeaderSignatures(self._caller_identity.secret_for)
         self.pod_identity = eks_pod_identity.PodIdentityStore(account_id, region, self._cluster_exists)
+        self.pod_identity_sessions = deque(maxlen=200)  # the session tags of EKS Auth's credentials, per access key
+        self.pod_identity_auth = pod_identity_auth.PodIdentityAuth(
+            account_id, region, self.pod_identity, self._cluster_issuer, self.trust, self._moto_lock, self.decisions,
+            self.pod_identity_sessions)
 
     # ----- moto state -------------------------------------------------------------------------
 
@@ -93,6 +100,15 @@ class AwsGateway:
 
         with self._moto_lock:
             return name in eks_backends[self.account_id][self.region].clusters
+
+    def _cluster_issuer(self, name):
+        """The token verifier of cluster ``name``'s issuer (the keys its apiserver publishes), else None."""
+        from moto.eks.models import eks_backends
+
+        with self._moto_lock:
+            cluster = eks_backends[self.account_id][self.region].clusters.get(name)
+            issuer_url = ((getattr(cluster, "identity", None) or {}).get("oidc") or {}).get("issuer") if cluster else None
+        return self.issuers.get(issuer_url) if issuer_url else None
 
     def moto(self, fn, *args, **kwargs):
         """Run ``fn`` with moto's state locked (for code outside this module, e.g. seeding)."""
@@ -136,6 +152,10 @@ class AwsGateway:
                 status, headers, payload = self._web_identity.answer(environ, params)
             elif service == "sts" and action == "GetCallerIdentity" and "X-Amz-Signature" in params:
                 status, headers, payload = self._caller_identity.answer(environ, query)
+            elif service == "eks-auth":
+                if not environ.get("HTTP_AUTHORIZATION", "").startswith("AWS4-HMAC-SHA256 "):
+                    raise AwsError(403, "MissingAuthenticationTokenException", "Missing Authentication Token")
+                status, headers, payload = self.pod_identity_auth.answer(path, body)
             elif service == "eks" and self.pod_identity.handles(action, path):
                 status, headers, payload = self.pod_identity.answer(action, path, environ.get("QUERY_STRING", ""), body)
             else:
@@ -169,6 +189,8 @@ class AwsGateway:
                 return "sts", action
             return QUERY_VERSIONS.get(params.get("Version", "")), action
         method = environ.get("REQUEST_METHOD", "GET")
+        if pod_identity_auth.operation(method, path):
+            return "eks-auth", pod_identity_auth.OPERATION
         operation = eks.operation(self._eks_routes, method, path) or eks_pod_identity.tags_operation(method, path)
         if operation is not None:
             return "eks", operation
@@ -176,7 +198,8 @@ class AwsGateway:
 
     def control_eks(self, environ, start_response, path):
         """``POST /_sandbox/eks/addon`` ``{"cluster", "addon", "present"}`` removes or restores an add-on;
-        ``GET /_sandbox/eks/pod-identity-associations`` lists every association."""
+        ``GET /_sandbox/eks/pod-identity-associations`` lists every association, ``GET
+        /_sandbox/eks/pod-identity-sessions`` the sessions EKS Auth opened (with their session tags)."""
         method = environ.get("REQUEST_METHOD", "GET")
         route = path[len("/_sandbox/eks/"):].strip("/")
         if route == "addon" and method == "POST":
@@ -188,6 +211,8 @@ class AwsGateway:
                 status, answer = 400, {"error": f"expected {{cluster, addon, present}}: {error}"}
         elif route == "pod-identity-associations" and method == "GET":
             status, answer = 200, {"associations": self.pod_identity.associations()}
+        elif route == "pod-identity-sessions" and method == "GET":
+            status, answer = 200, {"sessions": list(self.pod_identity_sessions)}
         else:
             status, answer = 404, {"error": f"no control route {method} {path}"}
         payload = json.dumps(answer, indent=1).encode()
@@ -224,8 +249,9 @@ class AwsGateway:
         for action, resource in authorization:
             verdict = iam_authz.decide(documents, action, resource)
             if verdict != "Allow":
-                code = "AccessDeniedException" if service == "eks" else "AccessDenied"
-                raise AwsError(403, code, iam_authz.denial(user.arn, action, resource, verdict))
+                code = "AccessDeniedException" if service in JSON_SERVICES else "AccessDenied"
+                # The eks-auth model gives AccessDeniedException HTTP 400.
+                raise AwsError(400 if service == "eks-auth" else 403, code, iam_authz.denial(user.arn, action, resource, verdict))
 
     # ----- forwarding to moto -------------------------------------------------------------------
 
@@ -258,10 +284,14 @@ class AwsGateway:
 
     def _fault_response(self, service, rule):
         if rule.kind == "throttle":
-            if service == "eks":
+            if service in JSON_SERVICES:
                 return json_error(429, "ThrottlingException", "Rate exceeded")
             return xml_error(service, AwsError(400, "Throttling", "Rate exceeded"))
         status = 500 if int(rule.status) == 500 else 503
+        if service == "eks-auth":
+            if status == 500:
+                return json_error(500, "InternalServerException", "An internal error occurred.")
+            return json_error(503, "ServiceUnavailableException", "Service unavailable.")
         if service == "eks":
             if status == 500:
                 return json_error(500, "ServerException", "An internal error occurred.")
@@ -273,7 +303,7 @@ class AwsGateway:
                                            sender=False))
 
     def _error_response(self, service, error):
-        if service == "eks":
+        if service in JSON_SERVICES:
             return json_error(error.status, error.code, error.message)
         return xml_error(service, error)
 

@@ -15,7 +15,8 @@ case-sensitively, segment by segment of the ARN (a wildcard does not cross a ``:
 never applies and a ``Deny`` with one applies whenever its action and resource match.
 
 EKS Pod Identity associations and add-ons are authorized on their own ARNs (``eks_resource``), creating and
-listing them on the cluster's, as the Service Authorization Reference lists them.
+listing them on the cluster's, as the Service Authorization Reference lists them; EKS Auth's
+``eks-auth:AssumeRoleForPodIdentity`` on the cluster's ARN.
 
 Test infrastructure only: nothing here is shared with ``plugins/``.
 """
@@ -84,7 +85,7 @@ def required(service, action, params, account_id, region, path="", role_arn=None
         resource = f"{iam}instance-profile/{params.get('InstanceProfileName', '')}"
     elif service == "sts" and action == "AssumeRole":
         resource = params.get("RoleArn", "")
-    elif service == "eks":
+    elif service in ("eks", "eks-auth"):
         resource = eks_resource(action, path, account_id, region) or resource
     needed = [(qualified, resource)]
     tagged = any(key.startswith("Tags.member.") for key in params)

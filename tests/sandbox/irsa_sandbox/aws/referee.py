@@ -24,6 +24,12 @@ IAM rules modelled here (AWS IAM User Guide, "Policy evaluation logic" and "Cond
 
 The request context of AssumeRoleWithWebIdentity from an OIDC provider carries
 ``<provider>:sub`` and ``<provider>:aud`` (the token's ``sub`` and audience).
+
+``evaluate_request`` is the same evaluation for any principal and request context: EKS Pod Identity's
+``sts:AssumeRole`` and ``sts:TagSession`` by the service principal ``pods.eks.amazonaws.com`` (context
+``aws:SourceAccount``, ``aws:SourceArn``, ``aws:RequestTag/<tag>``), and a role assuming a target role
+(principal ``{"AWS": [role ARN, account root, account ID]}``, context ``sts:ExternalId``). ``ArnEquals``,
+``ArnLike`` and their negations compare as ``StringLike`` does (IAM's ARN operators take wildcards too).
 """
 
 import json
@@ -40,6 +46,10 @@ _STRING_OPERATORS = {
     "stringnotequalsignorecase": ("equals_ic", True),
     "stringlike": ("like", False),
     "stringnotlike": ("like", True),
+    "arnequals": ("like", False),
+    "arnlike": ("like", False),
+    "arnnotequals": ("like", True),
+    "arnnotlike": ("like", True),
 }
 
 
@@ -149,27 +159,34 @@ def _condition_holds(operator, block, context):
     return True, ""
 
 
-def _principal_matches(statement, principal_arn):
+def _listed(block, kind):
+    return [str(item) for item in _as_list(block.get(kind))] if isinstance(block, dict) else []
+
+
+def _principal_matches(statement, principal):
+    """``principal``: ``{kind: [identifiers]}`` (``Federated``, ``Service`` or ``AWS``) of the caller."""
     if "NotPrincipal" in statement:
         listed = statement["NotPrincipal"]
         if listed == "*":
             return False, "NotPrincipal is *"
-        federated = _as_list(listed.get("Federated")) if isinstance(listed, dict) else []
-        if principal_arn in federated:
-            return False, "the provider is listed in NotPrincipal"
+        for kind, identifiers in principal.items():
+            if set(_listed(listed, kind)) & set(identifiers):
+                return False, f"the {kind} principal is listed in NotPrincipal"
         return True, ""
-    principal = statement.get("Principal")
-    if principal == "*":
+    block = statement.get("Principal")
+    if block == "*":
         return True, ""
-    if not isinstance(principal, dict):
-        return False, "no principal names the provider"
+    if not isinstance(block, dict):
+        return False, "no principal names the caller"
     # IAM documents {"AWS": "*"} as equivalent to "*": every principal.
-    if "*" in _as_list(principal.get("AWS")):
+    if "*" in _listed(block, "AWS"):
         return True, ""
-    federated = _as_list(principal.get("Federated"))
-    if "*" in federated or principal_arn in federated:
-        return True, ""
-    return False, f"Principal does not name {principal_arn}"
+    for kind, identifiers in principal.items():
+        listed = _listed(block, kind)
+        if (kind == "Federated" and "*" in listed) or set(listed) & set(identifiers):
+            return True, ""
+    names = " or ".join(identifier for identifiers in principal.values() for identifier in identifiers[:1])
+    return False, f"Principal does not name {names}"
 
 
 def _action_matches(statement, action):
@@ -184,8 +201,8 @@ def _action_matches(statement, action):
     return False, f"Action {listed} does not cover {action}"
 
 
-def _statement_applies(statement, principal_arn, action, context):
-    ok, why = _principal_matches(statement, principal_arn)
+def _statement_applies(statement, principal, action, context):
+    ok, why = _principal_matches(statement, principal)
     if not ok:
         return False, why
     ok, why = _action_matches(statement, action)
@@ -209,6 +226,19 @@ def evaluate(policy, provider_arn, claims, action=ACTION):
     through the OIDC provider ``provider_arn`` may perform ``action`` under the trust ``policy``
     (a dict or its JSON text). Returns a ``Decision``.
     """
+    provider = provider_of(provider_arn)
+    context = {}
+    for claim in ("sub", "aud"):
+        if claims.get(claim) not in (None, "", []):
+            context[f"{provider}:{claim}"] = claims[claim]
+    return evaluate_request(policy, {"Federated": [provider_arn]}, action, context)
+
+
+def evaluate_request(policy, principal, action, context):
+    """Decide whether ``principal`` (``{"Service": [...]}``, ``{"AWS": [...]}`` or ``{"Federated": [...]}``)
+    may perform ``action`` under the trust ``policy`` (a dict or its JSON text) with the request ``context``
+    (condition key -> value or list of values; keys are matched case-insensitively). Returns a ``Decision``.
+    """
     if isinstance(policy, (str, bytes)):
         try:
             policy = json.loads(policy)
@@ -216,12 +246,7 @@ def evaluate(policy, provider_arn, claims, action=ACTION):
             return Decision(False, "ImplicitDeny", None, None, "the trust policy is not valid JSON")
     if not isinstance(policy, dict):
         return Decision(False, "ImplicitDeny", None, None, "the trust policy is not an object")
-
-    provider = provider_of(provider_arn)
-    context = {}
-    for claim in ("sub", "aud"):
-        if claims.get(claim) not in (None, "", []):
-            context[f"{provider}:{claim}".lower()] = claims[claim]
+    context = {key.lower(): value for key, value in context.items()}
 
     statements = policy.get("Statement")
     statements = _as_list(statements)
@@ -231,7 +256,7 @@ def evaluate(policy, provider_arn, claims, action=ACTION):
         if not isinstance(statement, dict):
             continue
         effect = statement.get("Effect")
-        applies, why = _statement_applies(statement, provider_arn, action, context)
+        applies, why = _statement_applies(statement, principal, action, context)
         if not applies:
             reasons.append(f"statement {index}: {why}")
             continue

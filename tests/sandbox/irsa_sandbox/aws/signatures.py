@@ -47,7 +47,7 @@ class HeaderSignatures:
                            "Authorization header requires 'Credential', 'Signature' and 'SignedHeaders' "
                            f"parameters. Authorization={authorization}")
         key_id, scope_date, scope_region, scope_service, _unused = credential
-        eks = service == "eks"
+        eks = service in ("eks", "eks-auth")
         try:
             secret, token = self._secret_for(key_id, environ.get("HTTP_X_AMZ_SECURITY_TOKEN"))
         except AwsError as error:
