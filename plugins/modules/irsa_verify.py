@@ -52,9 +52,10 @@ description:
     C(pods.eks.amazonaws.com) call C(sts:AssumeRole) and, unless the association disables session tags,
     C(sts:TagSession), with the C(aws:SourceAccount) and C(aws:SourceArn) of this cluster; the C(eks-pod-identity-agent)
     add-on is ACTIVE; no Fargate profile selects the namespace (and O(pod_labels)). Pods without the container
-    credentials (created before the association) and pods that also get IRSA's web identity (which the AWS SDKs take
-    first) are warnings."
-  - "For Pod Identity, C(token) exchanges a ServiceAccount token of audience C(pods.eks.amazonaws.com) with EKS Auth
+    credentials (created before the association) and pods that also have IRSA's web identity variables (which the AWS
+    SDKs take first) are warnings."
+  - "For Pod Identity, C(token) exchanges a ServiceAccount token of audience C(pods.eks.amazonaws.com), bound to a running
+    pod of the ServiceAccount as the agent's is (skipped, and said so, when none runs), with EKS Auth
     (C(eks-auth:AssumeRoleForPodIdentity)) and calls C(sts:GetCallerIdentity) with the credentials it returns; C(pod) runs
     the AWS CLI in a pod, which gets its credentials from the container credentials provider
     (C(AWS_CONTAINER_CREDENTIALS_FULL_URI))."

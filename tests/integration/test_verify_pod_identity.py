@@ -2,45 +2,25 @@
 
 Each binding is broken on purpose in one way (no association, an association for another namespace or role, a role
 whose trust lacks the service principal, sts:TagSession or this cluster, a namespace that a Fargate profile selects,
-the agent add-on removed, pods created before the association, an IRSA annotation left in place) and one task
+the agent add-on removed, pods created before the association, a pod with IRSA's variables besides Pod Identity's) and one task
 verifies them all: each is diagnosed by the finding that names its broken link, and by none other.
 
-The token and pod checks need the sandbox's EKS Auth (AssumeRoleForPodIdentity), the Pod Identity agent's credentials
-endpoint and the pod mutation. Their tests are skipped while the sandbox does not serve them (the probes below look
-for them in the sandbox's code), and fail if the sandbox has them but does not answer as AWS does.
+The token and pod checks go through the sandbox's EKS Auth (AssumeRoleForPodIdentity), the Pod Identity agent's
+credentials endpoint and AWS's webhook's pod mutation.
 """
 
 import json
-import os
+import time
 
 import pytest
 import yaml
 from irsa_sandbox.testing import unique
 from kube_api import KubeApi
-from playbook_runner import ROOT, run_playbook
+from playbook_runner import run_playbook
 
 ACCOUNT = "123456789012"
 CLUSTER = "sandbox"
 SERVICE = "pods.eks.amazonaws.com"
-SANDBOX_CODE = os.path.join(ROOT, "tests", "sandbox", "irsa_sandbox")
-
-
-def sandbox_code_mentions(text):
-    """Whether the sandbox's code or README mentions ``text`` (an API it serves, an environment variable it injects)."""
-    paths = [os.path.join(ROOT, "tests", "sandbox", "README.md")]
-    for directory, _dirs, files in os.walk(SANDBOX_CODE):
-        paths += [os.path.join(directory, name) for name in files if name.endswith(".py")]
-    for path in paths:
-        with open(path, encoding="utf-8") as handle:
-            if text in handle.read():
-                return True
-    return False
-
-
-NO_EKS_AUTH = not sandbox_code_mentions("AssumeRoleForPodIdentity")
-NO_AGENT = NO_EKS_AUTH or not sandbox_code_mentions("AWS_CONTAINER_CREDENTIALS_FULL_URI")
-
-
 def cluster_arn(sandbox):
     return next(cluster["arn"] for cluster in sandbox.vars["irsa_sandbox_clusters"] if cluster["name"] == CLUSTER)
 
@@ -119,24 +99,33 @@ def test_each_broken_link_is_named_by_its_own_finding(sandbox, tmp_path, namespa
         "Action": "sts:AssumeRoleWithWebIdentity"}]})
     no_tag = create_role(sandbox, prefix + "-notag", pod_trust(actions=["sts:AssumeRole"]))
     elsewhere = create_role(sandbox, prefix + "-elsewhere", pod_trust(source_arn=arn.replace(":cluster/sandbox", ":cluster/other")))
-    for name in ("good", "noassoc", "otherrole", "nosp", "notag", "notagoff", "elsewhere", "stale", "irsa"):
-        kube.create_service_account(namespace, name, {"eks.amazonaws.com/role-arn": other} if name == "irsa" else None)
+    for name in ("good", "noassoc", "otherrole", "nosp", "notag", "notagoff", "elsewhere", "stale", "irsa", "annotated"):
+        kube.create_service_account(namespace, name, {"eks.amazonaws.com/role-arn": other} if name in ("irsa", "annotated") else None)
     # A pod that runs before its ServiceAccount's association exists.
     kube.request("POST", "/api/v1/namespaces/%s/pods" % namespace, {"apiVersion": "v1", "kind": "Pod", "metadata": {"name": "stale-app"},
                  "spec": {"serviceAccountName": "stale", "containers": [{"name": "app", "image": "busybox", "command": ["sleep", "600"]}]}})
     associate(sandbox, namespace + "-dev", "noassoc", good)
     for name, role in (("good", good), ("otherrole", good), ("nosp", irsa_only), ("notag", no_tag), ("elsewhere", elsewhere),
-                       ("stale", good), ("irsa", good)):
+                       ("stale", good), ("irsa", good), ("annotated", good)):
         associate(sandbox, namespace, name, role)
     associate(sandbox, namespace, "notagoff", no_tag, disableSessionTags=True)
+    # A pod created after the association, whose template also sets IRSA's variables: AWS's webhook adds Pod Identity's,
+    # and the pod has both.
+    irsa_env = [{"name": "AWS_ROLE_ARN", "value": other},
+                {"name": "AWS_WEB_IDENTITY_TOKEN_FILE", "value": "/var/run/secrets/eks.amazonaws.com/serviceaccount/token"}]
+    kube.request("POST", "/api/v1/namespaces/%s/pods" % namespace, {"apiVersion": "v1", "kind": "Pod", "metadata": {"name": "irsa-app"},
+                 "spec": {"serviceAccountName": "irsa", "containers": [{"name": "app", "image": "busybox", "command": ["sleep", "600"],
+                                                                        "env": irsa_env}]}})
 
     result, output = verify(sandbox, tmp_path, [pi(namespace, name) for name in (
-        "good", "noassoc", "nosp", "notag", "notagoff", "elsewhere", "stale", "irsa")] + [pi(namespace, "otherrole", role_arn=other)])
-    assert result["summary"] == {"total": 9, "verified": 4, "failed": 5}
-    for name in ("good", "notagoff", "stale", "irsa"):
+        "good", "noassoc", "nosp", "notag", "notagoff", "elsewhere", "stale", "irsa", "annotated")] + [pi(namespace, "otherrole", role_arn=other)])
+    assert result["summary"] == {"total": 10, "verified": 5, "failed": 5}
+    for name in ("good", "notagoff", "stale", "irsa", "annotated"):
         assert entry_of(result, name)["verified"], entry_of(result, name)["checks"]
         assert entry_of(result, name)["mechanism"] == "pod_identity"
     assert findings(result, "good", "warning") == {} and findings(result, "notagoff", "warning") == {}
+    # The IRSA annotation beside the association is no problem: AWS's webhook gives new pods Pod Identity only.
+    assert findings(result, "annotated", "warning") == {}
 
     missing = findings(result, "noassoc")
     assert list(missing) == ["association"]
@@ -158,7 +147,7 @@ def test_each_broken_link_is_named_by_its_own_finding(sandbox, tmp_path, namespa
     assert entry_of(result, "stale")["pods_to_restart"] == ["stale-app"]
     irsa = findings(result, "irsa", "warning")
     assert list(irsa) == ["irsa_precedence"]
-    assert "so they run as %s, not as the Pod Identity role %s" % (other, good) in irsa["irsa_precedence"]["message"]
+    assert "so they run as %s, not as the Pod Identity role %s: irsa-app." % (other, good) in irsa["irsa_precedence"]["message"]
     # Warnings of a run that passes are also said on the task's output.
     assert "[irsa_precedence]" in output
 
@@ -193,20 +182,29 @@ def test_agent_missing_and_fargate(sandbox, tmp_path, namespace):
 # --- token and pod: need the sandbox's EKS Auth, agent endpoint and pod mutation --------------------------------
 
 
-@pytest.mark.skipif(NO_EKS_AUTH, reason="the sandbox serves no eks-auth AssumeRoleForPodIdentity yet")
 def test_token_exchanged_with_eks_auth(sandbox, tmp_path, namespace):
     kube = KubeApi(sandbox, CLUSTER)
     good = create_role(sandbox, namespace + "-good", pod_trust(source_arn=cluster_arn(sandbox)))
     no_tag = create_role(sandbox, namespace + "-notag", pod_trust(actions=["sts:AssumeRole"]))
-    for name, role in (("app", good), ("notag", no_tag)):
+    for name, role in (("app", good), ("notag", no_tag), ("idle", good)):
         kube.create_service_account(namespace, name)
         associate(sandbox, namespace, name, role)
     kube.create_service_account(namespace, "noassoc")
-    result, output = verify(sandbox, tmp_path, [pi(namespace, "app"), pi(namespace, "notag"), pi(namespace, "noassoc")],
-                            checks=("static", "token"))
+    # The workloads: EKS Auth exchanges a pod's token, so the check binds its token to a running pod of the ServiceAccount.
+    for name in ("app", "notag"):
+        kube.request("POST", "/api/v1/namespaces/%s/pods" % namespace, {"apiVersion": "v1", "kind": "Pod", "metadata": {"name": name + "-0"},
+                     "spec": {"serviceAccountName": name, "containers": [{"name": "app", "image": "busybox", "command": ["sleep", "600"]}]}})
+    deadline = time.monotonic() + 120
+    while sorted(pod["metadata"]["name"] for pod in kube.pods(namespace) if pod.get("status", {}).get("phase") == "Running") != ["app-0", "notag-0"]:
+        assert time.monotonic() < deadline, kube.pods(namespace)
+        time.sleep(0.5)
+    result, output = verify(sandbox, tmp_path, [pi(namespace, name) for name in ("app", "notag", "noassoc", "idle")], checks=("static", "token"))
     app = entry_of(result, "app")
     assert app["verified"], app["checks"]
-    assert app["caller_identity"]["arn"].startswith("arn:aws:sts::%s:assumed-role/%s-good/" % (ACCOUNT, namespace))
+    # The pod's session: EKS names it after the cluster and the pod.
+    assert app["caller_identity"]["arn"].startswith("arn:aws:sts::%s:assumed-role/%s-good/eks-sandbox-app-0-" % (ACCOUNT, namespace))
+    idle = next(check for check in entry_of(result, "idle")["checks"] if check["name"] == "token")
+    assert idle["passed"] is None and "no pod of the ServiceAccount %s/idle runs; the pod check runs one" % namespace in idle["message"]
     token = findings(result, "notag")["token"]
     assert "EKS Auth answered AccessDeniedException" in token["message"] and "sts:TagSession" in token["message"]
     assert entry_of(result, "notag")["attempts"] == 1  # the static check explained it: not retried
@@ -214,7 +212,6 @@ def test_token_exchanged_with_eks_auth(sandbox, tmp_path, namespace):
     assert_no_secret(sandbox, output, json.dumps(result))
 
 
-@pytest.mark.skipif(NO_AGENT, reason="the sandbox has no Pod Identity agent endpoint and pod mutation yet")
 def test_pod_gets_the_role_through_the_container_credentials(sandbox, tmp_path, namespace):
     kube = KubeApi(sandbox, CLUSTER)
     good = create_role(sandbox, namespace + "-good", pod_trust())

@@ -282,9 +282,13 @@ class KubernetesAPI:
     def delete_service_account(self, namespace, name):
         return self.request("DELETE", _sa_path(namespace, name), not_found=True, what=_label("serviceaccount", namespace, name))
 
-    def create_token(self, namespace, name, audience, expiration_seconds):
+    def create_token(self, namespace, name, audience, expiration_seconds, bound_pod=None):
+        """A token of the ServiceAccount; with ``bound_pod`` (a pod object), bound to that pod as a projected token is."""
         body = {"apiVersion": "authentication.k8s.io/v1", "kind": "TokenRequest",
                 "spec": {"audiences": [audience], "expirationSeconds": int(expiration_seconds)}}
+        if bound_pod:
+            metadata = bound_pod.get("metadata") or {}
+            body["spec"]["boundObjectRef"] = {"apiVersion": "v1", "kind": "Pod", "name": metadata.get("name"), "uid": metadata.get("uid")}
         answer = self.request("POST", _sa_path(namespace, name) + "/token", body=body,
                               what="a token for " + _label("serviceaccount", namespace, name))
         return (answer.get("status") or {}).get("token")

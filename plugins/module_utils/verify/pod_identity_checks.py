@@ -22,7 +22,6 @@ from __future__ import annotations
 
 import json
 
-from ansible_collections.eks.irsa.plugins.module_utils.constants import ROLE_ARN_ANNOTATION
 from ansible_collections.eks.irsa.plugins.module_utils.constants import ROLE_ARN_ENV
 from ansible_collections.eks.irsa.plugins.module_utils.constants import TOKEN_FILE_ENV
 from ansible_collections.eks.irsa.plugins.module_utils.naming import NamingError
@@ -34,6 +33,7 @@ from ansible_collections.eks.irsa.plugins.module_utils.trust.build import statem
 from ansible_collections.eks.irsa.plugins.module_utils.verify.results import WARNING
 from ansible_collections.eks.irsa.plugins.module_utils.verify.results import binding_label
 from ansible_collections.eks.irsa.plugins.module_utils.verify.results import result
+from ansible_collections.eks.irsa.plugins.module_utils.verify.results import skipped
 from ansible_collections.eks.irsa.plugins.module_utils.verify.token import parse_assumed_role_arn
 
 IRSA = "irsa"
@@ -289,6 +289,17 @@ def _live(pods):
             if not (pod.get("metadata") or {}).get("deletionTimestamp")]
 
 
+def is_running(pod):
+    """Whether ``pod`` is running and not being deleted."""
+    return (pod.get("status") or {}).get("phase") == "Running" and not (pod.get("metadata") or {}).get("deletionTimestamp")
+
+
+def no_pod_for_token_check(namespace, name):
+    """The token check when no pod of the ServiceAccount runs: EKS Auth exchanges a pod's token only."""
+    return skipped("token", "token", "Skipped: EKS Auth exchanges the token of a pod (it tags the session with the pod's name and UID), "
+                   "and no pod of the ServiceAccount {0} runs; the pod check runs one.".format(binding_label(namespace, name)))
+
+
 def stale_pods(pods):
     """Names of the running or pending pods without the Pod Identity credentials (created before the association)."""
     return sorted(pod["metadata"]["name"] for pod in _live(pods) if credential_problems(pod))
@@ -309,30 +320,29 @@ def stale_pods_check(namespace, name, pods):
 
 
 def irsa_precedence_check(namespace, name, service_account, pods, role_arn):
-    """A warning when the pods get IRSA's web identity as well (the ServiceAccount's role annotation, or running pods
-    with AWS_ROLE_ARN and AWS_WEB_IDENTITY_TOKEN_FILE): the SDKs take it before the container credentials."""
-    annotated = ((service_account or {}).get("metadata") or {}).get("annotations", {}) or {}
-    irsa_role = annotated.get(ROLE_ARN_ANNOTATION)
-    running = sorted(pod["metadata"]["name"] for pod in _live(pods) if web_identity_role(pod))
-    if not irsa_role and not running:
+    """A warning for running pods that carry IRSA's web identity (AWS_ROLE_ARN and AWS_WEB_IDENTITY_TOKEN_FILE) besides
+    Pod Identity's container credentials: the SDKs take the web identity first.
+
+    The ServiceAccount's IRSA annotation alone is no such case: for a ServiceAccount that is both annotated and
+    associated, AWS's pod identity webhook injects the container credentials only ("Container credentials method takes
+    precedence"), so its new pods run on Pod Identity. ``service_account`` is kept for the callers' sake."""
+    del service_account
+    both = [pod for pod in _live(pods) if web_identity_role(pod) and not credential_problems(pod)]
+    if not both:
         return None
-    if not irsa_role:
-        irsa_role = web_identity_role([pod for pod in _live(pods) if web_identity_role(pod)][0])
-    where = []
-    if annotated.get(ROLE_ARN_ANNOTATION):
-        where.append("the ServiceAccount {0} is still annotated with {1}={2}".format(binding_label(namespace, name), ROLE_ARN_ANNOTATION, irsa_role))
-    if running:
-        where.append("running pod(s) have {0} and {1}: {2}".format(ROLE_ARN_ENV, TOKEN_FILE_ENV, ", ".join(running[:10])))
+    irsa_role = web_identity_role(both[0])
+    names = sorted(pod["metadata"]["name"] for pod in both)
     same = same_role(irsa_role, role_arn) if role_arn else False
     return result(
         "irsa_precedence", "static", False,
-        "{0}: those pods get IRSA's web identity besides Pod Identity, and the AWS SDKs and CLI look for a web identity "
-        "({1}) before the container credentials ({2}), so they run as {3}{4}.".format(
-            "; ".join(where)[0].upper() + "; ".join(where)[1:], TOKEN_FILE_ENV, CREDENTIALS_URI_ENV, irsa_role,
+        "{0} running pod(s) of the ServiceAccount {1} have IRSA's {2} and {3} besides Pod Identity's {4}: the AWS SDKs and CLI "
+        "look for a web identity before the container credentials, so they run as {5}{6}: {7}.".format(
+            len(names), binding_label(namespace, name), ROLE_ARN_ENV, TOKEN_FILE_ENV, CREDENTIALS_URI_ENV, irsa_role,
             " (the same role, through IRSA)" if same else
-            ", not as the Pod Identity role {0}".format(role_arn) if role_arn else ", not through Pod Identity"),
-        "To move them to Pod Identity, remove the {0} annotation (eks.irsa.irsa_service_account state: absent) and restart "
-        "the pods.".format(ROLE_ARN_ANNOTATION),
+            ", not as the Pod Identity role {0}".format(role_arn) if role_arn else ", not through Pod Identity",
+            ", ".join(names[:10]) + (" and {0} more".format(len(names) - 10) if len(names) > 10 else "")),
+        "AWS's webhook does not inject both, so {0} and {1} are written in the pods' template: remove them there and restart "
+        "the pods.".format(ROLE_ARN_ENV, TOKEN_FILE_ENV),
         severity=WARNING)
 
 

@@ -690,8 +690,15 @@ class Verifier:
             checks.append(pi_checks.no_exchange_check(
                 "the ServiceAccount does not exist" if sa is None else "the ServiceAccount has no Pod Identity association"))
             return
+        # EKS Auth exchanges the token of a pod (the session is tagged with the pod's name and UID), as the agent
+        # presents it: the token is bound to a running pod of the ServiceAccount.
+        running = [pod for pod in self.pods_of(entry["namespace"], entry["service_account"]) if pi_checks.is_running(pod)]
+        if not running:
+            checks.append(pi_checks.no_pod_for_token_check(entry["namespace"], entry["service_account"]))
+            return
         explained = [check for check in failures(checks) if check["name"] in pi_checks.EXPLAINING_CHECKS]
-        token = self.kube.create_token(entry["namespace"], entry["service_account"], pi_checks.AUDIENCE, token_check.TOKEN_CHECK_EXPIRATION)
+        token = self.kube.create_token(entry["namespace"], entry["service_account"], pi_checks.AUDIENCE, token_check.TOKEN_CHECK_EXPIRATION,
+                                       bound_pod=running[0])
         self.module.no_log_values.add(token)
         timeout = 0 if explained else self.params["propagation_timeout"]
         eks_auth = self.client("eks-auth")

@@ -230,17 +230,25 @@ def test_pods_that_predate_the_association_are_a_warning():
     assert checks.stale_pods_check("shop", "cart", [pod("new", POD_IDENTITY_ENV)]) is None
 
 
-def test_irsa_web_identity_wins_over_pod_identity():
-    sa = {"metadata": {"annotations": {"eks.amazonaws.com/role-arn": OTHER_ROLE_ARN}}}
-    check = checks.irsa_precedence_check("shop", "cart", sa, [], ROLE_ARN)
+def test_irsa_web_identity_wins_over_pod_identity_in_a_pod_that_has_both():
+    both = pod("both", IRSA_ENV + POD_IDENTITY_ENV)
+    check = checks.irsa_precedence_check("shop", "cart", {"metadata": {}}, [both, pod("p", POD_IDENTITY_ENV)], ROLE_ARN)
     assert check["severity"] == "warning" and check["passed"] is False
-    assert "so they run as {0}, not as the Pod Identity role {1}".format(OTHER_ROLE_ARN, ROLE_ARN) in check["message"]
-    assert "before the container credentials" in check["message"]
-    check = checks.irsa_precedence_check("shop", "cart", {"metadata": {}}, [pod("both", IRSA_ENV + POD_IDENTITY_ENV)], ROLE_ARN)
-    assert "Running pod(s) have AWS_ROLE_ARN and AWS_WEB_IDENTITY_TOKEN_FILE: both" in check["message"]
-    assert checks.irsa_precedence_check("shop", "cart", {"metadata": {}}, [pod("p", POD_IDENTITY_ENV)], ROLE_ARN) is None
-    check = checks.irsa_precedence_check("shop", "cart", sa, [], None)
-    assert "so they run as {0}, not through Pod Identity.".format(OTHER_ROLE_ARN) in check["message"]
+    assert check["message"].startswith("1 running pod(s) of the ServiceAccount shop/cart have IRSA's AWS_ROLE_ARN and "
+                                       "AWS_WEB_IDENTITY_TOKEN_FILE besides Pod Identity's AWS_CONTAINER_CREDENTIALS_FULL_URI")
+    assert "so they run as {0}, not as the Pod Identity role {1}: both.".format(OTHER_ROLE_ARN, ROLE_ARN) in check["message"]
+    assert "written in the pods' template" in check["remediation"]
+    check = checks.irsa_precedence_check("shop", "cart", {"metadata": {}}, [both], None)
+    assert "so they run as {0}, not through Pod Identity: both.".format(OTHER_ROLE_ARN) in check["message"]
+
+
+def test_an_irsa_annotation_beside_the_association_is_no_precedence_problem():
+    # AWS's webhook injects only the container credentials for a ServiceAccount that is annotated and associated.
+    sa = {"metadata": {"annotations": {"eks.amazonaws.com/role-arn": OTHER_ROLE_ARN}}}
+    assert checks.irsa_precedence_check("shop", "cart", sa, [pod("p", POD_IDENTITY_ENV)], ROLE_ARN) is None
+    assert checks.irsa_precedence_check("shop", "cart", sa, [], ROLE_ARN) is None
+    # A pod with IRSA's variables only predates the association: the stale-pods warning speaks of it.
+    assert checks.irsa_precedence_check("shop", "cart", sa, [pod("old", IRSA_ENV)], ROLE_ARN) is None
 
 
 def test_credential_problems_of_a_pod():

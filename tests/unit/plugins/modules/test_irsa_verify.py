@@ -141,8 +141,11 @@ class FakeKube:
         self.record("list_mutating_webhook_configurations")
         return [{"metadata": {"name": "pod-identity-webhook"}, "webhooks": [{"name": "iam-for-pods.amazonaws.com"}]}] if self.webhook else []
 
-    def create_token(self, namespace, name, audience, expiration_seconds):
-        self.record("create_token", namespace, name, audience, expiration_seconds)
+    def create_token(self, namespace, name, audience, expiration_seconds, bound_pod=None):
+        if bound_pod:
+            self.record("create_token", namespace, name, audience, expiration_seconds, bound_pod["metadata"]["name"])
+        else:
+            self.record("create_token", namespace, name, audience, expiration_seconds)
         return TOKEN
 
     def create_pod(self, namespace, manifest):

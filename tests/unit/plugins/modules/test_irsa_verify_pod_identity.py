@@ -249,13 +249,22 @@ def test_fargate_profile_selecting_the_namespace(monkeypatch):
 def test_pods_predating_the_association_and_irsa_precedence_are_warnings(monkeypatch):
     old = {"metadata": {"name": "cart-old"}, "status": {"phase": "Running"},
            "spec": {"serviceAccountName": "cart", "containers": [{"name": "app", "env": []}]}}
+    irsa_env = [{"name": "AWS_ROLE_ARN", "value": OTHER_ROLE_ARN},
+                {"name": "AWS_WEB_IDENTITY_TOKEN_FILE", "value": "/var/run/secrets/eks.amazonaws.com/serviceaccount/token"}]
+    pod_identity_env = [{"name": "AWS_CONTAINER_CREDENTIALS_FULL_URI", "value": "http://169.254.170.23/v1/credentials"},
+                        {"name": "AWS_CONTAINER_AUTHORIZATION_TOKEN_FILE",
+                         "value": "/var/run/secrets/pods.eks.amazonaws.com/serviceaccount/eks-pod-identity-token"}]
+    both = {"metadata": {"name": "cart-both"}, "status": {"phase": "Running"},
+            "spec": {"serviceAccountName": "cart", "containers": [{"name": "app", "env": irsa_env + pod_identity_env}]}}
+    # The annotation beside the association is no problem of its own: AWS's webhook injects Pod Identity only.
     sa = service_account(annotations={"eks.amazonaws.com/role-arn": OTHER_ROLE_ARN})
-    verifier, module, _kube, _eks = setup(monkeypatch, sa=sa, pods=[old])
+    verifier, module, _kube, _eks = setup(monkeypatch, sa=sa, pods=[old, both])
     entry = verifier.verify(pi_binding())
     assert entry["verified"] and failed(entry) == []
     assert failed(entry, "warning") == ["stale_pods", "irsa_precedence"]
     assert entry["pods_to_restart"] == ["cart-old"]
-    assert "so they run as {0}, not as the Pod Identity role {1}".format(OTHER_ROLE_ARN, ROLE_ARN) in by_name(entry)["irsa_precedence"]["message"]
+    message = by_name(entry)["irsa_precedence"]["message"]
+    assert "so they run as {0}, not as the Pod Identity role {1}: cart-both.".format(OTHER_ROLE_ARN, ROLE_ARN) in message
     output = runner.run_output([entry], single=True)
     assert output["verified"]
 
@@ -263,15 +272,35 @@ def test_pods_predating_the_association_and_irsa_precedence_are_warnings(monkeyp
 # --- token ---------------------------------------------------------------------------------------------
 
 
+def running_pod(name="cart-app"):
+    """A running pod of shop/cart that AWS's webhook gave the container credentials."""
+    env = [{"name": "AWS_CONTAINER_CREDENTIALS_FULL_URI", "value": "http://169.254.170.23/v1/credentials"},
+           {"name": "AWS_CONTAINER_AUTHORIZATION_TOKEN_FILE", "value": "/var/run/secrets/pods.eks.amazonaws.com/serviceaccount/eks-pod-identity-token"}]
+    return {"metadata": {"name": name, "uid": "0a1b2c"}, "status": {"phase": "Running"},
+            "spec": {"serviceAccountName": "cart", "containers": [{"name": "app", "env": env}]}}
+
+
+def test_without_a_running_pod_there_is_no_token_to_exchange(monkeypatch):
+    pending = dict(running_pod("cart-pending"), status={"phase": "Pending"})
+    verifier, module, kube, _eks = setup(monkeypatch, checks=("static", "token"), pods=[pending])
+    entry = verifier.verify(pi_binding())
+    token = by_name(entry)["token"]
+    assert token["passed"] is None and "EKS Auth exchanges the token of a pod" in token["message"]
+    assert "no pod of the ServiceAccount shop/cart runs; the pod check runs one" in token["message"]
+    assert not [call for call in kube.calls if call[0] == "create_token"]
+    module.eks_auth_stub.assert_no_pending_responses()
+
+
 def test_token_exchanged_with_eks_auth_then_get_caller_identity(monkeypatch):
-    verifier, module, kube, _eks = setup(monkeypatch, checks=("static", "token"))
+    verifier, module, kube, _eks = setup(monkeypatch, checks=("static", "token"), pods=[running_pod()])
     module.answer_exchange()
     entry = verifier.verify(pi_binding())
     assert entry["verified"], entry["checks"]
     token = by_name(entry)["token"]
     assert token["passed"] and "assumed-role/shop-cart/eks-blue-cart-0a1b2c" in token["message"]
     assert entry["caller_identity"]["arn"] == "arn:aws:sts::{0}:assumed-role/shop-cart/eks-blue-cart-0a1b2c".format(ACCOUNT)
-    assert ("create_token", "shop", "cart", "pods.eks.amazonaws.com", 600) in kube.calls
+    # The token is bound to the running pod, as the one the agent presents is.
+    assert ("create_token", "shop", "cart", "pods.eks.amazonaws.com", 600, "cart-app") in kube.calls
     # GetCallerIdentity is made with the credentials EKS Auth issued, which are then masked and never returned.
     assert module.sts_credentials == [{"aws_access_key_id": PI_CREDENTIALS["accessKeyId"], "aws_secret_access_key": PI_CREDENTIALS["secretAccessKey"],
                                        "aws_session_token": PI_CREDENTIALS["sessionToken"]}]
@@ -282,7 +311,7 @@ def test_token_exchanged_with_eks_auth_then_get_caller_identity(monkeypatch):
 
 
 def test_token_for_another_role_fails(monkeypatch):
-    verifier, module, _kube, _eks = setup(monkeypatch, checks=("token",))
+    verifier, module, _kube, _eks = setup(monkeypatch, checks=("token",), pods=[running_pod()])
     module.answer_exchange(role="shop-other")
     entry = verifier.verify(pi_binding())
     assert failed(entry) == ["token"] and "not a session of role 'shop-cart'" in by_name(entry)["token"]["message"]
@@ -290,7 +319,7 @@ def test_token_for_another_role_fails(monkeypatch):
 
 def test_a_refusal_that_static_explains_is_not_retried(monkeypatch):
     no_tag = {"Statement": [dict(POD_TRUST["Statement"][0], Action="sts:AssumeRole")]}
-    verifier, module, _kube, _eks = setup(monkeypatch, trust=no_tag, checks=("static", "token"))
+    verifier, module, _kube, _eks = setup(monkeypatch, trust=no_tag, checks=("static", "token"), pods=[running_pod()])
     module.answer_exchange(error=("AccessDeniedException", "Unauthorized", 403))
     entry = verifier.verify(pi_binding())
     assert failed(entry) == ["trust_policy_tag_session", "token"]
@@ -301,7 +330,7 @@ def test_a_refusal_that_static_explains_is_not_retried(monkeypatch):
 
 
 def test_an_unexplained_refusal_is_retried_for_propagation(monkeypatch):
-    verifier, module, _kube, _eks = setup(monkeypatch, checks=("token",))
+    verifier, module, _kube, _eks = setup(monkeypatch, checks=("token",), pods=[running_pod()])
     module.answer_exchange(error=("AccessDeniedException", "Unauthorized", 403), times=2)
     module.answer_exchange()
     entry = verifier.verify(pi_binding())
