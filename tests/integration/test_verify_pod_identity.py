@@ -21,6 +21,8 @@ from playbook_runner import run_playbook
 ACCOUNT = "123456789012"
 CLUSTER = "sandbox"
 SERVICE = "pods.eks.amazonaws.com"
+
+
 def cluster_arn(sandbox):
     return next(cluster["arn"] for cluster in sandbox.vars["irsa_sandbox_clusters"] if cluster["name"] == CLUSTER)
 

@@ -167,7 +167,8 @@ def trust_checks(policy, role_name, cluster_arn, namespace, name, session_tags=T
 
 def _trust_denial(role, policy, decision, cluster_arn, action):
     """``(message, remediation)`` of a trust that does not let the service principal call ``action``."""
-    fix = "Add the Pod Identity statement to the role's trust (eks.irsa.irsa_role with pod_identity: {{state: present}} does): {0}.".format(json.dumps(TRUST_STATEMENT, sort_keys=True))
+    fix = "Add the Pod Identity statement to the role's trust (eks.irsa.irsa_role with pod_identity: {{state: present}} does): {0}.".format(
+        json.dumps(TRUST_STATEMENT, sort_keys=True))
     statements = statements_of(policy)
     if decision.effect == "Deny":
         return ("{0}: {1}.".format(role, decision.reason),

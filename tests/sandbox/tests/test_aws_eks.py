@@ -25,13 +25,6 @@ def test_describe_cluster_points_at_the_sandbox(sandbox):
     assert kubeconfig["current-context"] == "sandbox"
 
 
-def test_no_oidc_provider_unless_asked(sandbox2):
-    iam = sandbox2.client("iam")
-    green = next(c for c in sandbox2.vars["irsa_sandbox_clusters"] if c["name"] == "green")
-    arns = [p["Arn"] for p in iam.list_open_id_connect_providers()["OpenIDConnectProviderList"]]
-    assert green["provider_arn"] not in arns
-
-
 def test_unknown_cluster_is_resource_not_found(sandbox):
     eks = sandbox.client("eks")
     try:

@@ -30,8 +30,10 @@ def test_starts_with_its_files_and_stops_on_sigterm(tmp_path):
     assert not (tmp_path / "state" / "ready").exists(), "ready must go away when the sandbox stops"
 
 
-def test_sigint_also_stops_cleanly(tmp_path):
+def test_sigint_also_stops_cleanly_and_without_the_flag_no_oidc_provider_is_registered(tmp_path):
     running = start_sandbox(tmp_path / "state")
+    iam = running.client("iam")
+    assert iam.list_open_id_connect_providers()["OpenIDConnectProviderList"] == []
     running.process.send_signal(signal.SIGINT)
     assert running.process.wait(15) == 0
 
