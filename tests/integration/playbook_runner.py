@@ -1,10 +1,13 @@
 """Run ansible-playbook against a running sandbox, as a user who sourced its env file would."""
 
+import json
 import os
 import signal
 import subprocess
 import sys
 import uuid
+
+import yaml
 
 ROOT = os.path.abspath(os.path.join(os.path.dirname(__file__), "..", ".."))
 COLLECTIONS = os.path.join(ROOT, ".build", "collections")
@@ -139,3 +142,25 @@ def kill_process_tree(root):
             os.kill(pid, signal.SIGKILL)
         except ProcessLookupError:
             pass
+
+
+def run_module(sandbox, tmp_path, module, args, service, check=False):
+    """Run ``module`` once with ``args`` (plus the sandbox's region) in check mode or not, with diff; return its
+    result (``failed`` and ``msg`` when it failed) and the ``(action, write)`` calls it made to AWS ``service``."""
+    result_file = tmp_path / ("result-%d.json" % len(list(tmp_path.glob("result-*.json"))))
+    playbook = [{
+        "hosts": "localhost",
+        "gather_facts": False,
+        "tasks": [
+            {"name": "the module", module: dict(args, region="{{ aws_region }}"), "register": "outcome",
+             "ignore_errors": True, "check_mode": check, "diff": True},
+            {"ansible.builtin.copy": {"content": "{{ outcome | to_json }}", "dest": str(result_file)}},
+        ],
+    }]
+    path = tmp_path / "playbook.yml"
+    path.write_text(yaml.safe_dump(playbook), encoding="utf-8")
+    sandbox.reset_log()
+    completed = run_playbook(sandbox, str(path), str(tmp_path))
+    assert completed.returncode == 0, completed.stdout[-6000:]
+    calls = [(call["action"], call["write"]) for call in sandbox.log()["calls"] if call["service"] == service]
+    return json.loads(result_file.read_text(encoding="utf-8")), calls

@@ -11,7 +11,7 @@ import os
 
 import yaml
 from irsa_sandbox.testing import unique
-from playbook_runner import ROOT, run_playbook
+from playbook_runner import ROOT, run_module, run_playbook
 
 ACCOUNT = "123456789012"
 ROLE = "arn:aws:iam::%s:role/pia-app" % ACCOUNT
@@ -22,24 +22,7 @@ MODULE = "eks.irsa.eks_pod_identity_association"
 
 
 def run(sandbox, tmp_path, args, check=False):
-    """Run the module once with ``args``; its result (``failed`` and ``msg`` when it failed) and the EKS calls made."""
-    result_file = tmp_path / ("result-%d.json" % len(list(tmp_path.glob("result-*.json"))))
-    playbook = [{
-        "hosts": "localhost",
-        "gather_facts": False,
-        "tasks": [
-            {"name": "the association", MODULE: dict(args, region="{{ aws_region }}"), "register": "outcome",
-             "ignore_errors": True, "check_mode": check, "diff": True},
-            {"ansible.builtin.copy": {"content": "{{ outcome | to_json }}", "dest": str(result_file)}},
-        ],
-    }]
-    path = tmp_path / "playbook.yml"
-    path.write_text(yaml.safe_dump(playbook), encoding="utf-8")
-    sandbox.reset_log()
-    completed = run_playbook(sandbox, str(path), str(tmp_path))
-    assert completed.returncode == 0, completed.stdout[-6000:]
-    calls = [(call["action"], call["write"]) for call in sandbox.log()["calls"] if call["service"] == "eks"]
-    return json.loads(result_file.read_text(encoding="utf-8")), calls
+    return run_module(sandbox, tmp_path, MODULE, args, "eks", check)
 
 
 def writes(calls):

@@ -8,9 +8,8 @@ left untouched (the task refuses, saying how to opt in, when it would have to ch
 
 import json
 
-import yaml
 from irsa_sandbox.testing import unique
-from playbook_runner import run_playbook
+from playbook_runner import run_module
 
 ACCOUNT = "123456789012"
 OWNER = {"Key": "eks.irsa/managed-by", "Value": "eks.irsa"}
@@ -21,24 +20,7 @@ AWS_GUIDE = {"Sid": "AllowEksAuthToAssumeRoleForPodIdentity", "Effect": "Allow",
 
 
 def run(sandbox, tmp_path, args, check=False):
-    """Run irsa_role once with ``args``; its result (``failed`` and ``msg`` when it failed) and the IAM calls made."""
-    result_file = tmp_path / ("result-%d.json" % len(list(tmp_path.glob("result-*.json"))))
-    playbook = [{
-        "hosts": "localhost",
-        "gather_facts": False,
-        "tasks": [
-            {"name": "the role", MODULE: dict(args, region="{{ aws_region }}"), "register": "outcome",
-             "ignore_errors": True, "check_mode": check, "diff": True},
-            {"ansible.builtin.copy": {"content": "{{ outcome | to_json }}", "dest": str(result_file)}},
-        ],
-    }]
-    path = tmp_path / "playbook.yml"
-    path.write_text(yaml.safe_dump(playbook), encoding="utf-8")
-    sandbox.reset_log()
-    completed = run_playbook(sandbox, str(path), str(tmp_path))
-    assert completed.returncode == 0, completed.stdout[-6000:]
-    calls = [(call["action"], call["write"]) for call in sandbox.log()["calls"] if call["service"] == "iam"]
-    return json.loads(result_file.read_text(encoding="utf-8")), calls
+    return run_module(sandbox, tmp_path, MODULE, args, "iam", check)
 
 
 def writes(calls):
