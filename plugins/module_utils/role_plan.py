@@ -442,8 +442,9 @@ def pod_identity_plan(resolver, request):
     alone."""
     if request is None:
         return None
-    if request.state == "absent":
+    if request.state == "absent" and request.purge_clusters:
         return PodIdentityPlan(request, None)
+    # With purge_clusters false, state absent names the clusters to take out of the statement.
     arns = list(request.clusters)
     if any(not cluster.startswith("arn:") for cluster in request.clusters):
         region = resolver.module.region
@@ -786,7 +787,7 @@ def plan_unbind(module, iam_client, request, current):
         remaining = [] if entry.state == "absent" else [
             item for item in trust.provider_subjects(trust_before, arn, entry.audience) if item not in entry.subjects]
         providers[arn] = {"subjects": remaining, "audience": entry.audience, "state": "present" if remaining else "absent"}
-    pod_identity = PodIdentityPlan(request["pod_identity"], None) if request.get("pod_identity") else None
+    pod_identity = pod_identity_plan(resolver, request.get("pod_identity"))
     return merged_trust(trust_before, providers, pod_identity, True, False)
 
 

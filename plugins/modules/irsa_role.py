@@ -193,6 +193,16 @@ options:
           - The clusters are not looked up; a cluster created later under a listed name is trusted.
         type: list
         elements: str
+      purge_clusters:
+        description:
+          - When V(true), the clusters of the statement are exactly O(pod_identity.clusters) (none given - any cluster).
+          - When V(false), O(pod_identity.clusters) are added to the clusters the collection's statement already lists,
+            or, with O(pod_identity.state=absent) (or O(state=absent)), only they are taken out of it, and the statement
+            goes when no cluster is left; so that each cluster's run manages its own cluster of a role that several
+            clusters share, as the role P(eks.irsa.irsa#role) does. A statement without a cluster condition allows
+            every cluster already and is left as it is.
+        type: bool
+        default: true
       adopt_statements:
         description:
           - Lets the task replace (with O(pod_identity.state=present)) or remove (with V(absent)) Pod Identity
@@ -812,6 +822,7 @@ def argument_spec():
             source_account=dict(type="str"),
             clusters=dict(type="list", elements="str"),
             adopt_statements=dict(type="bool", default=False),
+            purge_clusters=dict(type="bool", default=True),
         )),
         purge_service_accounts=dict(type="bool", default=True),
         purge_trust_statements=dict(type="bool", default=False),

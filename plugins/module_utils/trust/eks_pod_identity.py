@@ -50,7 +50,9 @@ _CLUSTER_NAME = re.compile(r"^[0-9A-Za-z*?][A-Za-z0-9_*?-]{0,99}$")
 
 # What a task asks of the Pod Identity statement: ``state`` present or absent, the conditions (``clusters`` as the
 # user wrote them) and whether foreign Pod Identity statements may be replaced or removed.
-Request = namedtuple("Request", "state source_account clusters adopt_statements")
+# ``purge_clusters`` false: the clusters are added to (state present) or taken out of (absent) those of the
+# collection's statement, instead of being all of them.
+Request = namedtuple("Request", "state source_account clusters adopt_statements purge_clusters")
 
 
 def parse_request(value):
@@ -69,7 +71,13 @@ def parse_request(value):
     clusters = list(value.get("clusters") or [])
     for cluster in clusters:
         _check_cluster(cluster)
-    return Request(state, source_account, clusters, bool(value.get("adopt_statements")))
+    purge_clusters = value.get("purge_clusters")
+    if purge_clusters is False and not clusters:
+        raise InputError(
+            "pod_identity.purge_clusters is false but pod_identity.clusters is empty: list the clusters to add to (or, "
+            "with state: absent, take out of) the role's Pod Identity statement"
+        )
+    return Request(state, source_account, clusters, bool(value.get("adopt_statements")), purge_clusters is not False)
 
 
 def _check_cluster(value):
@@ -195,6 +203,26 @@ def _refusal(index, stmt, request, desired):
     )
 
 
+def _cluster_change(policy, request, desired):
+    """``(request, desired)`` for ``purge_clusters: false``: the clusters of the collection's statement with the
+    requested ones added (state present) or taken out (absent; the statement goes when no cluster is left). A statement
+    of ours without an ``aws:SourceArn`` condition allows every cluster already: it is kept as it is."""
+    ours = next((stmt for stmt in trust.statements_of(policy) if is_ours(stmt)), None)
+    if ours is None:
+        return request, desired
+    had = _ours_view(ours)
+    if not had["cluster_arns"]:
+        return request._replace(state="present"), ours
+    asked = {value for _operator, value in trust.condition_values(desired, SOURCE_ARN_KEY)}
+    source_account = request.source_account or had["source_account"]
+    if request.state == "present":
+        return request, statement(source_account, set(had["cluster_arns"]) | asked)
+    left = [arn for arn in had["cluster_arns"] if arn not in asked]
+    if not left:
+        return request, None
+    return request._replace(state="present"), statement(had["source_account"], left)
+
+
 def merge(policy, request, desired):
     """``policy`` with the collection's Pod Identity statement as ``request`` wants it (``desired`` when present).
 
@@ -204,6 +232,8 @@ def merge(policy, request, desired):
     ``adopt_statements`` lets it replace (or remove) foreign statements whose only principal is the Pod Identity
     service. ``policy`` is not modified.
     """
+    if not request.purge_clusters:
+        request, desired = _cluster_change(policy, request, desired)
     result = copy.deepcopy(policy) if policy else {"Version": trust.POLICY_VERSION}
     statements, placed, satisfied = [], False, False
     for index, stmt in enumerate(trust.statements_of(policy)):

@@ -29,8 +29,8 @@ MIXED = {"Effect": "Allow", "Principal": {"Service": ["ec2.amazonaws.com", "pods
 PROD_ARN = "arn:aws:eks:us-west-2:111122223333:cluster/prod"
 
 
-def request(state="present", source_account=None, clusters=(), adopt=False):
-    return pod.Request(state, source_account, list(clusters), adopt)
+def request(state="present", source_account=None, clusters=(), adopt=False, purge_clusters=True):
+    return pod.Request(state, source_account, list(clusters), adopt, purge_clusters)
 
 
 def policy(*statements):
@@ -224,3 +224,35 @@ def test_the_trust_sizes_the_choosing_page_gives_are_what_the_statements_measure
     bare = trust.minified_size(policy(pod.statement())) - trust.minified_size(policy())
     assert "| Pod Identity without conditions | any number of clusters ({0} characters) |".format(bare) in page
     assert "one statement for every cluster, {0} characters without conditions".format(bare) in page
+
+
+DEV_ARN = "arn:aws:eks:us-west-2:111122223333:cluster/dev"
+
+
+def test_without_purging_clusters_a_cluster_is_added_to_those_the_statement_lists():
+    before = policy(pod.statement(None, [PROD_ARN]))
+    merged = pod.merge(before, request(clusters=[DEV_ARN], purge_clusters=False), pod.statement(None, [DEV_ARN]))
+    assert merged["Statement"] == [pod.statement(None, [DEV_ARN, PROD_ARN])]
+    # Listed already: the same statement, so the second run writes nothing.
+    again = pod.merge(merged, request(clusters=[DEV_ARN], purge_clusters=False), pod.statement(None, [DEV_ARN]))
+    assert same(again, merged)
+
+
+def test_without_purging_clusters_absent_takes_out_only_its_cluster_and_the_statement_goes_with_the_last():
+    both = policy(EC2, pod.statement(None, [DEV_ARN, PROD_ARN]))
+    one = pod.merge(both, request("absent", clusters=[DEV_ARN], purge_clusters=False), pod.statement(None, [DEV_ARN]))
+    assert one["Statement"] == [EC2, pod.statement(None, [PROD_ARN])]
+    none = pod.merge(one, request("absent", clusters=[PROD_ARN], purge_clusters=False), pod.statement(None, [PROD_ARN]))
+    assert none["Statement"] == [EC2]
+
+
+def test_without_purging_clusters_a_statement_for_every_cluster_is_left_as_it_is():
+    anywhere = policy(pod.statement("111122223333"))
+    for state in ("present", "absent"):
+        merged = pod.merge(anywhere, request(state, clusters=[DEV_ARN], purge_clusters=False), pod.statement(None, [DEV_ARN]))
+        assert merged["Statement"] == [pod.statement("111122223333")]
+
+
+def test_purge_clusters_false_needs_clusters():
+    with pytest.raises(InputError, match="purge_clusters is false but pod_identity.clusters is empty"):
+        pod.parse_request({"purge_clusters": False})
