@@ -53,13 +53,17 @@ def validate(module):
     ``InputError``); warn of annotations that look like the role annotation but are not it."""
     params = module.params
     sa.check_names(params["namespace"], params["name"])
-    if params["state"] == "present":
+    if params["state"] == "present" and not params["annotate_role"]:
+        if params["role_arn"]:
+            raise NamingError("role_arn is given with annotate_role: false, which leaves the role annotation alone: "
+                              "remove role_arn, or set annotate_role: true")
+    elif params["state"] == "present":
         if not params["role_arn"]:
             raise NamingError("role_arn is required with state=present: give the ARN of the IAM role the ServiceAccount assumes")
         sa.check_role_arn(params["role_arn"])
     sa.check_token_expiration(params["token_expiration"])
     sa.check_metadata(params["annotations"], params["labels"])
-    if params["state"] == "present":
+    if params["state"] == "present" and params["annotate_role"]:
         sa.check_owned_annotations(
             sa.desired_annotations(params["role_arn"], params["audience"], params["sts_regional_endpoints"],
                                    params["token_expiration"]),
@@ -82,12 +86,15 @@ def wanted(params):
     """``(annotations to set, annotations to remove, labels)`` of the options; nothing to set with ``state=absent``."""
     if params["state"] == "absent":
         return {}, [], {}
+    labels = {key: str(value) for key, value in params["labels"].items()}
+    if not params["annotate_role"]:
+        return dict(params["annotations"]), [], labels
     annotations, remove = sa.desired_annotations(
         params["role_arn"], params["audience"], params["sts_regional_endpoints"], params["token_expiration"], params["annotations"]
     )
     # The record that this collection set the role annotation: what makes a later change or removal safe.
     annotations[BOUND_ROLE_ANNOTATION] = params["role_arn"]
-    return annotations, remove, {key: str(value) for key, value in params["labels"].items()}
+    return annotations, remove, labels
 
 
 def take_over(module, current):
@@ -252,7 +259,7 @@ def run_absent(module, kube, current, before):
             kube.delete_service_account(namespace, name)
         return True, before, {}, [], {"deleted": True}
     removal, kept = removal_plan(module, current)
-    if removal and params["delete_when_unused"] and sa.unused_after(current["metadata"], removal):
+    if params["delete_when_unused"] and not kept and sa.unused_after(current["metadata"], removal):
         if not module.check_mode:
             kube.delete_service_account(namespace, name)
         return True, before, {}, pods_to_restart(module, None), {"deleted": True}
@@ -276,11 +283,13 @@ def run_present(module, kube, current, before, annotations, remove, labels):
         else:
             current = kube.get_service_account(namespace, name)
     if not changed:
-        details["previous_role_arn"], details["adopted"] = take_over(module, current)
+        if params["annotate_role"]:
+            details["previous_role_arn"], details["adopted"] = take_over(module, current)
         current, changed = patch_until_applied(module, kube, current, annotations, remove, labels)
         if changed and module.check_mode:
             kube.check_allowed("patch", "serviceaccounts", namespace)
-    return changed, before, view(current), pods_to_restart(module, params["role_arn"]), details
+    restart = pods_to_restart(module, params["role_arn"]) if params["annotate_role"] else []
+    return changed, before, view(current), restart, details
 
 
 def pods_to_restart(module, role_arn):

@@ -32,7 +32,7 @@ options:
   service_accounts:
     description:
       - Many ServiceAccounts in one task, each a dict with the options of one ServiceAccount (V(name),
-        V(namespace), V(role_arn), V(audience), V(sts_regional_endpoints), V(token_expiration),
+        V(namespace), V(role_arn), V(annotate_role), V(audience), V(sts_regional_endpoints), V(token_expiration),
         V(annotations), V(labels), V(create), V(create_namespace), V(list_pods), V(state), V(delete),
         V(delete_when_unused), V(adopt), V(cluster_issuer)). V(name) is required in each.
       - An option an item leaves out (or sets to V(null)) takes the value the task gives it.
@@ -62,6 +62,14 @@ options:
         (same partition, account and name); an annotation naming another role is left and reported in
         RV(kept_role_arn). Without it, only an annotation this collection set is removed.
     type: str
+  annotate_role:
+    description:
+      - V(false) leaves the IRSA annotations as they are and only makes sure the ServiceAccount exists (created when
+        missing, as O(create) says) with O(annotations) and O(labels); O(role_arn) is then not given. For a
+        ServiceAccount whose pods get their role from an EKS Pod Identity association
+        (M(eks.irsa.eks_pod_identity_association)), as the role P(eks.irsa.irsa#role) makes for C(mechanism=pod_identity).
+    type: bool
+    default: true
   audience:
     description:
       - Audience of the projected token (C(eks.amazonaws.com/audience)). V(sts.amazonaws.com), the webhook's default,
@@ -342,6 +350,7 @@ def argument_spec():
         service_accounts=dict(type="list", elements="raw"),
         max_concurrency=dict(type="int", default=batch.DEFAULT_CONCURRENCY),
         role_arn=dict(type="str"),
+        annotate_role=dict(type="bool", default=True),
         audience=dict(type="str"),
         sts_regional_endpoints=dict(type="bool"),
         token_expiration=dict(type="int", no_log=False),
