@@ -147,7 +147,8 @@ options:
       - Name of the EKS cluster whose OIDC issuer the roles must trust, read with C(eks:DescribeCluster) for the
         C(static) check (O(oidc_provider) saves that call).
       - Until 1.0.0, without O(eks_cluster), O(kubeconfig), O(context) and O(host), it is also the cluster whose
-        Kubernetes API is reached in EKS mode, with a deprecation warning; give O(eks_cluster) for that.
+        Kubernetes API is reached in EKS mode, with a deprecation warning; give O(eks_cluster) for that. Not when a
+        binding has O(mechanism=pod_identity): the connection is then always the one given (or the default kubeconfig).
       - For O(mechanism=pod_identity), the cluster whose associations, add-on and Fargate profiles are read and whose
         EKS Auth exchanges the token (O(eks_cluster) when it is not given; one of them is required).
     type: str
@@ -567,6 +568,11 @@ def connect_like_before(module):
     """Until 1.0.0, cluster_name alone also names the cluster whose API is reached (EKS mode), as it did before
     eks_cluster; with a deprecation warning."""
     params = module.params
+    # EKS Pod Identity came with eks_cluster: cluster_name is only the cluster of its associations there.
+    pod_identity = params.get("mechanism") == "pod_identity" or any(
+        (entry or {}).get("mechanism") == "pod_identity" for entry in params.get("service_accounts") or [])
+    if pod_identity:
+        return
     if params["cluster_name"] and not any(params[option] for option in ("eks_cluster", "kubeconfig", "context", "host")):
         params["eks_cluster"] = params["cluster_name"]
         module.deprecate("irsa_verify reaches the Kubernetes API of cluster_name {0!r} (EKS mode) because no connection "

@@ -635,3 +635,14 @@ def test_cluster_name_alone_still_reaches_its_cluster_with_a_deprecation(connect
         assert module.params["eks_cluster"] == "blue"
         assert deprecations == [("irsa_verify reaches the Kubernetes API of cluster_name 'blue' (EKS mode) because no "
                                  "connection is given; set eks_cluster: blue for that", "1.0.0", "eks.irsa")]
+
+
+@pytest.mark.parametrize("options", [{"mechanism": "pod_identity"},
+                                     {"service_accounts": [{"name": "a"}, {"name": "b", "mechanism": "pod_identity"}]}])
+def test_cluster_name_is_only_the_association_cluster_with_pod_identity(options):
+    """With EKS Pod Identity (which came with eks_cluster) cluster_name names the cluster of the associations and never
+    the connection: the default kubeconfig is used, as a role run in kubeconfig mode asks."""
+    module = FakeModule(cluster_name="blue", eks_cluster=None, kubeconfig=None, context=None, host=None, **options)
+    module.deprecate = lambda *args, **kwargs: pytest.fail("no deprecation expected")
+    irsa_verify.connect_like_before(module)
+    assert module.params["eks_cluster"] is None
