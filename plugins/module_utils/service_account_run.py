@@ -18,6 +18,7 @@ from __future__ import annotations
 
 from ansible_collections.eks.irsa.plugins.module_utils import batch
 from ansible_collections.eks.irsa.plugins.module_utils import errors
+from ansible_collections.eks.irsa.plugins.module_utils import restart as rollout
 from ansible_collections.eks.irsa.plugins.module_utils import service_account as sa
 from ansible_collections.eks.irsa.plugins.module_utils.constants import BOUND_ROLE_ANNOTATION
 from ansible_collections.eks.irsa.plugins.module_utils.constants import MANAGED_BY_LABEL
@@ -61,6 +62,8 @@ def validate(module):
         if not params["role_arn"]:
             raise NamingError("role_arn is required with state=present: give the ARN of the IAM role the ServiceAccount assumes")
         sa.check_role_arn(params["role_arn"])
+    if params["restart_pods"] and params["state"] != "present":
+        raise InputError("restart_pods is for state=present: the pods of a ServiceAccount being removed are not restarted")
     sa.check_token_expiration(params["token_expiration"])
     sa.check_metadata(params["annotations"], params["labels"])
     if params["state"] == "present" and params["annotate_role"]:
@@ -313,12 +316,27 @@ def run_item(module, kube):
         result = dict(failed=True, msg=message, changed=bool(written), **getattr(e, "details", {}))
         result["warnings"] = module.warnings
         return result
+    if module.params["restart_pods"]:
+        try:
+            details["restarted"], details["not_restarted"] = restart_workloads(module, kube)
+        except KubernetesError as e:
+            # The ServiceAccount's own change is done: say so with the failure.
+            return dict(failed=True, msg="{0} (the ServiceAccount itself is {1})".format(e, "changed" if changed else "unchanged"),
+                        changed=changed, warnings=module.warnings)
+        changed = changed or bool(details["restarted"])
     warn_outcome(module, restart, details)
     result = dict(changed=changed, service_account=after, pods_to_restart=restart, **details)
     if module._diff:
         result["diff"] = {"before": _metadata_diff(before), "after": _metadata_diff(after)}
     result["warnings"] = module.warnings
     return result
+
+
+def restart_workloads(module, kube):
+    """Rollout-restart the workloads that own the pods ``restart_pods`` names: ``(restarted, not restarted)``."""
+    params = module.params
+    pods = module.reads.pods(params["namespace"], params["name"])
+    return rollout.restart(module, kube, params["namespace"], pods, params["restart_pods"])
 
 
 def warn_outcome(module, restart, details):

@@ -32,7 +32,7 @@ options:
   service_accounts:
     description:
       - Many ServiceAccounts in one task, each a dict with the options of one ServiceAccount (V(name),
-        V(namespace), V(role_arn), V(annotate_role), V(audience), V(sts_regional_endpoints), V(token_expiration),
+        V(namespace), V(role_arn), V(annotate_role), V(restart_pods), V(audience), V(sts_regional_endpoints), V(token_expiration),
         V(annotations), V(labels), V(create), V(create_namespace), V(list_pods), V(state), V(delete),
         V(delete_when_unused), V(adopt), V(cluster_issuer)). V(name) is required in each.
       - An option an item leaves out (or sets to V(null)) takes the value the task gives it.
@@ -70,6 +70,18 @@ options:
         (M(eks.irsa.eks_pod_identity_association)), as the role P(eks.irsa.irsa#role) makes for C(mechanism=pod_identity).
     type: bool
     default: true
+  restart_pods:
+    description:
+      - Names of pods of this ServiceAccount, in its namespace, to restart after the change (those RV(pods_to_restart) or
+        M(eks.irsa.irsa_verify)'s RV(eks.irsa.irsa_verify#module:results[].pods_to_restart) listed), with O(state=present).
+      - Each is replaced by a rollout restart of the Deployment, StatefulSet or DaemonSet that owns it (the pod
+        template's C(kubectl.kubernetes.io/restartedAt) annotation, as C(kubectl rollout restart) writes it), so the
+        workload's own rollout rules apply; each workload is restarted once (RV(restarted)). A pod no such workload owns
+        (a bare pod, a Job's) is not deleted but listed in RV(not_restarted). A pod that is gone is skipped.
+      - Needs C(get) on C(replicasets) and C(patch) on C(deployments), C(statefulsets) and C(daemonsets) (API group
+        C(apps)); check mode asks RBAC for the patch and changes nothing.
+    type: list
+    elements: str
   audience:
     description:
       - Audience of the projected token (C(eks.amazonaws.com/audience)). V(sts.amazonaws.com), the webhook's default,
@@ -254,6 +266,18 @@ deleted:
   returned: when state is absent
   type: bool
   sample: false
+restarted:
+  description: With O(restart_pods), the workloads restarted (would be, in check mode), as C(Kind/name).
+  returned: with O(restart_pods)
+  type: list
+  elements: str
+  sample: [Deployment/cart]
+not_restarted:
+  description: With O(restart_pods), the pods no Deployment, StatefulSet or DaemonSet owns, each with why it was not restarted.
+  returned: with O(restart_pods)
+  type: list
+  elements: dict
+  sample: [{"pod": "debug", "reason": "a bare pod: no workload recreates it, so it is not deleted; recreate it yourself"}]
 kept_role_arn:
   description: With O(state=absent) and O(role_arn), the other role the annotation names, left in place.
   returned: when the annotation names another role
@@ -351,6 +375,7 @@ def argument_spec():
         max_concurrency=dict(type="int", default=batch.DEFAULT_CONCURRENCY),
         role_arn=dict(type="str"),
         annotate_role=dict(type="bool", default=True),
+        restart_pods=dict(type="list", elements="str"),
         audience=dict(type="str"),
         sts_regional_endpoints=dict(type="bool"),
         token_expiration=dict(type="int", no_log=False),

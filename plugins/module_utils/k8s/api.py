@@ -216,11 +216,14 @@ class KubernetesAPI:
 
     # ----- the calls the modules make -------------------------------------------------------------
 
-    def check_allowed(self, verb, resource, namespace):
-        """Fail when RBAC denies ``verb`` on ``resource`` in ``namespace`` to this identity (a SelfSubjectAccessReview,
-        which writes nothing); a server without the review API is not asked."""
+    def check_allowed(self, verb, resource, namespace, group=""):
+        """Fail when RBAC denies ``verb`` on ``resource`` (of API group ``group``) in ``namespace`` to this identity (a
+        SelfSubjectAccessReview, which writes nothing); a server without the review API is not asked."""
+        attributes = {"namespace": namespace, "verb": verb, "resource": resource}
+        if group:
+            attributes["group"] = group
         review = {"apiVersion": "authorization.k8s.io/v1", "kind": "SelfSubjectAccessReview",
-                  "spec": {"resourceAttributes": {"namespace": namespace, "verb": verb, "resource": resource}}}
+                  "spec": {"resourceAttributes": attributes}}
         answer = self.request("POST", "/apis/authorization.k8s.io/v1/selfsubjectaccessreviews", body=review, not_found=True,
                               what="a SelfSubjectAccessReview")
         status = (answer or {}).get("status") or {} if isinstance(answer, dict) else {}
@@ -229,7 +232,7 @@ class KubernetesAPI:
         raise KubernetesError(
             "Kubernetes RBAC does not let {0} {1} {2} in namespace {3}{4}, so the run would fail there: grant the verb {1!r} "
             "on {2} to that identity with a Role and RoleBinding (see the collection's permissions documentation)".format(
-                self._who(self.connection.identity), verb, resource, namespace,
+                self._who(self.connection.identity), verb, resource + ("." + group if group else ""), namespace,
                 " ({0})".format(status["reason"]) if status.get("reason") else ""),
             status=403, reason="Forbidden",
         )
@@ -292,6 +295,15 @@ class KubernetesAPI:
         answer = self.request("POST", _sa_path(namespace, name) + "/token", body=body,
                               what="a token for " + _label("serviceaccount", namespace, name))
         return (answer.get("status") or {}).get("token")
+
+    def get_replica_set(self, namespace, name):
+        return self.request("GET", "/apis/apps/v1/namespaces/{0}/replicasets/{1}".format(quote(namespace), quote(name)),
+                            not_found=True, what=_label("replicaset", namespace, name))
+
+    def patch_workload(self, resource, namespace, name, patch):
+        """Merge-patch a Deployment, StatefulSet or DaemonSet (``resource`` is its plural name in API group apps)."""
+        return self.request("PATCH", "/apis/apps/v1/namespaces/{0}/{1}/{2}".format(quote(namespace), resource, quote(name)),
+                            body=patch, content_type="application/merge-patch+json", what=_label(resource[:-1], namespace, name))
 
     def list_pods(self, namespace, service_account=None):
         query = {"fieldSelector": "spec.serviceAccountName=" + service_account} if service_account else None
