@@ -42,6 +42,22 @@ options:
     description: The registered result of the M(eks.irsa.irsa_service_account) task, or a list of them (later ones win).
     type: raw
     required: true
+  associations:
+    description:
+      - The registered result of the M(eks.irsa.eks_pod_identity_association) task, or a list of them (later ones win), for
+        the bindings with C(mechanism=pod_identity) (and those with C(remove_previous) that go back to IRSA).
+    type: raw
+  retired:
+    description:
+      - The registered results of the tasks that removed the previous mechanism of the bindings with C(remove_previous)
+        (M(eks.irsa.irsa_role) and M(eks.irsa.irsa_service_account) with the items of P(eks.irsa.irsa_retire#filter)).
+    type: list
+    elements: dict
+  restarted:
+    description:
+      - The registered result of the M(eks.irsa.irsa_service_account) task that restarted the pods to restart
+        (C(irsa_restart_pods)), with the items of O(stage=restart).
+    type: dict
   verify:
     description: The registered result of the M(eks.irsa.irsa_verify) task (may be skipped).
     type: dict
@@ -50,9 +66,15 @@ options:
     description:
       - C(summary) for the per-binding outcome, C(verify) for the list of ServiceAccounts to verify, C(teardown) for
         the outcome of a teardown, C(audit) for the list of ServiceAccounts and the roles their bindings name.
+      - C(pod_identity_ready), before anything is written, one entry (C(binding), C(error), C(summary)) per binding
+        with C(mechanism=pod_identity) that the cluster cannot serve (no active C(eks-pod-identity-agent) add-on, or
+        its pods would run on Fargate), from the O(verify) result of their C(static) check.
+      - C(pod_identity_targets), the items of that check (the bindings with C(mechanism=pod_identity)).
+      - C(restart), the O(eks.irsa.irsa_service_account#module:service_accounts) items that restart the pods each binding
+        has to restart (O(eks.irsa.irsa_service_account#module:restart_pods)).
     type: str
     default: summary
-    choices: [summary, verify, teardown, audit]
+    choices: [summary, verify, teardown, audit, pod_identity_ready, pod_identity_targets, restart]
   cluster_name:
     description: The cluster's name, for messages.
     type: str
@@ -97,6 +119,9 @@ _value:
       type: str
     role_arn:
       description: The IAM role's ARN, when the role is in place.
+      type: str
+    mechanism:
+      description: How the ServiceAccount's pods get the role, C(irsa) or C(pod_identity).
       type: str
     changed:
       description: Whether the role or the ServiceAccount changed (would change, in check mode).
@@ -153,8 +178,10 @@ def _summary_line(entry):
     verified = {True: "verified", False: "NOT verified", None: "not verified"}[entry["verified"]]
     if entry["verified"] and not entry["caller_arn"]:
         verified += " (static checks only)"
-    line = "{0} -> {1}: {2}, {3}".format(
-        entry["binding"], entry["role_arn"] or entry["role_name"], "changed" if entry["changed"] else "unchanged", verified
+    line = "{0} -> {1}{2}: {3}, {4}".format(
+        entry["binding"], entry["role_arn"] or entry["role_name"],
+        " (EKS Pod Identity)" if entry.get("mechanism") == "pod_identity" else "",
+        "changed" if entry["changed"] else "unchanged", verified
     )
     if entry["caller_arn"]:
         line += " as " + entry["caller_arn"]
@@ -162,6 +189,10 @@ def _summary_line(entry):
         line += "; restart " + ", ".join(entry["pods_to_restart"])
     if entry.get("previous_role_arn"):
         line += "; replaced " + entry["previous_role_arn"]
+    if entry.get("restarted"):
+        line += "; restarted " + ", ".join(entry["restarted"])
+    if entry.get("previous_removed"):
+        line += "; removed " + entry["previous_removed"]
     if entry["error"]:
         line += ". " + entry["error"]
     return line
@@ -198,9 +229,28 @@ def _service_account_error(label, sa_result, role_arn, default, cluster_name=Non
     return "ServiceAccount {0}: {1}".format(label, in_role_terms(sa_result.get("msg", default)))
 
 
-def _teardown_entry(binding, label, role_result, sa_result):
-    """What a teardown did to one binding: its annotation (or ServiceAccount) and its role."""
+def _association_error(label, result, default):
+    """An association task's failure in the role's terms."""
+    return "EKS Pod Identity association of {0}: {1}".format(label, in_role_terms(result.get("msg", default)))
+
+
+def _association_part(result):
+    """What a teardown (or a migration back to IRSA) did to the binding's association, for the summary."""
+    if result.get("deleted"):
+        return "EKS Pod Identity association deleted"
+    if result.get("kept_role_arn"):
+        return "EKS Pod Identity association left: it names {0}, not the binding's role".format(result["kept_role_arn"])
+    return ""
+
+
+def _teardown_entry(binding, label, role_result, sa_result, association_result=None):
+    """What a teardown did to one binding: its annotation (or ServiceAccount), its association and its role."""
     parts, error = [], ""
+    association_result = association_result or {}
+    if association_result and "deleted" not in association_result:
+        error = _association_error(label, association_result, "not deleted")
+    elif _association_part(association_result):
+        parts.append(_association_part(association_result))
     # A task registered with failed_when false says failed: false; a result without its keys is the failure.
     if sa_result and "deleted" not in sa_result:
         error = _service_account_error(label, sa_result, "", "not changed")
@@ -227,7 +277,7 @@ def _teardown_entry(binding, label, role_result, sa_result):
         parts.append("role {0} is not eks.irsa's and does not trust it: left as it is".format(role_name))
     elif not role_result.get("role"):
         parts.append("role {0} does not exist".format(role_name))
-    changed = bool(role_result.get("changed")) or bool(sa_result.get("changed"))
+    changed = any(bool(result.get("changed")) for result in (role_result, sa_result, association_result))
     entry = {"binding": label, "role_name": role_name, "changed": changed, "error": error}
     entry["summary"] = "{0} -> {1}: {2}{3}".format(
         label, role_name, ", ".join(parts) or "nothing to remove", ". " + error if error else "")
@@ -236,10 +286,18 @@ def _teardown_entry(binding, label, role_result, sa_result):
 
 def _audit_items(bindings, partition, account_id):
     """Each binding's ServiceAccount with the ARN of the role it should name."""
-    return [{"namespace": binding.get("namespace") or "default", "name": binding["service_account"],
-             "role_arn": "arn:{0}:iam::{1}:role{2}{3}".format(partition, account_id, binding.get("path") or "/",
-                                                              binding["role_name"])}
-            for binding in bindings]
+    items = []
+    for binding in bindings:
+        item = {"namespace": binding.get("namespace") or "default", "name": binding["service_account"],
+                "role_arn": "arn:{0}:iam::{1}:role{2}{3}".format(partition, account_id, binding.get("path") or "/",
+                                                                 binding["role_name"])}
+        if _mechanism(binding) == "pod_identity":
+            item["mechanism"] = "pod_identity"
+            for key in ("target_role_arn", "pod_labels"):
+                if binding.get(key):
+                    item[key] = binding[key]
+        items.append(item)
+    return items
 
 
 def _verify_results(verify):
@@ -250,21 +308,42 @@ def _verify_results(verify):
     return verified
 
 
+def _mechanism(binding):
+    return binding.get("mechanism") or "irsa"
+
+
 def _verify_target(binding, role_arn, checks):
     """The irsa_verify target of a binding in place, with ``checks`` when not None; None when nothing is to verify."""
     target = {"namespace": binding.get("namespace") or "default", "name": binding["service_account"], "role_arn": role_arn}
+    if _mechanism(binding) == "pod_identity":
+        target["mechanism"] = "pod_identity"
+        for key in ("target_role_arn", "pod_labels"):
+            if binding.get(key):
+                target[key] = binding[key]
     if checks is not None:
         target["checks"] = list(checks)
     # An empty unchanged_checks leaves the unchanged bindings unverified.
     return None if target.get("checks") == [] else target
 
 
-def _binding_error(binding, label, role_result, sa_result, check, cluster_name):
-    """Why a binding failed: its role, its ServiceAccount, or its verification; an empty string when it did not."""
+def _association_needed(binding):
+    """Whether the binding has an association step: made for Pod Identity, deleted going back to IRSA."""
+    return _mechanism(binding) == "pod_identity" or bool(binding.get("remove_previous"))
+
+
+def _binding_error(binding, label, role_result, sa_result, association_result, check, cluster_name):
+    """Why a binding failed: its role, its ServiceAccount, its association or its verification; an empty string when
+    it did not."""
     if "role" not in role_result:
         return _role_error(binding, role_result, "not created")
     if "service_account" not in sa_result:
         return _service_account_error(label, sa_result, role_result["role"]["arn"], "not annotated", cluster_name)
+    if _association_needed(binding) and "association" not in association_result:
+        return _association_error(label, association_result, "not made")
+    if association_result.get("kept_role_arn") and _mechanism(binding) == "irsa":
+        return ("its EKS Pod Identity association names role {0}, not the binding's, so it was left in place; while it "
+                "exists, new pods get that role's credentials, not IRSA's. Delete the association, or bind the "
+                "ServiceAccount with mechanism: pod_identity".format(association_result["kept_role_arn"]))
     if check is not None and not check.get("verified"):
         failed = [c for c in check.get("checks", []) if not c.get("passed") and c.get("severity", "error") == "error"]
         return "verification: " + (
@@ -283,51 +362,153 @@ def _pods_to_restart(sa_result, check):
     ))
 
 
-def _summary_entry(binding, label, role_result, sa_result, check, cluster_name):
-    """What a run did to one binding: its role, its ServiceAccount and their verification."""
+def _summary_entry(binding, label, role_result, sa_result, association_result, check, cluster_name):
+    """What a run did to one binding: its role, its ServiceAccount, its association and their verification."""
     entry = {
         "binding": label,
         "role_name": binding.get("role_name"),
         "role_arn": role_result["role"]["arn"] if "role" in role_result else "",
-        "changed": bool(role_result.get("changed")) or bool(sa_result.get("changed")),
+        "mechanism": _mechanism(binding),
+        "changed": any(bool(result.get("changed")) for result in (role_result, sa_result, association_result)),
         "verified": None if check is None else bool(check.get("verified")),
         "pods_to_restart": _pods_to_restart(sa_result, check),
         "caller_arn": ((check or {}).get("caller_identity") or {}).get("arn", ""),
         "previous_role_arn": sa_result.get("previous_role_arn"),
-        "error": _binding_error(binding, label, role_result, sa_result, check, cluster_name),
+        "error": _binding_error(binding, label, role_result, sa_result, association_result, check, cluster_name),
     }
     entry["summary"] = _summary_line(entry)
     return entry
 
 
+# The findings of irsa_verify's static check that no write of the run can fix: the cluster cannot serve the binding.
+_NOT_SERVED = ("pod_identity_agent", "fargate")
+
+
+def _blocks(check):
+    """Whether a static finding says the cluster cannot serve the binding with EKS Pod Identity."""
+    return check.get("name") in _NOT_SERVED and check.get("passed") is False and check.get("severity", "error") == "error"
+
+
+def _pod_identity_targets(bindings):
+    """The static check, before any write, of every binding with ``mechanism: pod_identity`` (the add-on, Fargate)."""
+    targets = []
+    for binding in bindings:
+        if _mechanism(binding) == "pod_identity":
+            target = {"namespace": binding.get("namespace") or "default", "name": binding["service_account"],
+                      "mechanism": "pod_identity", "checks": ["static"]}
+            if binding.get("pod_labels"):
+                target["pod_labels"] = binding["pod_labels"]
+            targets.append(target)
+    return targets
+
+
+def _not_served(bindings, verify):
+    """The bindings the cluster cannot serve with EKS Pod Identity, as the static check found them."""
+    verified = _verify_results(verify)
+    entries = []
+    for binding in bindings:
+        label = _label(binding)
+        if _mechanism(binding) != "pod_identity" or label not in verified:
+            continue
+        failed = [check for check in verified[label].get("checks") or [] if _blocks(check)]
+        if failed:
+            error = "mechanism pod_identity: " + " ".join(_check_message(check) for check in failed)
+            entries.append({"binding": label, "error": error, "summary": "{0} -> {1}: {2}".format(
+                label, binding.get("role_name"), error)})
+    return entries
+
+
+def _retired(entry, binding, label, retired):
+    """What the run removed of the binding's previous mechanism (``remove_previous``), into ``entry``."""
+    if not binding.get("remove_previous") or not retired:
+        return
+    found, failed = _index(retired)
+    role = found.get(binding.get("role_name"), {})
+    account = found.get(label, {}) if _mechanism(binding) == "pod_identity" else {}
+    if failed and not (role or account):
+        role = failed
+    results = [result for result in (role, account) if result]
+    for result in results:
+        if "changed" not in result or result.get("failed"):
+            entry["error"] = entry["error"] or "removing the previous mechanism: " + in_role_terms(result.get("msg", "failed"))
+    if any(result.get("changed") for result in results):
+        entry["changed"] = True
+        entry["previous_removed"] = ("the IRSA annotation and trust" if _mechanism(binding) == "pod_identity"
+                                     else "this cluster from the role's EKS Pod Identity statement")
+
+
+def _restart_item(entry):
+    """The irsa_service_account item that restarts the pods a binding has to restart, or None."""
+    if not entry["pods_to_restart"]:
+        return None
+    namespace, name = entry["binding"].split("/", 1)
+    return {"name": name, "namespace": namespace, "annotate_role": False, "create": False, "list_pods": False,
+            "restart_pods": [pod.split("/", 1)[1] for pod in entry["pods_to_restart"]]}
+
+
+def _restarted(entry, label, restarted):
+    """What the restart task did for the binding, into ``entry``: the workloads restarted, and the pods that are
+    still to restart (those no workload owns)."""
+    found, failed = _index(restarted) if restarted else ({}, None)
+    result = found.get(label) or (failed if failed and entry["pods_to_restart"] else {})
+    if not result:
+        return
+    if "restarted" not in result:
+        entry["error"] = entry["error"] or "restarting its pods: " + in_role_terms(result.get("msg", "failed"))
+        return
+    entry["restarted"] = result["restarted"]
+    entry["changed"] = entry["changed"] or bool(result["restarted"])
+    kept = {item["pod"] for item in result.get("not_restarted") or []}
+    entry["pods_to_restart"] = [pod for pod in entry["pods_to_restart"] if pod.split("/", 1)[1] in kept]
+
+
 def irsa_outcome(bindings, roles, service_accounts, verify=None, stage="summary", check_mode=False, partition=None,
-                 account_id=None, cluster_name=None, unchanged_checks=None):
+                 account_id=None, cluster_name=None, unchanged_checks=None, associations=None, retired=None,
+                 restarted=None):
     if stage == "audit":
         return _audit_items(bindings, partition, account_id)
+    if stage == "pod_identity_targets":
+        return _pod_identity_targets(bindings)
+    if stage == "pod_identity_ready":
+        return _not_served(bindings, verify)
     roles_found, roles_failed = _index(roles)
     accounts_found, accounts_failed = _index(service_accounts)
+    associations_found, associations_failed = _index(associations or [])
     verified = _verify_results(verify)
 
     # Unchanged is what the checks found already right: a binding the check found to change, which another writer
     # then completed first (the write found it done), was not found right by this run.
     roles_changed = changed_items(roles) if unchanged_checks is not None else set()
     accounts_changed = changed_items(service_accounts) if unchanged_checks is not None else set()
+    associations_changed = changed_items(associations or []) if unchanged_checks is not None else set()
     targets = []
     outcome = []
     for binding in bindings:
         label = _label(binding)
         role_result = roles_found.get(binding.get("role_name"), roles_failed or {})
         sa_result = accounts_found.get(label, accounts_failed or {})
+        association_result = {}
+        if _association_needed(binding) or stage == "teardown":
+            association_result = associations_found.get(label, associations_failed or {})
         if stage == "teardown":
-            outcome.append(_teardown_entry(binding, label, role_result, sa_result))
+            outcome.append(_teardown_entry(binding, label, role_result, sa_result, association_result))
             continue
-        entry = _summary_entry(binding, label, role_result, sa_result, verified.get(label), cluster_name)
-        if "role" in role_result and "service_account" in sa_result and not (check_mode and entry["changed"]):
-            unchanged = binding.get("role_name") not in roles_changed and label not in accounts_changed
+        entry = _summary_entry(binding, label, role_result, sa_result, association_result, verified.get(label), cluster_name)
+        if _mechanism(binding) == "irsa" and association_result.get("deleted"):
+            entry["previous_removed"] = "the EKS Pod Identity association"
+        _retired(entry, binding, label, retired)
+        _restarted(entry, label, restarted)
+        entry["summary"] = _summary_line(entry)
+        in_place = "role" in role_result and "service_account" in sa_result and (
+            not _association_needed(binding) or "association" in association_result)
+        if in_place and not (check_mode and entry["changed"]):
+            unchanged = not ({binding.get("role_name"), label} & (roles_changed | accounts_changed | associations_changed))
             target = _verify_target(binding, entry["role_arn"], unchanged_checks if unchanged else None)
             if target is not None:
                 targets.append(target)
         outcome.append(entry)
+    if stage == "restart":
+        return [item for item in (_restart_item(entry) for entry in outcome) if item]
     return targets if stage == "verify" else outcome
 
 

@@ -27,6 +27,19 @@ options:
         C(adopt), so that the entries are the O(eks.irsa.irsa_role#module:roles) items of M(eks.irsa.irsa_role).
     type: list
     elements: str
+  cluster_name:
+    description:
+      - The cluster of the bindings. A role with a binding of C(mechanism=pod_identity) gets this cluster added to the
+        C(aws:SourceArn) condition of its EKS Pod Identity statement (the clusters of other runs stay), and the entry of
+        a role that only such bindings name gets it as C(cluster_name).
+    type: str
+  state:
+    description:
+      - V(absent) for a teardown, whose entries list the ServiceAccount of every binding (IRSA or EKS Pod Identity) to
+        take out of the role's IRSA trust.
+    type: str
+    choices: [present, absent]
+    default: present
 extends_documentation_fragment:
   - eks.irsa.bindings
 """
@@ -72,6 +85,16 @@ _value:
     tags:
       description: The bindings' tags merged, or null.
       type: dict
+    pod_identity:
+      description:
+        - "C({state: present, clusters: [cluster_name], purge_clusters: false}) when a binding of the role has
+          C(mechanism=pod_identity), else null (the role's Pod Identity statement is then left as it is)."
+      type: dict
+    purge_service_accounts:
+      description:
+        - V(false) when a binding of the role has C(mechanism=pod_identity), so that its ServiceAccount stays in the
+          role's IRSA trust, if it is there, until the migration is finished (dual trust); else null.
+      type: bool
     adopt:
       description: Whether the role is in O(adopt); only when O(adopt) is given.
       type: bool
@@ -106,6 +129,7 @@ def _check_binding(binding, label):
             sa.check_token_expiration(binding["token_expiration"])
     except NamingError as e:
         raise AnsibleFilterError("binding {0}: {1}".format(label, e)) from None
+    _check_mechanism(binding, label)
     role_name = binding["role_name"]
     if not _ROLE_NAME.match(role_name):
         raise AnsibleFilterError(
@@ -114,11 +138,40 @@ def _check_binding(binding, label):
         )
 
 
+_MECHANISMS = ("irsa", "pod_identity")
+# Fields that only one mechanism uses: a binding of the other one that sets them is refused.
+_ONLY = {
+    "irsa": ("audience", "sts_regional_endpoints", "token_expiration"),
+    "pod_identity": ("target_role_arn", "disable_session_tags", "pod_labels"),
+}
+
+
+def _check_mechanism(binding, label):
+    mechanism = binding.get("mechanism") or "irsa"
+    if mechanism not in _MECHANISMS:
+        raise AnsibleFilterError(
+            "binding {0}: mechanism {1!r} is not one of irsa, pod_identity".format(label, mechanism))
+    other = _MECHANISMS[1 - _MECHANISMS.index(mechanism)]
+    for field in _ONLY[other]:
+        if binding.get(field) is not None and binding.get(field) != "":
+            raise AnsibleFilterError(
+                "binding {0}: {1} is for mechanism {2}, and this binding's mechanism is {3}: remove {1}, or set "
+                "mechanism: {2}".format(label, field, other, mechanism))
+
+
+def mechanism(binding):
+    """``irsa`` or ``pod_identity``."""
+    return binding.get("mechanism") or "irsa"
+
+
 def _new_role(name):
     """A role entry before any binding's options are merged into it."""
     return {
         "role_name": name,
         "service_accounts": [],
+        "pod_identity": None,
+        "purge_service_accounts": None,
+        "cluster_name": None,
         "managed_policies": None,
         "inline_policies": None,
         "permissions_boundary": None,
@@ -168,7 +221,29 @@ def _merge_mappings(role, binding, label, owners):
         role[key] = merged
 
 
-def irsa_roles(bindings, adopt=None):
+def _add_binding(role, binding, cluster_name, state):
+    """The binding's trust: its ServiceAccount in the role's IRSA trust, or this cluster in the role's Pod Identity
+    statement. A teardown takes the ServiceAccount out of the IRSA trust whatever the mechanism (a binding that moved
+    to EKS Pod Identity may have been there before)."""
+    if mechanism(binding) == "irsa" or state == "absent":
+        role["service_accounts"].append("{0}:{1}".format(binding.get("namespace") or "default", binding["service_account"]))
+    if mechanism(binding) == "irsa":
+        return
+    # This cluster added to (or taken out of) the clusters the statement lists: the role can serve several clusters.
+    role["pod_identity"] = {"state": "present", "clusters": [cluster_name], "purge_clusters": False}
+    # Its ServiceAccount stays in the role's IRSA trust, if it is there, until the migration is finished (irsa_retire).
+    role["purge_service_accounts"] = False
+
+
+def _finish_role(role, cluster_name):
+    """A role that only Pod Identity bindings name manages no IRSA trust: its IRSA statements are left as they are."""
+    if not role["service_accounts"]:
+        role["service_accounts"] = None
+        role["cluster_name"] = cluster_name
+    return role
+
+
+def irsa_roles(bindings, adopt=None, cluster_name=None, state="present"):
     try:
         check_bindings(bindings)
     except BindingError as e:
@@ -186,7 +261,7 @@ def irsa_roles(bindings, adopt=None):
             )
         seen[label] = binding["role_name"]
         role = roles.setdefault(binding["role_name"], _new_role(binding["role_name"]))
-        role["service_accounts"].append("{0}:{1}".format(binding.get("namespace") or "default", binding["service_account"]))
+        _add_binding(role, binding, cluster_name, state)
         _merge_single(role, binding, label, owners)
         if binding.get("managed_policies") is not None:
             merged = role["managed_policies"] or []
@@ -195,7 +270,7 @@ def irsa_roles(bindings, adopt=None):
     if adopt is not None:
         for name, role in roles.items():
             role["adopt"] = name in adopt
-    return list(roles.values())
+    return [_finish_role(role, cluster_name) for role in roles.values()]
 
 
 class FilterModule:

@@ -15,7 +15,9 @@ description:
   - Turns the bindings of the C(eks.irsa.irsa) role into the O(eks.irsa.irsa_service_account#module:service_accounts) items of one
     M(eks.irsa.irsa_service_account) task, so that one module run annotates every binding.
   - With O(state=present), only the bindings whose role is in place (a result of M(eks.irsa.irsa_role) with its
-    C(role)) are returned, each with the ARN that result gives.
+    C(role)) are returned, each with the ARN that result gives. A binding with C(mechanism=pod_identity) gets an item
+    that only makes sure its ServiceAccount exists (C(annotate_role=false)), since its pods get the role from an
+    association.
   - With O(state=absent), every binding is returned with the ARN of its role built from O(partition) and
     O(account_id). Only an annotation naming that role is removed, and a ServiceAccount the collection created
     goes when nothing but its own marks is left on it.
@@ -82,6 +84,13 @@ def irsa_service_accounts(bindings, roles=None, state="present", partition=None,
             continue
         role = (found.get(binding["role_name"]) or {}).get("role") or {}
         if not role.get("arn"):
+            continue
+        if (binding.get("mechanism") or "irsa") == "pod_identity":
+            # Its pods get the role from an association: the ServiceAccount must exist, its annotations stay as they are.
+            items.append({
+                "name": name, "namespace": namespace, "annotate_role": False, "create": binding.get("create_service_account", True),
+                "create_namespace": binding.get("create_namespace", False), "list_pods": False,
+            })
             continue
         items.append({
             "name": name,

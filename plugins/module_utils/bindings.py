@@ -45,6 +45,17 @@ BINDING_FIELDS = {
     "token_expiration": ("int", None, "Lifetime of the projected token in seconds, 600 to 86400 (eks.amazonaws.com/token-expiration)."),
     "create_service_account": ("bool", True, "Create the ServiceAccount when it does not exist. When false, a missing "
                                              "ServiceAccount stops the run before anything is written."),
+    "mechanism": ("str", "irsa", "How the ServiceAccount's pods get the role: irsa (the role-arn annotation and the "
+                                 "role's trust in the cluster's OIDC provider) or pod_identity (an EKS Pod Identity "
+                                 "association; the cluster needs the eks-pod-identity-agent add-on, and pods on Fargate "
+                                 "cannot use it). docs/choose_and_migrate.md compares them."),
+    "target_role_arn": ("str", None, "With mechanism pod_identity: a role EKS assumes with the binding's role before it "
+                                     "hands credentials to the pods (role chaining, for another account)."),
+    "disable_session_tags": ("bool", None, "With mechanism pod_identity: turn off the session tags EKS Pod Identity adds."),
+    "pod_labels": ("dict", None, "With mechanism pod_identity: the labels of the ServiceAccount's pods, to tell whether a "
+                                 "Fargate profile that selects by labels would run them (Pod Identity does not run on Fargate)."),
+    "remove_previous": ("bool", False, "Finish a migration between IRSA and EKS Pod Identity: remove what the other "
+                                       "mechanism gave this ServiceAccount (docs/role.md, Migration)."),
     "create_namespace": ("bool", False, "Create the namespace when it does not exist (labelled "
                                         "app.kubernetes.io/managed-by=eks.irsa). When false, a missing namespace stops the "
                                         "run before anything is written."),

@@ -18,7 +18,8 @@ from __future__ import annotations
 def item_key(entry):
     """``namespace/name`` for a ServiceAccount (an item or its result), the role name for a role."""
     if "namespace" in entry:
-        return "{0}/{1}".format(entry.get("namespace") or "default", entry.get("name"))
+        # An association (its item or result) names its ServiceAccount service_account.
+        return "{0}/{1}".format(entry.get("namespace") or "default", entry.get("name") or entry.get("service_account"))
     return entry.get("name") or entry.get("role_name")
 
 

@@ -148,7 +148,7 @@ options:
         C(static) check (O(oidc_provider) saves that call).
       - Until 1.0.0, without O(eks_cluster), O(kubeconfig), O(context) and O(host), it is also the cluster whose
         Kubernetes API is reached in EKS mode, with a deprecation warning; give O(eks_cluster) for that. Not when a
-        binding has O(mechanism=pod_identity): the connection is then always the one given (or the default kubeconfig).
+        binding has O(mechanism=pod_identity), whose connection is always the one given (or the default kubeconfig).
       - For O(mechanism=pod_identity), the cluster whose associations, add-on and Fargate profiles are read and whose
         EKS Auth exchanges the token (O(eks_cluster) when it is not given; one of them is required).
     type: str

@@ -12,7 +12,8 @@ Per cluster, as processes under ``<state>/clusters/<name>/``:
   access entry maps it (``access_entries``: the cluster creator ``sandbox-admin`` is a cluster admin;
   tests add others); an unmapped identity is refused (401).
 - **kube-controller-manager** with the controllers a cluster's namespaces need (serviceaccount,
-  namespace deletion, root CA publisher, garbage collector).
+  namespace deletion, root CA publisher, garbage collector), and those of Deployments (deployment, replicaset),
+  so that a rollout restart replaces a workload's pods.
 - **AWS's pod identity webhook** (amazon-eks-pod-identity-webhook, flags as EKS runs it), registered
   through a MutatingWebhookConfiguration with a URL client config and the sandbox's CA. It watches the
   container credentials configuration (``--watch-container-credentials-config``), the ServiceAccounts with an
@@ -440,7 +441,7 @@ class RealKubeCluster:
         kcm_kubeconfig = self._kubeconfig("kube-controller-manager", self.tokens["controller-manager"])
         self._spawn("kube-controller-manager", [
             os.path.join(bin_dir, "kube-controller-manager"), f"--kubeconfig={kcm_kubeconfig}",
-            "--controllers=serviceaccount,namespace,root-ca-cert-publisher,garbagecollector",
+            "--controllers=serviceaccount,namespace,root-ca-cert-publisher,garbagecollector,deployment,replicaset",
             f"--root-ca-file={self.pki.ca_file}", "--leader-elect=false", "--secure-port=0",
             "--use-service-account-credentials=false", "--v=1",
         ])

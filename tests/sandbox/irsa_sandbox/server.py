@@ -14,6 +14,7 @@ import base64
 import datetime
 import json
 import os
+import re
 import shlex
 import sys
 import threading
@@ -333,6 +334,8 @@ class Sandbox:
             return 200, self._access_entries(method, route.split("/", 1)[1], body)
         if route == "expire-credentials" and method == "POST":
             return 200, self._expire_credentials(body)
+        if route == "iam/role" and method == "POST":
+            return 200, self._role_in_account(body)
         parts = route.split("/")
         if len(parts) >= 3 and parts[0] == "oidc" and method == "GET":
             issuer = self._cluster(parts[1]).issuer
@@ -361,6 +364,24 @@ class Sandbox:
                 entries[arn] = {"username": body.get("username"), "groups": list(body.get("groups") or [])}
         return {"cluster": cluster, "access_entries": entries}
 
+    def _role_in_account(self, body):
+        """Test-only: an IAM role in another account (``{"account_id", "name", "trust_policy"}``), as that account's
+        administrator would make it, for the cross-account chaining of EKS Pod Identity's ``targetRoleArn``; the
+        sandbox's own credentials reach only its account."""
+        from .aws import iam
+
+        account_id = str(body.get("account_id") or "")
+        if not re.fullmatch(r"\d{12}", account_id) or account_id == self.account_id:
+            raise ValueError(f"account_id {account_id!r} is not another 12-digit account")
+
+        def create():
+            role = iam.backend(account_id).create_role(
+                role_name=body["name"], assume_role_policy_document=json.dumps(body["trust_policy"]), path="/",
+                permissions_boundary=None, description="", tags=[], max_session_duration=None)
+            return {"arn": role.arn}
+
+        return self.gateway.moto(create)
+
     def _expire_credentials(self, body):
         """Test-only: move the expiration of the temporary credentials ``access_key_id`` (default:
         now), so that a test sees what a caller with expired credentials sees."""
@@ -384,9 +405,12 @@ class Sandbox:
         """Test-only: every credential the sandbox holds or handed out, so that a test can search
         output for the values themselves."""
 
+        from .aws import iam, sts
+
         def from_moto():
-            sessions = list(self.gateway.sts.assumed_roles)
-            secret_keys = {key.secret_access_key for key in self.gateway.iam.access_keys.values()}
+            sessions = [session for account in sts.accounts(self.account_id) for session in sts.backend(account).assumed_roles]
+            secret_keys = {key.secret_access_key for account in sts.accounts(self.account_id)
+                           for key in iam.backend(account).access_keys.values()}
             secret_keys.update(session.secret_access_key for session in sessions)
             return sorted(secret_keys), sorted({session.session_token for session in sessions})
 

@@ -156,8 +156,10 @@ class PodIdentityAuth:
     def _allow(self, role_arn, principal, context, tags):
         """Raise ``AccessDeniedException`` unless ``role_arn``'s trust lets ``principal`` assume it (and tag the
         session with ``tags``)."""
+        # A target role may be in another account (cross-account chaining): it is looked up in its own.
+        account_id = role_arn.split(":")[4] if role_arn.count(":") >= 5 else self.account_id
         with self._lock:
-            role = iam.role_from_arn(iam.backend(self.account_id), self.account_id, role_arn)
+            role = iam.role_from_arn(iam.backend(account_id), account_id, role_arn)
             policy = self.trust.visible(role) if role else None
         record = {"time": int(time.time()), "role_arn": role_arn, "principal": principal, "action": "sts:AssumeRole"}
         if policy is None:

@@ -47,6 +47,12 @@ def backend(account_id):
     return sts_backends[account_id][iam.PARTITION]
 
 
+def accounts(account_id):
+    """The sandbox's account first, then every other account moto holds (a role of another account, the temporary
+    keys of a session in it)."""
+    return [account_id] + sorted(account for account in list(iam.iam_backends.keys()) if account != account_id)
+
+
 class WebIdentityGate:
     """``AssumeRoleWithWebIdentity`` as AWS answers it; each trust decision goes to ``decisions``
     (for test diagnostics)."""
@@ -237,8 +243,12 @@ class PresignedCallerIdentity:
                 raise invalid
             return self.secret_key, None
         with self._lock:
-            key = iam.backend(self.account_id).access_keys.get(key_id)
-            assumed = backend(self.account_id).get_assumed_role_from_access_key(key_id)
+            # A session in another account (EKS Pod Identity chaining to a target role there) has its key there.
+            # moto keeps such a session in that account's STS.
+            owner = next((account for account in accounts(self.account_id) if key_id in iam.backend(account).access_keys),
+                         self.account_id)
+            key = iam.backend(owner).access_keys.get(key_id)
+            assumed = backend(owner).get_assumed_role_from_access_key(key_id)
         if key is None or getattr(key, "status", "Active") != "Active":
             raise invalid
         if assumed is not None:
