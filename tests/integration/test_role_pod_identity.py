@@ -134,7 +134,9 @@ def test_migration_irsa_to_pod_identity_and_back_with_a_running_workload(sandbox
 
         # 3. Finish: the annotation and the IRSA subject go, once no pod runs on IRSA.
         output = site(sandbox, tmp_path, [dict(binding, mechanism="pod_identity", remove_previous=True)])
-        assert "removed the IRSA annotation and trust" in output and "verified as" in output
+        assert "removed the IRSA annotation and trust" in output
+        assert line + " (EKS Pod Identity): changed, verified as arn:aws:sts::%s:assumed-role/%s/eks-%s-irsa-verify-" % (
+            ACCOUNT, role, CLUSTER) in output
         assert irsa_subjects(sandbox, role) == [] and pod_identity_clusters(sandbox, role) == [cluster_arn]
         assert annotation(sandbox, namespace, "app") is None
         assert "FAILED" not in workload_identities(sandbox, namespace, "worker-2")
@@ -155,6 +157,7 @@ def test_migration_irsa_to_pod_identity_and_back_with_a_running_workload(sandbox
         # 5. Finish: this cluster leaves the role's EKS Pod Identity statement (the last one: the statement goes).
         output = site(sandbox, tmp_path, [dict(binding, remove_previous=True)])
         assert "removed this cluster from the role's EKS Pod Identity statement" in output
+        assert line + ": changed, verified as arn:aws:sts::%s:assumed-role/%s/" % (ACCOUNT, role) in output
         assert pod_identity_clusters(sandbox, role) == [] and irsa_subjects(sandbox, role) == [subject]
         assert changed_count(site(sandbox, tmp_path, [dict(binding, remove_previous=True)])) == 0
         assert "FAILED" not in workload_identities(sandbox, namespace, "worker-3")
