@@ -2,14 +2,20 @@
 
 Each scenario asserts the end state in IAM and Kubernetes, the message a user reads, what check mode predicted
 and, where something is refused, that nothing at all was written.
+
+A sandbox costs a kube-apiserver's boot: the scenarios that neither prune (which would take the others' roles) nor
+need two clusters share one sandbox of the module, each with names of its own, and each starts as in a fresh account,
+without the cluster's OIDC provider (so "nothing was written" still covers the provider a run would create).
 """
 
 import json
 import os
 import subprocess
 
+import pytest
 import yaml
 from botocore.exceptions import ClientError
+from irsa_sandbox.testing import start_sandbox
 from playbook_runner import ROOT, run_playbook
 
 SITE = os.path.join(ROOT, "playbooks", "site.yml")
@@ -20,6 +26,21 @@ ROLE_ARN = "arn:aws:iam::%s:role/" % ACCOUNT
 OWNER_TAG = {"Key": "eks.irsa/managed-by", "Value": "eks.irsa"}
 EC2_TRUST = {"Version": "2012-10-17", "Statement": [
     {"Effect": "Allow", "Principal": {"Service": "ec2.amazonaws.com"}, "Action": "sts:AssumeRole"}]}
+
+
+@pytest.fixture(scope="module")
+def shared_sandbox(tmp_path_factory):
+    with start_sandbox(str(tmp_path_factory.mktemp("ownership"))) as running:
+        yield running
+
+
+@pytest.fixture
+def owned(shared_sandbox):
+    """The module's sandbox with no OIDC provider, as a fresh account has none."""
+    iam = shared_sandbox.client("iam")
+    for provider in iam.list_open_id_connect_providers()["OpenIDConnectProviderList"]:
+        iam.delete_open_id_connect_provider(OpenIDConnectProviderArn=provider["Arn"])
+    return shared_sandbox
 
 
 def run(sandbox, tmp_path, playbook, args=(), inventory=None, **variables):
@@ -122,152 +143,152 @@ def test_teardown_of_one_cluster_of_two_keeps_the_shared_role_for_the_other(fres
     assert "'verified': True" in audit.stdout or '"verified": true' in audit.stdout
 
 
-def test_teardown_within_one_cluster_removes_only_the_torn_down_binding(fresh, tmp_path):
+def test_teardown_within_one_cluster_removes_only_the_torn_down_binding(owned, tmp_path):
     both = [{"service_account": "api", "role_name": "shared-app"}, {"service_account": "worker", "role_name": "shared-app"}]
-    assert run(fresh, tmp_path, SITE, irsa_cluster_name="sandbox", irsa_bindings=both).returncode == 0
-    torn = run(fresh, tmp_path, TEARDOWN, irsa_cluster_name="sandbox", irsa_bindings=both[:1])
+    assert run(owned, tmp_path, SITE, irsa_cluster_name="sandbox", irsa_bindings=both).returncode == 0
+    torn = run(owned, tmp_path, TEARDOWN, irsa_cluster_name="sandbox", irsa_bindings=both[:1])
     assert torn.returncode == 0, torn.stdout[-6000:]
-    provider = fresh.vars["irsa_sandbox_clusters"][0]["provider"]
-    assert subjects(fresh, "shared-app") == {provider: [sub("default", "worker")]}
-    assert service_account(fresh, "default", "api") is None
-    assert annotations(fresh, "default", "worker")["eks.amazonaws.com/role-arn"] == ROLE_ARN + "shared-app"
+    provider = owned.vars["irsa_sandbox_clusters"][0]["provider"]
+    assert subjects(owned, "shared-app") == {provider: [sub("default", "worker")]}
+    assert service_account(owned, "default", "api") is None
+    assert annotations(owned, "default", "worker")["eks.amazonaws.com/role-arn"] == ROLE_ARN + "shared-app"
     # the last binding goes: the role is ours and nothing is left in its trust, so it goes too
-    last = run(fresh, tmp_path, TEARDOWN, irsa_cluster_name="sandbox", irsa_bindings=both[1:])
+    last = run(owned, tmp_path, TEARDOWN, irsa_cluster_name="sandbox", irsa_bindings=both[1:])
     assert last.returncode == 0, last.stdout[-6000:]
     assert "role shared-app deleted (nothing left in its trust)" in last.stdout
-    assert role(fresh, "shared-app") is None
+    assert role(owned, "shared-app") is None
 
 
-def test_teardown_never_touches_a_hand_made_role_or_another_roles_annotation(fresh, tmp_path):
-    iam = fresh.client("iam")
+def test_teardown_never_touches_a_hand_made_role_or_another_roles_annotation(owned, tmp_path):
+    iam = owned.client("iam")
     iam.create_role(RoleName="hand-role", AssumeRolePolicyDocument=json.dumps(EC2_TRUST))
-    kubectl(fresh, "create", "serviceaccount", "case-b")
-    kubectl(fresh, "annotate", "serviceaccount", "case-b", "eks.amazonaws.com/role-arn=%sother-role" % ROLE_ARN)
-    fresh.reset_log()
-    torn = run(fresh, tmp_path, TEARDOWN, irsa_cluster_name="sandbox",
+    kubectl(owned, "create", "serviceaccount", "case-b")
+    kubectl(owned, "annotate", "serviceaccount", "case-b", "eks.amazonaws.com/role-arn=%sother-role" % ROLE_ARN)
+    owned.reset_log()
+    torn = run(owned, tmp_path, TEARDOWN, irsa_cluster_name="sandbox",
                irsa_bindings=[{"service_account": "case-b", "role_name": "hand-role"}])
     assert torn.returncode == 0, torn.stdout[-6000:]
-    assert writes(fresh) == []
-    assert role(fresh, "hand-role")["AssumeRolePolicyDocument"] == EC2_TRUST
-    assert annotations(fresh, "default", "case-b")["eks.amazonaws.com/role-arn"] == ROLE_ARN + "other-role"
+    assert writes(owned) == []
+    assert role(owned, "hand-role")["AssumeRolePolicyDocument"] == EC2_TRUST
+    assert annotations(owned, "default", "case-b")["eks.amazonaws.com/role-arn"] == ROLE_ARN + "other-role"
     assert "annotation left: it names %sother-role, another binding's role" % ROLE_ARN in torn.stdout
     assert "role hand-role is not eks.irsa's and does not trust it: left as it is" in torn.stdout
 
 
-def test_teardown_refuses_a_foreign_role_that_trusts_the_binding(fresh, tmp_path):
-    provider = fresh.vars["irsa_sandbox_clusters"][0]
-    iam = fresh.client("iam")
+def test_teardown_refuses_a_foreign_role_that_trusts_the_binding(owned, tmp_path):
+    provider = owned.vars["irsa_sandbox_clusters"][0]
+    iam = owned.client("iam")
     # eksctl or Terraform made it: no eks.irsa tag
-    run(fresh, tmp_path, SITE, irsa_cluster_name="sandbox", irsa_bindings=[{"service_account": "seed", "role_name": "seed"}])
-    trust_policy = role(fresh, "seed")["AssumeRolePolicyDocument"]
+    run(owned, tmp_path, SITE, irsa_cluster_name="sandbox", irsa_bindings=[{"service_account": "seed", "role_name": "seed"}])
+    trust_policy = role(owned, "seed")["AssumeRolePolicyDocument"]
     iam.create_role(RoleName="eksctl-role", AssumeRolePolicyDocument=json.dumps(trust_policy).replace(":seed", ":case-d"))
-    fresh.reset_log()
-    torn = run(fresh, tmp_path, TEARDOWN, irsa_cluster_name="sandbox",
+    owned.reset_log()
+    torn = run(owned, tmp_path, TEARDOWN, irsa_cluster_name="sandbox",
                irsa_bindings=[{"service_account": "case-d", "role_name": "eksctl-role"}])
     assert torn.returncode != 0
     assert "role eksctl-role was not created by eks.irsa and still trusts default/case-d" in torn.stdout
     assert "add eksctl-role to irsa_adopt_roles" in torn.stdout
     assert "adopt: true" not in torn.stdout
-    assert writes(fresh, "iam") == []
-    assert subjects(fresh, "eksctl-role") == {provider["provider"]: [sub("default", "case-d")]}
-    adopted = run(fresh, tmp_path, TEARDOWN, irsa_cluster_name="sandbox", irsa_adopt_roles=["eksctl-role"],
+    assert writes(owned, "iam") == []
+    assert subjects(owned, "eksctl-role") == {provider["provider"]: [sub("default", "case-d")]}
+    adopted = run(owned, tmp_path, TEARDOWN, irsa_cluster_name="sandbox", irsa_adopt_roles=["eksctl-role"],
                   irsa_bindings=[{"service_account": "case-d", "role_name": "eksctl-role"}])
     assert adopted.returncode == 0, adopted.stdout[-6000:]
-    assert role(fresh, "eksctl-role") is None
+    assert role(owned, "eksctl-role") is None
 
 
-def test_a_foreign_annotation_is_not_overwritten_unless_taken_over_by_name(fresh, tmp_path):
-    kubectl(fresh, "create", "serviceaccount", "case-c")
-    kubectl(fresh, "annotate", "serviceaccount", "case-c", "eks.amazonaws.com/role-arn=%sother-role" % ROLE_ARN)
+def test_a_foreign_annotation_is_not_overwritten_unless_taken_over_by_name(owned, tmp_path):
+    kubectl(owned, "create", "serviceaccount", "case-c")
+    kubectl(owned, "annotate", "serviceaccount", "case-c", "eks.amazonaws.com/role-arn=%sother-role" % ROLE_ARN)
     bindings = [{"service_account": "case-c", "role_name": "app-role"}, {"service_account": "fine", "role_name": "fine-role"}]
-    fresh.reset_log()
-    refused = run(fresh, tmp_path, SITE, irsa_cluster_name="sandbox", irsa_bindings=bindings)
+    owned.reset_log()
+    refused = run(owned, tmp_path, SITE, irsa_cluster_name="sandbox", irsa_bindings=bindings)
     assert refused.returncode != 0
     assert "Nothing was written" in refused.stdout
     assert ("ServiceAccount default/case-c is annotated with role %sother-role, which eks.irsa did not set, so it is not "
             "replaced with %sapp-role" % (ROLE_ARN, ROLE_ARN)) in refused.stdout
     assert "add default/case-c to irsa_adopt_service_accounts" in refused.stdout
     assert "adopt: true" not in refused.stdout
-    assert writes(fresh) == []
-    assert role(fresh, "app-role") is None and role(fresh, "fine-role") is None
+    assert writes(owned) == []
+    assert role(owned, "app-role") is None and role(owned, "fine-role") is None
 
-    taken = run(fresh, tmp_path, SITE, irsa_cluster_name="sandbox", irsa_bindings=bindings,
+    taken = run(owned, tmp_path, SITE, irsa_cluster_name="sandbox", irsa_bindings=bindings,
                 irsa_adopt_service_accounts=["default/case-c"])
     assert taken.returncode == 0, taken.stdout[-6000:]
     assert "default/case-c -> %sapp-role: changed, verified" % ROLE_ARN in taken.stdout
     assert "replaced %sother-role" % ROLE_ARN in taken.stdout
-    assert annotations(fresh, "default", "case-c")["eks.amazonaws.com/role-arn"] == ROLE_ARN + "app-role"
+    assert annotations(owned, "default", "case-c")["eks.amazonaws.com/role-arn"] == ROLE_ARN + "app-role"
 
 
-def test_a_foreign_role_is_refused_before_any_write_and_adopted_by_name(fresh, tmp_path):
-    iam = fresh.client("iam")
-    iam.create_role(RoleName="hand-role", AssumeRolePolicyDocument=json.dumps(EC2_TRUST), Tags=[{"Key": "team", "Value": "x"}])
-    bindings = [{"service_account": "case-e", "role_name": "hand-role"}]
-    fresh.reset_log()
-    refused = run(fresh, tmp_path, SITE, irsa_cluster_name="sandbox", irsa_bindings=bindings)
+def test_a_foreign_role_is_refused_before_any_write_and_adopted_by_name(owned, tmp_path):
+    iam = owned.client("iam")
+    iam.create_role(RoleName="team-role", AssumeRolePolicyDocument=json.dumps(EC2_TRUST), Tags=[{"Key": "team", "Value": "x"}])
+    bindings = [{"service_account": "case-e", "role_name": "team-role"}]
+    owned.reset_log()
+    refused = run(owned, tmp_path, SITE, irsa_cluster_name="sandbox", irsa_bindings=bindings)
     assert refused.returncode != 0
-    assert "role hand-role exists and was not created by eks.irsa" in refused.stdout
-    assert "add hand-role to irsa_adopt_roles" in refused.stdout
-    assert writes(fresh) == []
-    assert service_account(fresh, "default", "case-e") is None
+    assert "role team-role exists and was not created by eks.irsa" in refused.stdout
+    assert "add team-role to irsa_adopt_roles" in refused.stdout
+    assert writes(owned) == []
+    assert service_account(owned, "default", "case-e") is None
 
-    adopted = run(fresh, tmp_path, SITE, irsa_cluster_name="sandbox", irsa_bindings=bindings, irsa_adopt_roles=["hand-role"])
+    adopted = run(owned, tmp_path, SITE, irsa_cluster_name="sandbox", irsa_bindings=bindings, irsa_adopt_roles=["team-role"])
     assert adopted.returncode == 0, adopted.stdout[-6000:]
-    stored = role(fresh, "hand-role")
+    stored = role(owned, "team-role")
     assert stored["AssumeRolePolicyDocument"]["Statement"][0] == EC2_TRUST["Statement"][0]
     assert len(stored["AssumeRolePolicyDocument"]["Statement"]) == 2
     assert OWNER_TAG in stored["Tags"] and {"Key": "team", "Value": "x"} in stored["Tags"]
 
 
-def test_roles_and_annotations_of_version_0_1_0_are_adopted_only_when_exact(fresh, tmp_path):
+def test_roles_and_annotations_of_version_0_1_0_are_adopted_only_when_exact(owned, tmp_path):
     bindings = [{"service_account": "old", "role_name": "old-role"}]
-    assert run(fresh, tmp_path, SITE, irsa_cluster_name="sandbox", irsa_bindings=bindings).returncode == 0
+    assert run(owned, tmp_path, SITE, irsa_cluster_name="sandbox", irsa_bindings=bindings).returncode == 0
     # what a version from before the marks left behind: no tag, no record
-    iam = fresh.client("iam")
+    iam = owned.client("iam")
     iam.untag_role(RoleName="old-role", TagKeys=["eks.irsa/managed-by"])
-    kubectl(fresh, "annotate", "serviceaccount", "old", "eks.irsa/bound-role-arn-")
-    adopted = run(fresh, tmp_path, SITE, irsa_cluster_name="sandbox", irsa_bindings=bindings)
+    kubectl(owned, "annotate", "serviceaccount", "old", "eks.irsa/bound-role-arn-")
+    adopted = run(owned, tmp_path, SITE, irsa_cluster_name="sandbox", irsa_bindings=bindings)
     assert adopted.returncode == 0, adopted.stdout[-6000:]
-    assert OWNER_TAG in role(fresh, "old-role")["Tags"]
-    assert annotations(fresh, "default", "old")["eks.irsa/bound-role-arn"] == ROLE_ARN + "old-role"
+    assert OWNER_TAG in role(owned, "old-role")["Tags"]
+    assert annotations(owned, "default", "old")["eks.irsa/bound-role-arn"] == ROLE_ARN + "old-role"
 
 
-def test_a_missing_namespace_stops_the_run_before_any_write(fresh, tmp_path):
+def test_a_missing_namespace_stops_the_run_before_any_write(owned, tmp_path):
     bindings = [{"service_account": "app", "namespace": "not-there", "role_name": "ns-role"}]
-    fresh.reset_log()
-    refused = run(fresh, tmp_path, SITE, irsa_cluster_name="sandbox", irsa_bindings=bindings)
+    owned.reset_log()
+    refused = run(owned, tmp_path, SITE, irsa_cluster_name="sandbox", irsa_bindings=bindings)
     assert refused.returncode != 0
     assert "namespace 'not-there' does not exist" in refused.stdout
     assert "set create_namespace: true on the binding" in refused.stdout
-    assert writes(fresh) == [] and role(fresh, "ns-role") is None
+    assert writes(owned) == [] and role(owned, "ns-role") is None
     bindings[0]["create_namespace"] = True
-    created = run(fresh, tmp_path, SITE, irsa_cluster_name="sandbox", irsa_bindings=bindings)
+    created = run(owned, tmp_path, SITE, irsa_cluster_name="sandbox", irsa_bindings=bindings)
     assert created.returncode == 0, created.stdout[-6000:]
-    assert annotations(fresh, "not-there", "app")["eks.amazonaws.com/role-arn"] == ROLE_ARN + "ns-role"
+    assert annotations(owned, "not-there", "app")["eks.amazonaws.com/role-arn"] == ROLE_ARN + "ns-role"
 
 
-def test_a_rejected_kubernetes_credential_stops_the_run_before_any_write(fresh, tmp_path):
-    kubeconfig = yaml.safe_load(open(fresh.vars["kubeconfig"], encoding="utf-8"))
+def test_a_rejected_kubernetes_credential_stops_the_run_before_any_write(owned, tmp_path):
+    kubeconfig = yaml.safe_load(open(owned.vars["kubeconfig"], encoding="utf-8"))
     for user in kubeconfig["users"]:
         user["user"] = {"token": "not-a-valid-token"}
     bad = tmp_path / "bad-kubeconfig"
     bad.write_text(yaml.safe_dump(kubeconfig), encoding="utf-8")
-    fresh.reset_log()
-    refused = run(fresh, tmp_path, SITE, irsa_cluster_name="sandbox", irsa_k8s_auth="kubeconfig", irsa_kubeconfig=str(bad),
+    owned.reset_log()
+    refused = run(owned, tmp_path, SITE, irsa_cluster_name="sandbox", irsa_k8s_auth="kubeconfig", irsa_kubeconfig=str(bad),
                   irsa_bindings=[{"service_account": "app", "role_name": "k8s-denied"}])
     assert refused.returncode != 0
     assert "401" in refused.stdout and "Nothing was written" in refused.stdout
-    assert writes(fresh) == [] and role(fresh, "k8s-denied") is None
+    assert writes(owned) == [] and role(owned, "k8s-denied") is None
 
 
-def test_a_misspelt_variable_and_empty_bindings_say_so(fresh, tmp_path):
-    misspelt = run(fresh, tmp_path, SITE, irsa_cluster_name="sandbox", irsa_binding=[{"service_account": "a", "role_name": "r"}])
+def test_a_misspelt_variable_and_empty_bindings_say_so(owned, tmp_path):
+    misspelt = run(owned, tmp_path, SITE, irsa_cluster_name="sandbox", irsa_binding=[{"service_account": "a", "role_name": "r"}])
     assert misspelt.returncode != 0
     assert "irsa_binding; did you mean 'irsa_bindings'?" in misspelt.stdout
-    empty = run(fresh, tmp_path, SITE, irsa_cluster_name="sandbox", irsa_bindings=[])
+    empty = run(owned, tmp_path, SITE, irsa_cluster_name="sandbox", irsa_bindings=[])
     assert empty.returncode == 0
     assert "irsa_bindings is empty: there is nothing to create, annotate and verify" in empty.stdout
-    wrong_field = run(fresh, tmp_path, SITE, irsa_cluster_name="sandbox",
+    wrong_field = run(owned, tmp_path, SITE, irsa_cluster_name="sandbox",
                       irsa_bindings=[{"service_account": "a", "role_name": "r"}, {"service_account": "api", "role": "r"}])
     assert wrong_field.returncode != 0
     assert "irsa_bindings[1] (default/api): unknown field 'role'; did you mean 'role_name'?" in wrong_field.stdout
