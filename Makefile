@@ -68,12 +68,23 @@ collection: $(STAMP)
 # is non-zero when any layer failed.
 LAYERS := sanity units integration lint changelog-lint publish-check docs
 
+# units and integration keep both cores busy (pytest -n 2) and run alone; the other layers use about one core each
+# and run two at a time, each into its own log, printed whole once they all ended (a line says when each ends).
+PAIRED_LAYERS := sanity lint changelog-lint publish-check docs
+TEST_LOGS := $(BUILD)/test-logs
+
 test: collection
-	@failed=""; \
-	for layer in $(LAYERS); do \
-		echo "===== make $$layer"; \
-		$(MAKE) --no-print-directory $$layer || failed="$$failed $$layer"; \
+	@failed=""; rm -rf $(TEST_LOGS) && mkdir -p $(TEST_LOGS); \
+	echo "===== make units"; $(MAKE) --no-print-directory units || failed="$$failed units"; \
+	echo "===== make $(PAIRED_LAYERS), two at a time (logs in $(TEST_LOGS))"; \
+	printf '%s\n' $(PAIRED_LAYERS) | xargs -P 2 -I @ sh -c 'start=$$(date +%s); \
+		$(MAKE) --no-print-directory @ > $(TEST_LOGS)/@.log 2>&1; code=$$?; echo $$code > $(TEST_LOGS)/@.exit; \
+		echo "      make @: exit $$code after $$(( $$(date +%s) - start )) s"'; \
+	for layer in $(PAIRED_LAYERS); do \
+		echo "===== make $$layer"; cat $(TEST_LOGS)/$$layer.log; \
+		[ "$$(cat $(TEST_LOGS)/$$layer.exit)" = 0 ] || failed="$$failed $$layer"; \
 	done; \
+	echo "===== make integration"; $(MAKE) --no-print-directory integration || failed="$$failed integration"; \
 	if [ -n "$$failed" ]; then echo "===== make test: FAILED:$$failed"; exit 1; fi; \
 	echo "===== make test: every layer passed ($(LAYERS))"
 
