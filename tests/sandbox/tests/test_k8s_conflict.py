@@ -4,6 +4,7 @@ and the cluster's own STS calls, which AWS faults leave alone."""
 import base64
 import json
 import ssl
+import time
 import urllib.error
 import urllib.request
 from unittest import mock
@@ -145,6 +146,10 @@ def test_sts_faults_leave_the_clusters_own_token_check_alone(sandbox):
     session = botocore.session.Session()
     session.set_credentials(sandbox.env["AWS_ACCESS_KEY_ID"], sandbox.env["AWS_SECRET_ACCESS_KEY"])
     session.set_config_variable("region", sandbox.env["AWS_REGION"])
+    # A token is presigned to the second, and kube-apiserver caches the webhook's answer for a token (2 minutes): a
+    # test before this one on the same sandbox may have made the very same token in the same second, and the check
+    # would then not reach STS at all. A token of a later second is one no earlier test made.
+    time.sleep(1.1)
     with mock.patch.dict("os.environ", {"AWS_ENDPOINT_URL": sandbox.env["AWS_ENDPOINT_URL"]}):
         token = TokenGenerator(STSClientFactory(session).get_sts_client(region_name=sandbox.env["AWS_REGION"])).get_token("sandbox")
     cluster = sandbox.cluster()
