@@ -57,11 +57,10 @@ _value:
   elements: dict
 """
 
+from ansible_collections.eks.irsa.plugins.module_utils.bindings import mechanism as _mechanism
+
+
 from ansible_collections.eks.irsa.plugins.module_utils.role_results import role_results
-
-
-def _mechanism(binding):
-    return binding.get("mechanism") or "irsa"
 
 
 def irsa_associations(bindings, roles=None, state="present", partition=None, account_id=None):

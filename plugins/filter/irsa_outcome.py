@@ -151,6 +151,9 @@ _value:
 
 from ansible.errors import AnsibleFilterError
 
+from ansible_collections.eks.irsa.plugins.module_utils.bindings import mechanism as _mechanism
+
+
 from ansible_collections.eks.irsa.plugins.module_utils.role_results import changed_items
 from ansible_collections.eks.irsa.plugins.module_utils.role_results import role_results
 from ansible_collections.eks.irsa.plugins.module_utils.role_terms import in_role_terms
@@ -306,10 +309,6 @@ def _verify_results(verify):
     for entry in (verify or {}).get("results", []) or []:
         verified["{0}/{1}".format(entry.get("namespace"), entry.get("service_account"))] = entry
     return verified
-
-
-def _mechanism(binding):
-    return binding.get("mechanism") or "irsa"
 
 
 def _verify_target(binding, role_arn, checks):

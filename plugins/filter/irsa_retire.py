@@ -56,9 +56,7 @@ _value:
   elements: dict
 """
 
-
-def _mechanism(binding):
-    return binding.get("mechanism") or "irsa"
+from ansible_collections.eks.irsa.plugins.module_utils.bindings import mechanism as _mechanism
 
 
 def _ready(binding, verified):

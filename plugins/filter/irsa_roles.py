@@ -108,6 +108,7 @@ from ansible_collections.eks.irsa.plugins.module_utils import service_account as
 from ansible_collections.eks.irsa.plugins.module_utils.bindings import BindingError
 from ansible_collections.eks.irsa.plugins.module_utils.bindings import check_bindings
 from ansible_collections.eks.irsa.plugins.module_utils.bindings import label as binding_label
+from ansible_collections.eks.irsa.plugins.module_utils.bindings import mechanism
 from ansible_collections.eks.irsa.plugins.module_utils.naming import NamingError
 
 _SINGLE = ("permissions_boundary", "path", "audience", "preset", "preset_options")
@@ -157,11 +158,6 @@ def _check_mechanism(binding, label):
             raise AnsibleFilterError(
                 "binding {0}: {1} is for mechanism {2}, and this binding's mechanism is {3}: remove {1}, or set "
                 "mechanism: {2}".format(label, field, other, mechanism))
-
-
-def mechanism(binding):
-    """``irsa`` or ``pod_identity``."""
-    return binding.get("mechanism") or "irsa"
 
 
 def _new_role(name):

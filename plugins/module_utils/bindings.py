@@ -73,6 +73,11 @@ def label(binding):
     return "{0}/{1}".format(binding.get("namespace") or "default", binding.get("service_account"))
 
 
+def mechanism(binding):
+    """How a binding's pods get its role: ``irsa`` (the default) or ``pod_identity``."""
+    return binding.get("mechanism") or "irsa"
+
+
 def did_you_mean(name, known, cutoff=0.6):
     """``; did you mean 'x'?`` for the known name closest to ``name``, or an empty string when none is close."""
     close = difflib.get_close_matches(name, sorted(known), n=1, cutoff=cutoff)
