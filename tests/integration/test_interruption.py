@@ -370,7 +370,7 @@ def test_a_killed_run_is_completed_by_the_next_run(stand, tmp_path, point):
     assert rerun.stdout.count(", verified as arn:aws:sts::%s:assumed-role/int-%s-" % (ACCOUNT, case.id)) == 3, rerun.stdout[-8000:]
     assert snapshot(stand, case) == converged(stand, case)
 
-    # The next run (with the role's default checks: no pod) has nothing left to do.
+    # The next run (checks static and token, no pod) has nothing left to do and writes nothing.
     sandbox.reset_log()
     third = site(sandbox, case, workdir, ("static", "token"))
     assert third.returncode == 0, third.stdout[-8000:]
