@@ -53,6 +53,11 @@ options:
         (M(eks.irsa.irsa_role) and M(eks.irsa.irsa_service_account) with the items of P(eks.irsa.irsa_retire#filter)).
     type: list
     elements: dict
+  allowed:
+    description:
+      - The registered result of the M(eks.irsa.irsa_verify) task with O(eks.irsa.irsa_verify#module:rbac_only=true) run
+        before anything is written. In check mode, a binding whose verification RBAC would deny gets that as its error.
+    type: dict
   restarted:
     description:
       - The registered result of the M(eks.irsa.irsa_service_account) task that restarted the pods to restart
@@ -70,11 +75,14 @@ options:
         with C(mechanism=pod_identity) that the cluster cannot serve (no active C(eks-pod-identity-agent) add-on, or
         its pods would run on Fargate), from the O(verify) result of their C(static) check.
       - C(pod_identity_targets), the items of that check (the bindings with C(mechanism=pod_identity)).
+      - C(verify_allowed), before anything is written, one entry (C(binding), C(error), C(summary)) per binding whose
+        verification Kubernetes RBAC would deny, from the O(verify) result of M(eks.irsa.irsa_verify) with
+        O(eks.irsa.irsa_verify#module:rbac_only=true).
       - C(restart), the O(eks.irsa.irsa_service_account#module:service_accounts) items that restart the pods each binding
         has to restart (O(eks.irsa.irsa_service_account#module:restart_pods)).
     type: str
     default: summary
-    choices: [summary, verify, teardown, audit, pod_identity_ready, pod_identity_targets, restart]
+    choices: [summary, verify, teardown, audit, pod_identity_ready, pod_identity_targets, verify_allowed, restart]
   cluster_name:
     description: The cluster's name, for messages.
     type: str
@@ -403,15 +411,25 @@ def _pod_identity_targets(bindings):
 
 def _not_served(bindings, verify):
     """The bindings the cluster cannot serve with EKS Pod Identity, as the static check found them."""
+    pod_identity = [binding for binding in bindings if _mechanism(binding) == "pod_identity"]
+    return _blocked(pod_identity, verify, _blocks, "mechanism pod_identity: ")
+
+
+def _denied(check):
+    """Whether a finding of irsa_verify with rbac_only says RBAC denies a call of the verification."""
+    return check.get("name") == "rbac" and check.get("passed") is False
+
+
+def _blocked(bindings, verify, blocks, prefix):
+    """One entry (``binding``, ``error``, ``summary``) per binding of ``bindings`` with a finding in ``verify`` that
+    ``blocks``, before anything is written."""
     verified = _verify_results(verify)
     entries = []
     for binding in bindings:
         label = _label(binding)
-        if _mechanism(binding) != "pod_identity" or label not in verified:
-            continue
-        failed = [check for check in verified[label].get("checks") or [] if _blocks(check)]
+        failed = [check for check in (verified.get(label) or {}).get("checks") or [] if blocks(check)]
         if failed:
-            error = "mechanism pod_identity: " + " ".join(_check_message(check) for check in failed)
+            error = prefix + " ".join(_check_message(check) for check in failed)
             entries.append({"binding": label, "error": error, "summary": "{0} -> {1}: {2}".format(
                 label, binding.get("role_name"), error)})
     return entries
@@ -463,13 +481,16 @@ def _restarted(entry, label, restarted):
 
 def irsa_outcome(bindings, roles, service_accounts, verify=None, stage="summary", check_mode=False, partition=None,
                  account_id=None, cluster_name=None, unchanged_checks=None, associations=None, retired=None,
-                 restarted=None):
+                 restarted=None, allowed=None):
     if stage == "audit":
         return _audit_items(bindings, partition, account_id)
     if stage == "pod_identity_targets":
         return _pod_identity_targets(bindings)
     if stage == "pod_identity_ready":
         return _not_served(bindings, verify)
+    if stage == "verify_allowed":
+        return _blocked(bindings, verify, _denied, "verification: ")
+    denied = {entry["binding"]: entry["error"] for entry in _blocked(bindings, allowed, _denied, "verification: ")}
     roles_found, roles_failed = _index(roles)
     accounts_found, accounts_failed = _index(service_accounts)
     associations_found, associations_failed = _index(associations or [])
@@ -493,6 +514,9 @@ def irsa_outcome(bindings, roles, service_accounts, verify=None, stage="summary"
             outcome.append(_teardown_entry(binding, label, role_result, sa_result, association_result))
             continue
         entry = _summary_entry(binding, label, role_result, sa_result, association_result, verified.get(label), cluster_name)
+        if check_mode and not entry["error"] and label in denied:
+            # What check mode did not verify, a real run could not: RBAC denies a call of its verification.
+            entry["error"] = denied[label]
         if _mechanism(binding) == "irsa" and association_result.get("deleted"):
             entry["previous_removed"] = "the EKS Pod Identity association"
         _retired(entry, binding, label, retired)

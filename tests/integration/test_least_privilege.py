@@ -300,17 +300,19 @@ def test_the_documented_permissions_are_exactly_what_a_lifecycle_of_the_role_nee
 # --------------------------------------------------------------------------------------------
 # each rule of the RBAC, by denial
 
-# (kind, index of the rule, what the runner then cannot do (as the apiserver's 403 says it), the role's step that then
-# fails). The ServiceAccount and namespace reads are made before any write; what only the verification needs fails at
-# the verification, after the role and the annotation are written. Without the ClusterRole's rule the run still
-# passes (the pod check proves the binding), and the static check says it could not tell whether the webhook is there.
+# (kind, index of the rule, what the runner then cannot do, the role's step that then fails). The ServiceAccount and
+# namespace reads are made before any write, and the apiserver's 403 says what is missing; what only the verification
+# needs is asked of RBAC before any write too (a SelfSubjectAccessReview), whose denial the collection words. Without
+# the ClusterRole's rule the run still passes (the pod check proves the binding), and the static check says it could
+# not tell whether the webhook is there.
 BEFORE_ANY_WRITE = "Stop before any write when a binding cannot be completed"
-AT_VERIFICATION = "Fail with every binding that did not work"
+APISERVER_403 = "403 Forbidden for"
+RBAC_REVIEW = "Kubernetes RBAC does not let"
 RULE_DENIALS = [
     ("Role", 0, 'cannot get resource "serviceaccounts"', BEFORE_ANY_WRITE),
-    ("Role", 1, 'cannot create resource "serviceaccounts/token"', AT_VERIFICATION),
-    ("Role", 2, 'cannot list resource "pods"', AT_VERIFICATION),
-    ("Role", 3, 'cannot get resource "pods/log"', AT_VERIFICATION),
+    ("Role", 1, "create serviceaccounts/token in namespace shop", BEFORE_ANY_WRITE),
+    ("Role", 2, "list pods in namespace shop", BEFORE_ANY_WRITE),
+    ("Role", 3, "get pods/log in namespace shop", BEFORE_ANY_WRITE),
     ("Role", 4, 'cannot list resource "events"', "Fail when a ServiceAccount does not assume the role its binding names"),
     ("Role", 5, 'cannot get resource "namespaces"', BEFORE_ANY_WRITE),
     ("ClusterRole", 0, 'cannot list resource "mutatingwebhookconfigurations"', None),
@@ -366,6 +368,18 @@ def test_without_one_rule_of_the_rbac_the_step_that_needs_it_fails_with_the_403(
     assert result.returncode != 0, "the run passed without %s: %s" % (dropped, output[-6000:])
     task, message = failed_task(output)
     assert task == "eks.irsa.irsa : " + step, (task, message)
-    assert refusal in message and "403 Forbidden for" in message and runner_arn in message, message
+    said = APISERVER_403 if refusal.startswith("cannot ") else RBAC_REVIEW
+    assert refusal in message and said in message and runner_arn in message, message
     if step == BEFORE_ANY_WRITE:
         assert not sandbox.client("iam").list_roles()["Roles"], "a role was written before the run stopped"
+    if said == RBAC_REVIEW:
+        # The message names the file to grant it from, and the variables that choose the checks.
+        assert "irsa-runner-rbac.yml" in message and "irsa_verify_checks" in message, message
+        # Check mode tells the same: the binding would not be verified, for that reason.
+        checked = run_playbook(sandbox, playbook, str(tmp_path), extra_vars=[write_vars(tmp_path, "denied", **values)],
+                               args=["--check"], env=runner)
+        assert checked.returncode != 0, checked.stdout[-6000:]
+        task, message = failed_task(checked.stdout)
+        assert task == "eks.irsa.irsa : Fail with every binding that did not work", (task, message)
+        assert refusal in message and RBAC_REVIEW in message, message
+        assert not sandbox.client("iam").list_roles()["Roles"], "check mode wrote a role"

@@ -216,9 +216,10 @@ class KubernetesAPI:
 
     # ----- the calls the modules make -------------------------------------------------------------
 
-    def check_allowed(self, verb, resource, namespace, group=""):
-        """Fail when RBAC denies ``verb`` on ``resource`` (of API group ``group``) in ``namespace`` to this identity (a
-        SelfSubjectAccessReview, which writes nothing); a server without the review API is not asked."""
+    def denial(self, verb, resource, namespace, group=""):
+        """Why RBAC denies ``verb`` on ``resource`` (of API group ``group``) in ``namespace`` to this identity, or None
+        when it allows it (a SelfSubjectAccessReview, which writes nothing; a server without the review API is not
+        asked)."""
         attributes = {"namespace": namespace, "verb": verb, "resource": resource}
         if group:
             attributes["group"] = group
@@ -228,12 +229,19 @@ class KubernetesAPI:
                               what="a SelfSubjectAccessReview")
         status = (answer or {}).get("status") or {} if isinstance(answer, dict) else {}
         if answer is None or status.get("allowed", True):
+            return None
+        return "Kubernetes RBAC does not let {0} {1} {2} in namespace {3}{4}".format(
+            self._who(self.connection.identity), verb, resource + ("." + group if group else ""), namespace,
+            " ({0})".format(status["reason"]) if status.get("reason") else "")
+
+    def check_allowed(self, verb, resource, namespace, group=""):
+        """Fail when RBAC denies ``verb`` on ``resource`` (of API group ``group``) in ``namespace`` to this identity."""
+        denied = self.denial(verb, resource, namespace, group)
+        if denied is None:
             return
         raise KubernetesError(
-            "Kubernetes RBAC does not let {0} {1} {2} in namespace {3}{4}, so the run would fail there: grant the verb {1!r} "
-            "on {2} to that identity with a Role and RoleBinding (see the collection's permissions documentation)".format(
-                self._who(self.connection.identity), verb, resource + ("." + group if group else ""), namespace,
-                " ({0})".format(status["reason"]) if status.get("reason") else ""),
+            "{0}, so the run would fail there: grant the verb {1!r} on {2} to that identity with a Role and RoleBinding "
+            "(see the collection's permissions documentation)".format(denied, verb, resource + ("." + group if group else "")),
             status=403, reason="Forbidden",
         )
 

@@ -152,3 +152,32 @@ def test_preflight_errors_are_in_the_role_terms():
     [entry] = irsa_outcome([binding], roles=roles, service_accounts=accounts, check_mode=True, cluster_name="blue")
     assert "is not cluster blue: it issues tokens for https://oidc/green" in entry["error"]
     assert "Set irsa_context to the context of cluster blue" in entry["error"]
+
+
+DENIED = {"results": [
+    {"namespace": "shop", "service_account": "app", "verified": False,
+     "checks": [{"name": "rbac", "passed": False, "severity": "error", "message": "The token check cannot run: RBAC says no.",
+                 "remediation": "Grant it, or leave the token check out of the checks option."}]},
+    {"namespace": "shop", "service_account": "worker", "verified": True,
+     "checks": [{"name": "rbac", "passed": True, "severity": "error", "message": "RBAC lets it."}]},
+]}
+
+
+def test_a_verification_rbac_denies_stops_the_run_before_any_write_in_the_role_terms():
+    assert irsa_outcome(BINDINGS, roles=[], service_accounts=[], verify=DENIED, stage="verify_allowed") == [{
+        "binding": "shop/app",
+        "error": "verification: The token check cannot run: RBAC says no. Fix: Grant it, or leave the token check out of "
+                 "irsa_verify_checks and irsa_verify_unchanged_checks.",
+        "summary": "shop/app -> shared: verification: The token check cannot run: RBAC says no. Fix: Grant it, or leave the "
+                   "token check out of irsa_verify_checks and irsa_verify_unchanged_checks.",
+    }]
+
+
+def test_check_mode_says_what_rbac_would_deny_and_a_real_run_says_what_its_verification_found():
+    checked = irsa_outcome(BINDINGS, ROLES, SERVICE_ACCOUNTS, check_mode=True, allowed=DENIED)
+    assert checked[0]["error"].startswith("verification: The token check cannot run: RBAC says no.")
+    assert checked[1]["error"] == ""
+    # An error of its own comes first.
+    assert checked[2]["error"] == "role bad: managed_policies: the managed policy nope does not exist"
+    real = irsa_outcome(BINDINGS, ROLES, SERVICE_ACCOUNTS, VERIFY, allowed=DENIED)
+    assert real[0]["error"] == "" and real[0]["verified"] is True

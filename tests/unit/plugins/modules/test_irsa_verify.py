@@ -646,3 +646,43 @@ def test_cluster_name_is_only_the_association_cluster_with_pod_identity(options)
     module.deprecate = lambda *args, **kwargs: pytest.fail("no deprecation expected")
     irsa_verify.connect_like_before(module)
     assert module.params["eks_cluster"] is None
+
+
+# ---------------------------------------------------------------------------------------------
+# rbac_only: RBAC is asked, nothing is checked
+
+
+class ReviewingKube(FakeKube):
+    """A FakeKube whose SelfSubjectAccessReviews deny ``denied`` ((verb, resource, namespace))."""
+
+    def __init__(self, denied=()):
+        super().__init__({})
+        self.denied = set(denied)
+
+    def denial(self, verb, resource, namespace, group=""):
+        self.record("denial", verb, resource, namespace)
+        if (verb, resource, namespace) in self.denied:
+            return "Kubernetes RBAC does not let user runner {0} {1} in namespace {2}".format(verb, resource, namespace)
+        return None
+
+
+def test_rbac_only_asks_each_call_once_per_namespace_and_makes_no_other_call(monkeypatch):
+    kube = ReviewingKube(denied={("create", "serviceaccounts/token", "shop")})
+    monkeypatch.setattr(runner, "kubernetes_services", lambda module: kube)
+    module = FakeModule(rbac_only=True, oidc_provider=None, known_roles=[], checks=["static", "token", "pod"], service_accounts=[
+        {"namespace": "shop", "name": "a", "role_arn": ROLE_ARN}, {"namespace": "shop", "name": "b", "checks": ["static"]},
+        {"namespace": "web", "name": "c", "mechanism": "pod_identity"}])
+    bindings, checks = runner.options(module)  # neither the issuer nor the Pod Identity cluster is needed
+    output = runner.rbac_of_bindings(module, bindings, checks)
+    assert {call[0] for call in kube.calls} == {"denial"}
+    shop = [call[1:3] for call in kube.calls if call[3] == "shop"]
+    assert shop == [("list", "pods"), ("create", "serviceaccounts/token"), ("create", "pods"), ("get", "pods"),
+                    ("get", "pods/log"), ("delete", "pods")]
+    assert len([call for call in kube.calls if call[3] == "web"]) == 6
+    a, b, c = output["results"]
+    assert names(a) == ["rbac"] and a["checks"][0]["message"] == (
+        "The token check cannot run: Kubernetes RBAC does not let user runner create serviceaccounts/token in namespace shop.")
+    assert b["verified"] and c["verified"] and not output["verified"]
+    assert output["changed"] is False
+    assert output["msg"].startswith("1 of 3 ServiceAccount(s) could not be verified: RBAC denies a call of their checks. "
+                                    "shop/a: [rbac] The token check cannot run")
