@@ -53,11 +53,12 @@ options:
         (M(eks.irsa.irsa_role) and M(eks.irsa.irsa_service_account) with the items of P(eks.irsa.irsa_retire#filter)).
     type: list
     elements: dict
-  allowed:
+  verify_checks:
     description:
-      - The registered result of the M(eks.irsa.irsa_verify) task with O(eks.irsa.irsa_verify#module:rbac_only=true) run
-        before anything is written. In check mode, a binding whose verification RBAC would deny gets that as its error.
-    type: dict
+      - The checks the bindings that change are verified with (the role's C(irsa_verify_checks)), with O(stage=verify_allowed),
+        and in check mode, where a binding whose verification RBAC would deny gets that as its error.
+    type: list
+    elements: str
   restarted:
     description:
       - The registered result of the M(eks.irsa.irsa_service_account) task that restarted the pods to restart
@@ -76,8 +77,9 @@ options:
         its pods would run on Fargate), from the O(verify) result of their C(static) check.
       - C(pod_identity_targets), the items of that check (the bindings with C(mechanism=pod_identity)).
       - C(verify_allowed), before anything is written, one entry (C(binding), C(error), C(summary)) per binding whose
-        verification Kubernetes RBAC would deny, from the O(verify) result of M(eks.irsa.irsa_verify) with
-        O(eks.irsa.irsa_verify#module:rbac_only=true).
+        verification Kubernetes RBAC would deny, from the C(verify_denied) of its check-mode M(eks.irsa.irsa_service_account)
+        result, for the checks it will be verified with (O(verify_checks), or O(unchanged_checks) for a binding the
+        plans leave unchanged); none when the plans write nothing.
       - C(restart), the O(eks.irsa.irsa_service_account#module:service_accounts) items that restart the pods each binding
         has to restart (O(eks.irsa.irsa_service_account#module:restart_pods)).
     type: str
@@ -165,6 +167,7 @@ from ansible_collections.eks.irsa.plugins.module_utils.bindings import mechanism
 from ansible_collections.eks.irsa.plugins.module_utils.role_results import changed_items
 from ansible_collections.eks.irsa.plugins.module_utils.role_results import role_results
 from ansible_collections.eks.irsa.plugins.module_utils.role_terms import in_role_terms
+from ansible_collections.eks.irsa.plugins.module_utils.verify import permissions
 
 
 def _label(binding):
@@ -415,11 +418,6 @@ def _not_served(bindings, verify):
     return _blocked(pod_identity, verify, _blocks, "mechanism pod_identity: ")
 
 
-def _denied(check):
-    """Whether a finding of irsa_verify with rbac_only says RBAC denies a call of the verification."""
-    return check.get("name") == "rbac" and check.get("passed") is False
-
-
 def _blocked(bindings, verify, blocks, prefix):
     """One entry (``binding``, ``error``, ``summary``) per binding of ``bindings`` with a finding in ``verify`` that
     ``blocks``, before anything is written."""
@@ -433,6 +431,25 @@ def _blocked(bindings, verify, blocks, prefix):
             entries.append({"binding": label, "error": error, "summary": "{0} -> {1}: {2}".format(
                 label, binding.get("role_name"), error)})
     return entries
+
+
+def _verification_denied(bindings, roles, service_accounts, associations, verify_checks, unchanged_checks):
+    """``{binding: error}`` for the bindings whose verification RBAC would deny: a call that the checks each will be
+    verified with need (``verify_checks``, or ``unchanged_checks`` for what the plans leave unchanged) is in the
+    ``verify_denied`` of its check-mode ServiceAccount result. Empty when the plans write nothing: a run without a
+    write has nothing to stop before."""
+    if not verify_checks or not (changed_items(roles) | changed_items(service_accounts) | changed_items(associations or [])):
+        return {}
+    accounts_found, _failed = _index(service_accounts)
+    targets = irsa_outcome(bindings, roles, service_accounts, associations=associations, stage="verify",
+                           unchanged_checks=unchanged_checks if unchanged_checks is not None else verify_checks)
+    denied = {}
+    for target in targets:
+        label = "{0}/{1}".format(target["namespace"], target["name"])
+        messages = permissions.blocking(accounts_found.get(label, {}).get("verify_denied"), target.get("checks") or verify_checks)
+        if messages:
+            denied[label] = "verification: " + in_role_terms(" ".join(message + "." for message in messages))
+    return denied
 
 
 def _retired(entry, binding, label, retired):
@@ -481,7 +498,7 @@ def _restarted(entry, label, restarted):
 
 def irsa_outcome(bindings, roles, service_accounts, verify=None, stage="summary", check_mode=False, partition=None,
                  account_id=None, cluster_name=None, unchanged_checks=None, associations=None, retired=None,
-                 restarted=None, allowed=None):
+                 restarted=None, verify_checks=None):
     if stage == "audit":
         return _audit_items(bindings, partition, account_id)
     if stage == "pod_identity_targets":
@@ -489,8 +506,10 @@ def irsa_outcome(bindings, roles, service_accounts, verify=None, stage="summary"
     if stage == "pod_identity_ready":
         return _not_served(bindings, verify)
     if stage == "verify_allowed":
-        return _blocked(bindings, verify, _denied, "verification: ")
-    denied = {entry["binding"]: entry["error"] for entry in _blocked(bindings, allowed, _denied, "verification: ")}
+        denied = _verification_denied(bindings, roles, service_accounts, associations, verify_checks, unchanged_checks)
+        return [{"binding": label, "error": error, "summary": "{0} -> {1}: {2}".format(label, binding.get("role_name"), error)}
+                for binding, label in ((binding, _label(binding)) for binding in bindings) for error in [denied.get(label)] if error]
+    denied = _verification_denied(bindings, roles, service_accounts, associations, verify_checks, unchanged_checks) if check_mode else {}
     roles_found, roles_failed = _index(roles)
     accounts_found, accounts_failed = _index(service_accounts)
     associations_found, associations_failed = _index(associations or [])

@@ -47,6 +47,14 @@ options:
     description: Whether the module lists the pods that keep an old identity.
     type: bool
     default: true
+  verify_checks:
+    description:
+      - The M(eks.irsa.irsa_verify) checks that will verify the bindings. Each item of O(state=present) then asks RBAC
+        whether those checks could run (O(eks.irsa.irsa_service_account#module:verify_checks), with the binding's
+        mechanism): always for a binding whose role result changed, with C(mechanism=pod_identity) or with
+        C(remove_previous) (another write precedes its verification), else only when its ServiceAccount changes.
+    type: list
+    elements: str
 extends_documentation_fragment:
   - eks.irsa.bindings
 """
@@ -64,11 +72,12 @@ _value:
   elements: dict
 """
 
+from ansible_collections.eks.irsa.plugins.module_utils.bindings import mechanism
 from ansible_collections.eks.irsa.plugins.module_utils.role_results import role_results
 
 
 def irsa_service_accounts(bindings, roles=None, state="present", partition=None, account_id=None, adopt=None,
-                          list_pods=True):
+                          list_pods=True, verify_checks=None):
     adopt = set(adopt or [])
     found, _failed = role_results(roles or [])
     items = []
@@ -82,17 +91,23 @@ def irsa_service_accounts(bindings, roles=None, state="present", partition=None,
                 "role_arn": "arn:{0}:iam::{1}:role/{2}".format(partition, account_id, binding["role_name"]),
             })
             continue
-        role = (found.get(binding["role_name"]) or {}).get("role") or {}
+        role_result = found.get(binding["role_name"]) or {}
+        role = dict(role_result.get("role") or {}, changed=bool(role_result.get("changed")))
         if not role.get("arn"):
             continue
-        if (binding.get("mechanism") or "irsa") == "pod_identity":
+        # The verification follows a write of the role (or of an association, planned later) whatever the
+        # ServiceAccount's own change; else only its own.
+        always = role.get("changed") or mechanism(binding) == "pod_identity" or binding.get("remove_previous")
+        verify = {"verify_checks": list(verify_checks), "verify_mechanism": mechanism(binding),
+                  "verify_when": "always" if always else "changed"} if verify_checks else {}
+        if mechanism(binding) == "pod_identity":
             # Its pods get the role from an association: the ServiceAccount must exist, its annotations stay as they are.
-            items.append({
+            items.append(dict({
                 "name": name, "namespace": namespace, "annotate_role": False, "create": binding.get("create_service_account", True),
                 "create_namespace": binding.get("create_namespace", False), "list_pods": False,
-            })
+            }, **verify))
             continue
-        items.append({
+        items.append(dict(verify, **{
             "name": name,
             "namespace": namespace,
             "role_arn": role["arn"],
@@ -103,7 +118,7 @@ def irsa_service_accounts(bindings, roles=None, state="present", partition=None,
             "create_namespace": binding.get("create_namespace", False),
             "adopt": "{0}/{1}".format(namespace, name) in adopt,
             "list_pods": list_pods,
-        })
+        }))
     return items
 
 

@@ -47,7 +47,7 @@ ROLE_TERMS = (
     ("create=false", "create_service_account: false"),
     ("k8s_validate_certs=false skips the check", "the kubeconfig's insecure-skip-tls-verify skips the check"),
     ("(eks.irsa.eks_oidc_provider with the cluster's issuer)", "(irsa_manage_oidc_provider: true)"),
-    ("out of the checks option", "out of irsa_verify_checks and irsa_verify_unchanged_checks"),
+    ("(irsa_verify's checks option)", "(irsa_verify_checks, irsa_verify_unchanged_checks)"),
 )
 
 

@@ -31,6 +31,7 @@ from ansible_collections.eks.irsa.plugins.module_utils.errors import KubernetesE
 from ansible_collections.eks.irsa.plugins.module_utils.k8s.api import kubernetes_services
 from ansible_collections.eks.irsa.plugins.module_utils.naming import NamingError
 from ansible_collections.eks.irsa.plugins.module_utils.pod_identity import near_miss_role_keys
+from ansible_collections.eks.irsa.plugins.module_utils.verify import permissions
 
 CONFLICT_RETRIES = 5
 
@@ -324,12 +325,31 @@ def run_item(module, kube):
             return dict(failed=True, msg="{0} (the ServiceAccount itself is {1})".format(e, "changed" if changed else "unchanged"),
                         changed=changed, warnings=module.warnings)
         changed = changed or bool(details["restarted"])
+    params = module.params
+    if params["verify_checks"] and params["state"] == "present" and (changed or params["verify_when"] == "always"):
+        try:
+            details["verify_denied"] = verification_denials(module, kube)
+        except KubernetesError as e:
+            return dict(failed=True, msg="{0} (the ServiceAccount itself is {1})".format(e, "changed" if changed else "unchanged"),
+                        changed=changed, warnings=module.warnings)
     warn_outcome(module, restart, details)
     result = dict(changed=changed, service_account=after, pods_to_restart=restart, **details)
     if module._diff:
         result["diff"] = {"before": _metadata_diff(before), "after": _metadata_diff(after)}
     result["warnings"] = module.warnings
     return result
+
+
+def verification_denials(module, kube):
+    """The Kubernetes calls of the irsa_verify checks ``verify_checks`` that RBAC denies this identity in the item's
+    namespace (a SelfSubjectAccessReview each, asked once per namespace whatever the items sharing it)."""
+    params = module.params
+    namespace = params["namespace"]
+
+    def denial_of(verb, resource):
+        return module.cache.get(("rbac", namespace, verb, resource), lambda: kube.denial(verb, resource, namespace))
+
+    return permissions.denied_calls(namespace, params["verify_mechanism"], params["verify_checks"], denial_of)
 
 
 def restart_workloads(module, kube):

@@ -32,7 +32,8 @@ options:
   service_accounts:
     description:
       - Many ServiceAccounts in one task, each a dict with the options of one ServiceAccount (V(name),
-        V(namespace), V(role_arn), V(annotate_role), V(restart_pods), V(audience), V(sts_regional_endpoints), V(token_expiration),
+        V(namespace), V(role_arn), V(annotate_role), V(restart_pods), V(verify_checks), V(verify_mechanism), V(verify_when),
+        V(audience), V(sts_regional_endpoints), V(token_expiration),
         V(annotations), V(labels), V(create), V(create_namespace), V(list_pods), V(state), V(delete),
         V(delete_when_unused), V(adopt), V(cluster_issuer)). V(name) is required in each.
       - An option an item leaves out (or sets to V(null)) takes the value the task gives it.
@@ -82,6 +83,34 @@ options:
         C(apps)); check mode asks RBAC for the patch and changes nothing.
     type: list
     elements: str
+  verify_checks:
+    description:
+      - The M(eks.irsa.irsa_verify) checks (V(static), V(token), V(pod)) that will verify this ServiceAccount after the
+        task. With O(state=present), the task asks the Kubernetes API (a SelfSubjectAccessReview per call, which writes
+        nothing, once per namespace whatever the items sharing it) whether RBAC lets this identity make the calls those
+        checks make in its namespace, and returns each call it denies in RV(verify_denied).
+      - The calls are those a passing verification makes. V(static) lists pods; V(token) creates
+        C(serviceaccounts/token) (and lists pods with O(verify_mechanism=pod_identity)); V(pod) lists, creates, gets and
+        deletes pods and gets C(pods/log).
+      - Run in check mode before anything is written, so a play can stop before its first write when the verification
+        could not run; the role M(eks.irsa.irsa) does.
+    type: list
+    elements: str
+    choices: [static, token, pod]
+    default: []
+  verify_mechanism:
+    description: How the pods of this ServiceAccount get their role, for O(verify_checks).
+    type: str
+    choices: [irsa, pod_identity]
+    default: irsa
+  verify_when:
+    description:
+      - When O(verify_checks) are asked of RBAC. V(always), whenever the task runs. V(changed), only when the
+        ServiceAccount changes (would change, in check mode), for a play that writes nothing else of the binding:
+        a run that writes nothing then asks nothing.
+    type: str
+    choices: [always, changed]
+    default: always
   audience:
     description:
       - Audience of the projected token (C(eks.amazonaws.com/audience)). V(sts.amazonaws.com), the webhook's default,
@@ -278,6 +307,15 @@ not_restarted:
   type: list
   elements: dict
   sample: [{"pod": "debug", "reason": "a bare pod: no workload recreates it, so it is not deleted; recreate it yourself"}]
+verify_denied:
+  description:
+    - With O(verify_checks), each Kubernetes call of those checks that RBAC denies this identity in the ServiceAccount's
+      namespace, with the checks that need it and a message naming the identity and how to grant it; empty when RBAC
+      allows them all.
+  returned: with O(verify_checks) and O(state=present), when asked (O(verify_when))
+  type: list
+  elements: dict
+  sample: [{"verb": "get", "resource": "pods/log", "checks": ["pod"], "message": "The eks.irsa.irsa_verify pod check of this ServiceAccount cannot run ..."}]
 kept_role_arn:
   description: With O(state=absent) and O(role_arn), the other role the annotation names, left in place.
   returned: when the annotation names another role
@@ -376,6 +414,9 @@ def argument_spec():
         role_arn=dict(type="str"),
         annotate_role=dict(type="bool", default=True),
         restart_pods=dict(type="list", elements="str"),
+        verify_checks=dict(type="list", elements="str", choices=["static", "token", "pod"], default=[]),
+        verify_mechanism=dict(type="str", choices=["irsa", "pod_identity"], default="irsa"),
+        verify_when=dict(type="str", choices=["always", "changed"], default="always"),
         audience=dict(type="str"),
         sts_regional_endpoints=dict(type="bool"),
         token_expiration=dict(type="int", no_log=False),

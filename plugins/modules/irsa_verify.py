@@ -216,19 +216,6 @@ options:
     type: list
     elements: str
     default: [aws, sts, get-caller-identity, --output, json]
-  rbac_only:
-    description:
-      - When V(true), run no check. Instead, ask the Kubernetes API (a SelfSubjectAccessReview per call and namespace,
-        which writes nothing) whether RBAC lets this identity make the Kubernetes calls that each binding's checks
-        make, and report each call it denies as the failed finding C(rbac) of the bindings that need it.
-      - The calls are those a passing verification makes in the binding's namespace. The C(static) check lists pods.
-        The C(token) check creates C(serviceaccounts/token) (and lists pods with EKS Pod Identity). The C(pod) check
-        lists, creates, gets and deletes pods and gets C(pods/log).
-      - For a run that writes before it verifies, as the role M(eks.irsa.irsa) does, so it stops before its first write
-        when the verification could not run. AWS is called only to reach the Kubernetes API (EKS mode), and
-        O(cluster_name) is not needed.
-    type: bool
-    default: false
   keep_pod:
     description:
       - Leave the verification pod in place (to read it with kubectl) instead of deleting it; its name is returned.
@@ -571,7 +558,6 @@ def argument_spec():
         pod_command=dict(type="list", elements="str", default=list(DEFAULT_POD_COMMAND)),
         keep_pod=dict(type="bool", default=False),
         max_concurrency=dict(type="int", default=10),
-        rbac_only=dict(type="bool", default=False),
         trust_policy_size_limit=dict(type="int", default=TRUST_POLICY_SIZE_LIMIT),
     )
     spec.update(k8s_argument_spec(cluster_alias=False), cluster_name=dict(type="str"))
@@ -606,10 +592,7 @@ def main():
         bindings, checks = runner.options(module)
         hide_kubeconfig_secrets(module)
         connect_like_before(module)
-        if module.params["rbac_only"]:
-            output = runner.rbac_of_bindings(module, bindings, checks)
-        else:
-            output = runner.verify_bindings(module, bindings, checks)
+        output = runner.verify_bindings(module, bindings, checks)
     except IrsaError as e:
         errors.fail(module, e)
     # msg is returned also without fail_on_error, so a caller that fails later (the eks.irsa.irsa role) can show the same report.

@@ -241,9 +241,8 @@ POINTS = [
     Point("shared-role-complete-nothing-annotated", "iam:PutRolePolicy", 1, [latency("iam", "ListAttachedRolePolicies")],
           lambda state, case: state["roles"][case.shared]["inline"] == INLINE and not state["service_accounts"]),
     # The ServiceAccount task that writes has started (DescribeCluster for its Kubernetes connection) and not yet read
-    # anything. DescribeCluster: 1 for the issuer, 1 for the check of the ServiceAccounts, 1 for the RBAC check of the
-    # verification, then the one that writes.
-    Point("roles-complete-before-annotation", "eks:DescribeCluster", 4, [latency("kubernetes", "list serviceaccounts")],
+    # anything. DescribeCluster: 1 for the issuer, 1 for the check of the ServiceAccounts, then the one that writes.
+    Point("roles-complete-before-annotation", "eks:DescribeCluster", 3, [latency("kubernetes", "list serviceaccounts")],
           lambda state, case: set(state["roles"]) == {case.shared, case.solo} and not state["service_accounts"]),
     Point("trust-widened-for-a-second-binding", "iam:UpdateAssumeRolePolicy", 1, [latency("iam", "ListAttachedRolePolicies")],
           lambda state, case: (state["roles"][case.shared]["trust"][0]["sub"] == [case.subject("a"), case.subject("b")]

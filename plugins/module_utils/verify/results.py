@@ -85,17 +85,16 @@ def failure_report(results):
     return lines
 
 
-def run_output(results, single=False, failed_as="do not assume their role"):
+def run_output(results, single=False):
     """The result of a run over ``results`` (one entry per binding): ``verified``, ``results``, ``summary``, the fields of
-    the one binding when ``single``, and ``msg`` with every finding when a binding was not verified (``failed_as``
-    says what those bindings do not)."""
+    the one binding when ``single``, and ``msg`` with every finding when a binding was not verified."""
     output = dict(changed=False, verified=all(entry["verified"] for entry in results), results=results, summary=summary(results))
     if single:
         first = results[0]
         output.update({key: first[key] for key in ("role_arn", "caller_identity", "checks", "attempts", "pod")})
     if not output["verified"]:
-        output["msg"] = "{0} of {1} ServiceAccount(s) {2}. {3}".format(
-            output["summary"]["failed"], output["summary"]["total"], failed_as, " ".join(failure_report(results)))
+        output["msg"] = "{0} of {1} ServiceAccount(s) do not assume their role. {2}".format(
+            output["summary"]["failed"], output["summary"]["total"], " ".join(failure_report(results)))
     return output
 
 

@@ -43,7 +43,6 @@ from ansible_collections.eks.irsa.plugins.module_utils.pod_identity import mutat
 from ansible_collections.eks.irsa.plugins.module_utils.pod_identity import stale_pods
 from ansible_collections.eks.irsa.plugins.module_utils.service_account import check_names
 from ansible_collections.eks.irsa.plugins.module_utils.service_account import check_role_arn
-from ansible_collections.eks.irsa.plugins.module_utils.verify import permissions
 from ansible_collections.eks.irsa.plugins.module_utils.verify import pod as pod_check
 from ansible_collections.eks.irsa.plugins.module_utils.verify import pod_identity_aws
 from ansible_collections.eks.irsa.plugins.module_utils.verify import pod_identity_checks as pi_checks
@@ -97,8 +96,6 @@ def options(module):
         if problem:
             raise InputError(problem)
         parse_arn(role["arn"], service="iam", resource_type="role")
-    if params.get("rbac_only"):
-        return bindings, checks
     irsa = irsa_bindings(bindings)
     if irsa and "static" in every_check(checks, irsa) and not (params["cluster_name"] or params["oidc_provider"]):
         raise InputError("The static check needs the cluster's OIDC issuer: give cluster_name or oidc_provider "
@@ -212,20 +209,6 @@ def verify_bindings(module, bindings, checks):
     for warning in warning_report(results):
         module.warn(warning)
     return run_output(results, single=bool(module.params["service_account"]))
-
-
-def rbac_of_bindings(module, bindings, checks):
-    """The module's result for ``rbac_only``: for each binding, whether RBAC lets this identity make the Kubernetes
-    calls of its checks (SelfSubjectAccessReviews, one per call and namespace, whatever the bindings sharing it)."""
-    kube = kubernetes_services(module)
-    denied = {}
-    for namespace, calls in permissions.needs(bindings, checks).items():
-        for verb, resource, _needed_by in calls:
-            denial = kube.denial(verb, resource, namespace)
-            if denial is not None:
-                denied[(namespace, verb, resource)] = denial
-    return run_output(permissions.entries(bindings, checks, denied), single=bool(module.params["service_account"]),
-                      failed_as="could not be verified: RBAC denies a call of their checks")
 
 
 def _raise_interrupted(signum, _frame):

@@ -58,3 +58,18 @@ def test_role_specs_are_irsa_role_items_with_adopt():
                        adopt=["api"])
     assert [(s["role_name"], s["adopt"], s["path"], s["audience"]) for s in specs] == [("shop", False, None, None), ("api", True, None, None)]
     assert "adopt" not in irsa_roles(BINDINGS[:1])[0]
+
+
+def test_service_account_items_ask_rbac_for_the_verification_when_a_write_precedes_it():
+    checked = {"results": [{"name": "shop", "changed": True, "role": {"arn": ARN + "shop"}},
+                           {"name": "api", "changed": False, "role": {"arn": ARN + "api"}}]}
+    pod_identity = {"service_account": "cart", "namespace": "shop", "role_name": "api", "mechanism": "pod_identity"}
+    app, api, cart = irsa_service_accounts(BINDINGS[:2] + [pod_identity], roles=[checked], verify_checks=["static", "pod"])
+    # The role of shop/app will be written: asked whatever the ServiceAccount's own change.
+    assert (app["verify_checks"], app["verify_mechanism"], app["verify_when"]) == (["static", "pod"], "irsa", "always")
+    # Nothing else of default/api is written: asked only if the ServiceAccount changes.
+    assert api["verify_when"] == "changed"
+    # An association is planned after this check: always asked.
+    assert (cart["verify_mechanism"], cart["verify_when"]) == ("pod_identity", "always")
+    # Without verify_checks nothing is asked.
+    assert not any(key.startswith("verify") for item in irsa_service_accounts(BINDINGS[:1], roles=[checked]) for key in item)

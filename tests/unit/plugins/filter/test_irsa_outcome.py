@@ -154,30 +154,48 @@ def test_preflight_errors_are_in_the_role_terms():
     assert "Set irsa_context to the context of cluster blue" in entry["error"]
 
 
-DENIED = {"results": [
-    {"namespace": "shop", "service_account": "app", "verified": False,
-     "checks": [{"name": "rbac", "passed": False, "severity": "error", "message": "The token check cannot run: RBAC says no.",
-                 "remediation": "Grant it, or leave the token check out of the checks option."}]},
-    {"namespace": "shop", "service_account": "worker", "verified": True,
-     "checks": [{"name": "rbac", "passed": True, "severity": "error", "message": "RBAC lets it."}]},
-]}
+
+MESSAGE = ("The eks.irsa.irsa_verify pod check of this ServiceAccount cannot run: RBAC says no. Grant it, or leave the pod "
+           "check out (irsa_verify's checks option)")
+IN_ROLE_TERMS = MESSAGE.replace("(irsa_verify's checks option)", "(irsa_verify_checks, irsa_verify_unchanged_checks)")
+
+
+def _planned(app_changed=True, worker_changed=False):
+    """Check-mode results: shop/app's verification (pod check) is denied, shop/worker's too."""
+    roles = {"results": [{"name": "shared", "changed": False, "role": {"arn": ARN + "shared"}}]}
+    denied = [{"verb": "get", "resource": "pods/log", "checks": ["pod"], "message": MESSAGE}]
+    accounts = {"results": [
+        {"namespace": "shop", "name": "app", "changed": app_changed, "service_account": {}, "verify_denied": denied},
+        {"namespace": "shop", "name": "worker", "changed": worker_changed, "service_account": {}, "verify_denied": denied},
+    ]}
+    return roles, accounts
 
 
 def test_a_verification_rbac_denies_stops_the_run_before_any_write_in_the_role_terms():
-    assert irsa_outcome(BINDINGS, roles=[], service_accounts=[], verify=DENIED, stage="verify_allowed") == [{
-        "binding": "shop/app",
-        "error": "verification: The token check cannot run: RBAC says no. Fix: Grant it, or leave the token check out of "
-                 "irsa_verify_checks and irsa_verify_unchanged_checks.",
-        "summary": "shop/app -> shared: verification: The token check cannot run: RBAC says no. Fix: Grant it, or leave the "
-                   "token check out of irsa_verify_checks and irsa_verify_unchanged_checks.",
-    }]
+    roles, accounts = _planned()
+    stopped = irsa_outcome(BINDINGS[:2], roles, accounts, stage="verify_allowed", verify_checks=["static", "token", "pod"],
+                           unchanged_checks=["static"])
+    # shop/worker is unchanged: its verification (static only) needs no pod log.
+    assert stopped == [{"binding": "shop/app", "error": "verification: " + IN_ROLE_TERMS + ".",
+                        "summary": "shop/app -> shared: verification: " + IN_ROLE_TERMS + "."}]
+    # The same unchanged binding is stopped when it is verified with the pod check too.
+    assert [entry["binding"] for entry in irsa_outcome(BINDINGS[:2], roles, accounts, stage="verify_allowed",
+                                                       verify_checks=["pod"], unchanged_checks=["pod"])] == ["shop/app", "shop/worker"]
+    # Not when the checks do not need the call.
+    assert irsa_outcome(BINDINGS[:2], roles, accounts, stage="verify_allowed", verify_checks=["static", "token"],
+                        unchanged_checks=["static"]) == []
+
+
+def test_a_run_that_writes_nothing_is_not_stopped_for_its_verification():
+    roles, accounts = _planned(app_changed=False)
+    assert irsa_outcome(BINDINGS[:2], roles, accounts, stage="verify_allowed", verify_checks=["pod"], unchanged_checks=["pod"]) == []
 
 
 def test_check_mode_says_what_rbac_would_deny_and_a_real_run_says_what_its_verification_found():
-    checked = irsa_outcome(BINDINGS, ROLES, SERVICE_ACCOUNTS, check_mode=True, allowed=DENIED)
-    assert checked[0]["error"].startswith("verification: The token check cannot run: RBAC says no.")
-    assert checked[1]["error"] == ""
-    # An error of its own comes first.
-    assert checked[2]["error"] == "role bad: managed_policies: the managed policy nope does not exist"
-    real = irsa_outcome(BINDINGS, ROLES, SERVICE_ACCOUNTS, VERIFY, allowed=DENIED)
-    assert real[0]["error"] == "" and real[0]["verified"] is True
+    roles, accounts = _planned()
+    app, worker = irsa_outcome(BINDINGS[:2], roles, accounts, check_mode=True, verify_checks=["pod"], unchanged_checks=["static"])
+    assert app["error"] == "verification: " + IN_ROLE_TERMS + "." and app["verified"] is None
+    assert app["summary"].startswith("shop/app -> %sshared: changed, not verified. verification: " % ARN)
+    assert worker["error"] == ""
+    [real_app, _worker] = irsa_outcome(BINDINGS[:2], roles, accounts, VERIFY, verify_checks=["pod"], unchanged_checks=["static"])
+    assert real_app["error"] == "" and real_app["verified"] is True

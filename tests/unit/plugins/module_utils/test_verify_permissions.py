@@ -15,34 +15,34 @@ def test_each_check_makes_its_own_calls_once():
     assert permissions.calls_of("pod_identity", ["token"]) == [("list", "pods"), ("create", "serviceaccounts/token")]
 
 
-def test_calls_are_asked_once_per_namespace_whatever_the_bindings_sharing_it():
-    bindings = [{"namespace": "shop", "name": "a"}, {"namespace": "shop", "name": "b", "checks": ["static"]},
-                {"namespace": "web", "name": "c", "checks": ["pod"]}]
-    needs = permissions.needs(bindings, ["static", "token"])
-    assert needs["shop"] == [("list", "pods", ["static"]), ("create", "serviceaccounts/token", ["token"])]
-    assert [call[:2] for call in needs["web"]] == [("list", "pods"), ("create", "pods"), ("get", "pods"), ("get", "pods/log"),
-                                                   ("delete", "pods")]
+def test_each_denied_call_names_the_checks_that_need_it_and_how_to_grant_it():
+    asked = []
 
+    def denial_of(verb, resource):
+        asked.append((verb, resource))
+        return DENIAL if resource == "serviceaccounts/token" else None
 
-def test_a_denied_call_fails_each_binding_whose_checks_need_it_and_no_other():
-    bindings = [{"namespace": "shop", "name": "a", "role_arn": "arn:aws:iam::123456789012:role/a"},
-                {"namespace": "shop", "name": "b", "checks": ["static"]}]
-    a, b = permissions.entries(bindings, ["static", "token"], {("shop", "create", "serviceaccounts/token"): DENIAL})
-    assert a["verified"] is False and a["service_account"] == "a" and a["role_arn"].endswith(":role/a")
-    [finding] = a["checks"]
-    assert finding["name"] == "rbac" and finding["passed"] is False and finding["severity"] == "error"
-    assert finding["message"] == "The token check cannot run: " + DENIAL + "."
-    assert finding["remediation"] == ("Grant the verb 'create' on serviceaccounts/token in namespace shop to that identity with a "
-                                      "Role and RoleBinding (as in docs/permissions/irsa-runner-rbac.yml), or leave the token "
-                                      "check out of the checks option.")
+    [denied] = permissions.denied_calls("shop", "irsa", ["static", "token"], denial_of)
+    assert asked == [("list", "pods"), ("create", "serviceaccounts/token")]
+    assert denied["verb"] == "create" and denied["resource"] == "serviceaccounts/token" and denied["checks"] == ["token"]
+    assert denied["message"] == (
+        "The eks.irsa.irsa_verify token check of this ServiceAccount cannot run: " + DENIAL + ". Grant the verb 'create' on "
+        "serviceaccounts/token in namespace shop to that identity with a Role and RoleBinding (as in "
+        "docs/permissions/irsa-runner-rbac.yml), or leave the token check out (irsa_verify's checks option)")
     # The role names its own variables.
-    assert "out of irsa_verify_checks and irsa_verify_unchanged_checks" in in_role_terms(finding["remediation"])
-    assert b["verified"] is True and b["checks"][0]["passed"] is True
-    assert b["checks"][0]["message"] == "RBAC lets this identity make the 1 call of the checks in namespace shop."
+    assert in_role_terms(denied["message"]).endswith("or leave the token check out (irsa_verify_checks, irsa_verify_unchanged_checks)")
 
 
-def test_a_call_two_checks_make_names_both():
-    [entry] = permissions.entries([{"namespace": "shop", "name": "a", "mechanism": "pod_identity"}], ["static", "token", "pod"],
-                                  {("shop", "list", "pods"): "Kubernetes RBAC does not let bob list pods in namespace shop"})
-    assert entry["mechanism"] == "pod_identity"
-    assert entry["checks"][0]["message"].startswith("The static and token and pod checks cannot run: ")
+def test_a_call_several_checks_make_names_them_all():
+    [denied] = permissions.denied_calls("shop", "pod_identity", ["static", "token", "pod"],
+                                        lambda verb, resource: "no" if (verb, resource) == ("list", "pods") else None)
+    assert denied["checks"] == ["static", "token", "pod"]
+    assert denied["message"].startswith("The eks.irsa.irsa_verify static and token and pod checks of this ServiceAccount cannot run: no.")
+
+
+def test_only_the_checks_a_binding_is_verified_with_block_it():
+    denied = permissions.denied_calls("shop", "irsa", ["static", "pod"],
+                                      lambda verb, resource: "no" if resource == "pods/log" else None)
+    assert permissions.blocking(denied, ["static"]) == []
+    assert permissions.blocking(denied, ["static", "pod"]) == [denied[0]["message"]]
+    assert permissions.blocking(None, ["pod"]) == []
