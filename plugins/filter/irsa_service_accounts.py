@@ -51,8 +51,9 @@ options:
     description:
       - The M(eks.irsa.irsa_verify) checks that will verify the bindings. Each item of O(state=present) then asks RBAC
         whether those checks could run (O(eks.irsa.irsa_service_account#module:verify_checks), with the binding's
-        mechanism): always for a binding whose role result changed, with C(mechanism=pod_identity) or with
-        C(remove_previous) (another write precedes its verification), else only when its ServiceAccount changes.
+        mechanism). A binding whose role result changed, one with C(mechanism=pod_identity) and one with
+        C(remove_previous) always ask (another write precedes their verification); the others ask only when their
+        ServiceAccount changes.
     type: list
     elements: str
 extends_documentation_fragment:

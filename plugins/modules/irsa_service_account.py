@@ -93,7 +93,7 @@ options:
         C(serviceaccounts/token) (and lists pods with O(verify_mechanism=pod_identity)); V(pod) lists, creates, gets and
         deletes pods and gets C(pods/log).
       - Run in check mode before anything is written, so a play can stop before its first write when the verification
-        could not run; the role M(eks.irsa.irsa) does.
+        could not run; the role P(eks.irsa.irsa#role) does.
     type: list
     elements: str
     choices: [static, token, pod]
@@ -106,8 +106,8 @@ options:
   verify_when:
     description:
       - When O(verify_checks) are asked of RBAC. V(always), whenever the task runs. V(changed), only when the
-        ServiceAccount changes (would change, in check mode), for a play that writes nothing else of the binding:
-        a run that writes nothing then asks nothing.
+        ServiceAccount changes (would change, in check mode), for a play that writes nothing else of the binding, so
+        that a run that writes nothing asks nothing.
     type: str
     choices: [always, changed]
     default: always

@@ -154,7 +154,6 @@ def test_preflight_errors_are_in_the_role_terms():
     assert "Set irsa_context to the context of cluster blue" in entry["error"]
 
 
-
 MESSAGE = ("The eks.irsa.irsa_verify pod check of this ServiceAccount cannot run: RBAC says no. Grant it, or leave the pod "
            "check out (irsa_verify's checks option)")
 IN_ROLE_TERMS = MESSAGE.replace("(irsa_verify's checks option)", "(irsa_verify_checks, irsa_verify_unchanged_checks)")
