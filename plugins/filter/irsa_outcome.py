@@ -414,23 +414,21 @@ def _pod_identity_targets(bindings):
 
 def _not_served(bindings, verify):
     """The bindings the cluster cannot serve with EKS Pod Identity, as the static check found them."""
-    pod_identity = [binding for binding in bindings if _mechanism(binding) == "pod_identity"]
-    return _blocked(pod_identity, verify, _blocks, "mechanism pod_identity: ")
-
-
-def _blocked(bindings, verify, blocks, prefix):
-    """One entry (``binding``, ``error``, ``summary``) per binding of ``bindings`` with a finding in ``verify`` that
-    ``blocks``, before anything is written."""
     verified = _verify_results(verify)
     entries = []
     for binding in bindings:
         label = _label(binding)
-        failed = [check for check in (verified.get(label) or {}).get("checks") or [] if blocks(check)]
+        if _mechanism(binding) != "pod_identity" or label not in verified:
+            continue
+        failed = [check for check in verified[label].get("checks") or [] if _blocks(check)]
         if failed:
-            error = prefix + " ".join(_check_message(check) for check in failed)
-            entries.append({"binding": label, "error": error, "summary": "{0} -> {1}: {2}".format(
-                label, binding.get("role_name"), error)})
+            entries.append(_stop_entry(binding, label, "mechanism pod_identity: " + " ".join(_check_message(check) for check in failed)))
     return entries
+
+
+def _stop_entry(binding, label, error):
+    """An entry of the stop before any write: ``binding``, ``error`` and ``summary``."""
+    return {"binding": label, "error": error, "summary": "{0} -> {1}: {2}".format(label, binding.get("role_name"), error)}
 
 
 def _verification_denied(bindings, roles, service_accounts, associations, verify_checks, unchanged_checks):
@@ -507,8 +505,7 @@ def irsa_outcome(bindings, roles, service_accounts, verify=None, stage="summary"
         return _not_served(bindings, verify)
     if stage == "verify_allowed":
         denied = _verification_denied(bindings, roles, service_accounts, associations, verify_checks, unchanged_checks)
-        return [{"binding": label, "error": error, "summary": "{0} -> {1}: {2}".format(label, binding.get("role_name"), error)}
-                for binding, label in ((binding, _label(binding)) for binding in bindings) for error in [denied.get(label)] if error]
+        return [_stop_entry(binding, _label(binding), denied[_label(binding)]) for binding in bindings if _label(binding) in denied]
     denied = _verification_denied(bindings, roles, service_accounts, associations, verify_checks, unchanged_checks) if check_mode else {}
     roles_found, roles_failed = _index(roles)
     accounts_found, accounts_failed = _index(service_accounts)

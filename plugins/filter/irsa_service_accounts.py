@@ -93,12 +93,12 @@ def irsa_service_accounts(bindings, roles=None, state="present", partition=None,
             })
             continue
         role_result = found.get(binding["role_name"]) or {}
-        role = dict(role_result.get("role") or {}, changed=bool(role_result.get("changed")))
+        role = role_result.get("role") or {}
         if not role.get("arn"):
             continue
         # The verification follows a write of the role (or of an association, planned later) whatever the
         # ServiceAccount's own change; else only its own.
-        always = role.get("changed") or mechanism(binding) == "pod_identity" or binding.get("remove_previous")
+        always = role_result.get("changed") or mechanism(binding) == "pod_identity" or binding.get("remove_previous")
         verify = {"verify_checks": list(verify_checks), "verify_mechanism": mechanism(binding),
                   "verify_when": "always" if always else "changed"} if verify_checks else {}
         if mechanism(binding) == "pod_identity":

@@ -18,6 +18,7 @@ from __future__ import annotations
 
 LIST_PODS = ("list", "pods")
 TOKEN = ("create", "serviceaccounts/token")
+POD = (LIST_PODS, ("create", "pods"), ("get", "pods"), ("get", "pods/log"), ("delete", "pods"))
 
 # check -> the calls it makes, by mechanism. The static check lists the ServiceAccount's pods (those still to
 # restart); the token check asks for a token (bound to a running pod with Pod Identity, so it lists the pods too);
@@ -26,12 +27,12 @@ CALLS = {
     "irsa": {
         "static": (LIST_PODS,),
         "token": (TOKEN,),
-        "pod": (LIST_PODS, ("create", "pods"), ("get", "pods"), ("get", "pods/log"), ("delete", "pods")),
+        "pod": POD,
     },
     "pod_identity": {
         "static": (LIST_PODS,),
         "token": (LIST_PODS, TOKEN),
-        "pod": (LIST_PODS, ("create", "pods"), ("get", "pods"), ("get", "pods/log"), ("delete", "pods")),
+        "pod": POD,
     },
 }
 
