@@ -25,6 +25,7 @@ Private to the eks.irsa collection; not a public API.
 from __future__ import annotations
 
 import json
+import re
 import ssl
 import time
 from urllib.parse import quote, urlencode
@@ -42,6 +43,24 @@ except ImportError:  # pragma: no cover - urllib3 comes with botocore, which the
 
 RETRIABLE_STATUSES = (429, 500, 502, 503, 504)
 MAX_ATTEMPTS = 6
+# The verb in the RBAC authorizer's refusal: 'User "ci" cannot list resource "pods" in API group "" ...', or
+# 'cannot get path "/openid/v1/jwks"'.
+FORBIDDEN_VERB = re.compile(r'cannot ([a-z]+) (?:resource|path) "')
+
+
+def denied_verb(method, path, message):
+    """The RBAC verb of a refused request: the one the apiserver's refusal names, else the one its method and path
+    make (a GET of a collection is 'list'; of an object, its subresource or a path outside the API 'get')."""
+    said = FORBIDDEN_VERB.search(message or "")
+    if said:
+        return said.group(1)
+    parts = path.split("?", 1)[0].strip("/").split("/")
+    if method == "GET" and parts[0] in ("api", "apis"):
+        rest = parts[2:] if parts[0] == "api" else parts[3:]
+        if rest[:1] == ["namespaces"] and len(rest) >= 3:
+            rest = rest[2:]
+        return "list" if len(rest) <= 1 else "get"
+    return {"GET": "get", "POST": "create", "PATCH": "patch", "PUT": "update", "DELETE": "delete"}.get(method, method.lower())
 
 
 class KubernetesAPI:
@@ -180,7 +199,7 @@ class KubernetesAPI:
             return "The Kubernetes API at {0} refused {1} ({2}): renew the credentials (an expired token?) and run again".format(
                 self.connection.host, identity, said)
         if status == 403:
-            verb = {"GET": "get", "POST": "create", "PATCH": "patch", "PUT": "update", "DELETE": "delete"}.get(method, method.lower())
+            verb = denied_verb(method, path, message)
             return ("{0} (403 Forbidden for {1}). Grant the verb {2!r} on the resource named there to {1} "
                     "with a Role/RoleBinding (or ClusterRole), see the collection's permissions documentation".format(
                         message, self._who(identity), verb))

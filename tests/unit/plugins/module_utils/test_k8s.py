@@ -157,6 +157,35 @@ def test_403_names_the_identity_and_the_verb(monkeypatch):
     assert message in text and "user 'u1'" in text and "'patch'" in text and "secret-token" not in text
 
 
+def test_403_of_a_list_asks_for_the_list_verb():
+    message = 'pods is forbidden: User "ci" cannot list resource "pods" in API group "" in the namespace "shop"'
+    client = api([FakeResponse(403, {"kind": "Status", "message": message, "reason": "Forbidden", "code": 403})])
+    with pytest.raises(errors.KubernetesError) as raised:
+        client.request("GET", "/api/v1/namespaces/shop/pods?labelSelector=app")
+    assert "Grant the verb 'list'" in str(raised.value)
+
+
+@pytest.mark.parametrize("method, path, message, verb", [
+    # the authorizer's own words win
+    ("GET", "/api/v1/namespaces/shop/pods", 'User "ci" cannot list resource "pods" in API group ""', "list"),
+    ("GET", "/openid/v1/jwks", 'forbidden: User "ci" cannot get path "/openid/v1/jwks"', "get"),
+    # else the method and the path (another authorizer, or no message)
+    ("GET", "/api/v1/namespaces/shop/pods?labelSelector=a", "", "list"),
+    ("GET", "/api/v1/namespaces/shop/pods/p1", "", "get"),
+    ("GET", "/api/v1/namespaces/shop/pods/p1/log?container=c", "", "get"),
+    ("GET", "/api/v1/namespaces/shop", "", "get"),
+    ("GET", "/api/v1/namespaces", "", "list"),
+    ("GET", "/apis/admissionregistration.k8s.io/v1/mutatingwebhookconfigurations", "", "list"),
+    ("GET", "/apis/apps/v1/namespaces/shop/deployments/web", "", "get"),
+    ("GET", "/.well-known/openid-configuration", "", "get"),
+    ("POST", "/api/v1/namespaces/shop/serviceaccounts/app/token", "", "create"),
+    ("PATCH", "/api/v1/namespaces/shop/serviceaccounts/app", "", "patch"),
+    ("DELETE", "/api/v1/namespaces/shop/pods/p1", "", "delete"),
+])
+def test_the_verb_a_403_asks_for(method, path, message, verb):
+    assert k8s_api.denied_verb(method, path, message) == verb
+
+
 def test_401_in_eks_mode_names_the_aws_identity_and_the_fix():
     client = api([FakeResponse(401, {"kind": "Status", "message": "Unauthorized", "code": 401})], mode="eks", identity="the AWS identity")
     client._aws_identity = lambda: ("arn:aws:iam::123456789012:user/ci", None)
