@@ -383,3 +383,19 @@ def test_without_one_rule_of_the_rbac_the_step_that_needs_it_fails_with_the_403(
         assert task == "eks.irsa.irsa : Fail with every binding that did not work", (task, message)
         assert refusal in message and RBAC_REVIEW in message, message
         assert not sandbox.client("iam").list_roles()["Roles"], "check mode wrote a role"
+        # A run with nothing to write is not stopped: it verifies the binding made with every rule, and the call the
+        # rule allowed gets the apiserver's own 403, in the collection's words.
+        grant_rbac(sandbox, ["shop"])
+        made = run_playbook(sandbox, SITE, str(tmp_path), extra_vars=[write_vars(tmp_path, "made", **values)], env=runner)
+        assert made.returncode == 0, made.stdout[-6000:]
+        grant_rbac(sandbox, ["shop"], without=(kind, index))
+        values["irsa_verify_unchanged_checks"] = values["irsa_verify_checks"]
+        again = run_playbook(sandbox, SITE, str(tmp_path), extra_vars=[write_vars(tmp_path, "again", **values)], env=runner)
+        assert again.returncode != 0, again.stdout[-6000:]
+        task, message = failed_task(again.stdout)
+        assert task == "eks.irsa.irsa : Fail with every binding that did not work", (task, message)
+        verb, resource = refusal.split()[:2]
+        forbidden = "cannot %s resource \"%s\"" % (verb, resource)
+        assert forbidden in message and APISERVER_403 in message and runner_arn in message, message
+        assert "Grant the verb %r" % verb in message and "unchanged, NOT verified" in message, message
+        assert recap_changed(again.stdout) == 0, again.stdout[-3000:]
