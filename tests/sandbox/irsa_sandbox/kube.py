@@ -55,6 +55,7 @@ import sys
 import threading
 import time
 import urllib.parse
+import urllib.request
 
 import yaml
 from cryptography import x509
@@ -112,7 +113,35 @@ def versions(directory):
     return found
 
 
+# Ports for the sandbox's listeners are chosen below the kernel's ephemeral range: a port there that was free when
+# probed can be taken by an outgoing connection (or another sandbox's probe) before the process binds it.
+PORT_RANGE_START = 10000
+
+
+def _ephemeral_start():
+    try:
+        with open("/proc/sys/net/ipv4/ip_local_port_range", encoding="ascii") as handle:
+            return int(handle.read().split()[0])
+    except (OSError, ValueError, IndexError):
+        return 32768
+
+
+def _http_ok(url):
+    with urllib.request.urlopen(url, timeout=5) as response:
+        return response.status == 200
+
+
 def free_port():
+    """A port of 127.0.0.1 that is free now, chosen at random below the ephemeral range."""
+    high = _ephemeral_start()
+    for _attempt in range(100) if high - PORT_RANGE_START > 1000 else ():
+        port = secrets.randbelow(high - PORT_RANGE_START) + PORT_RANGE_START
+        with socket.socket() as probe:
+            try:
+                probe.bind(("127.0.0.1", port))
+            except OSError:
+                continue
+            return port
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
         return probe.getsockname()[1]
@@ -389,8 +418,6 @@ class RealKubeCluster:
             '"system:serviceaccounts,system:serviceaccounts:kube-system"\n',
         ]), 0o600)
 
-        etcd_client, etcd_peer, apiserver_port = free_port(), free_port(), free_port()
-        self.apiserver_url = f"https://127.0.0.1:{apiserver_port}"
         token_webhook = os.path.join(self.workdir, "token-webhook.kubeconfig")
         _write(token_webhook, yaml.safe_dump({
             "apiVersion": "v1", "kind": "Config",
@@ -400,16 +427,17 @@ class RealKubeCluster:
             "current-context": "webhook",
         }))
 
-        self._spawn("etcd", [
+        etcd_client, _etcd_peer = self._serve("etcd", 2, lambda client, peer: [
             os.path.join(bin_dir, "etcd"), "--name", "default", "--data-dir", os.path.join(self.workdir, "etcd"),
-            "--listen-client-urls", f"http://127.0.0.1:{etcd_client}",
-            "--advertise-client-urls", f"http://127.0.0.1:{etcd_client}",
-            "--listen-peer-urls", f"http://127.0.0.1:{etcd_peer}",
-            "--initial-advertise-peer-urls", f"http://127.0.0.1:{etcd_peer}",
-            "--initial-cluster", f"default=http://127.0.0.1:{etcd_peer}",
+            "--listen-client-urls", f"http://127.0.0.1:{client}",
+            "--advertise-client-urls", f"http://127.0.0.1:{client}",
+            "--listen-peer-urls", f"http://127.0.0.1:{peer}",
+            "--initial-advertise-peer-urls", f"http://127.0.0.1:{peer}",
+            "--initial-cluster", f"default=http://127.0.0.1:{peer}",
             "--unsafe-no-fsync", "--log-level", "warn",
-        ])
-        self._spawn("kube-apiserver", [
+        ], lambda client, peer: _http_ok(f"http://127.0.0.1:{client}/health"))
+        context = self.pki.client_context()
+        (apiserver_port,) = self._serve("kube-apiserver", 1, lambda apiserver_port: [
             os.path.join(bin_dir, "kube-apiserver"),
             f"--etcd-servers=http://127.0.0.1:{etcd_client}",
             "--bind-address=127.0.0.1", "--advertise-address=127.0.0.1", f"--secure-port={apiserver_port}",
@@ -433,10 +461,10 @@ class RealKubeCluster:
             "--kubelet-preferred-address-types=InternalIP",
             "--enable-priority-and-fairness=false", "--profiling=false",
             "--v=1",
-        ])
-        context = self.pki.client_context()
+        ], lambda apiserver_port: ApiClient(f"https://127.0.0.1:{apiserver_port}", context, self.admin_token).raw(
+            "GET", "/readyz")[0] == 200)
+        self.apiserver_url = f"https://127.0.0.1:{apiserver_port}"
         self.api = ApiClient(self.apiserver_url, context, self.admin_token)
-        self._wait("kube-apiserver", lambda: self.api.raw("GET", "/readyz")[0] == 200)
 
         kcm_kubeconfig = self._kubeconfig("kube-controller-manager", self.tokens["controller-manager"])
         self._spawn("kube-controller-manager", [
@@ -447,29 +475,28 @@ class RealKubeCluster:
         ])
 
         self._bootstrap()
-        webhook_port, metrics_port = free_port(), free_port()
-        self.webhook_url = f"https://127.0.0.1:{webhook_port}"
         self.pod_identity_agent = PodIdentityAgent(self.name, self.region, self.aws_endpoint_url, free_port(),
                                                    self._node_credentials)
         os.makedirs(os.path.join(self.workdir, "pod-identity-webhook"), exist_ok=True)
         self.pod_identities_file = os.path.join(self.workdir, "pod-identity-webhook", "container-credentials.json")
         self._identities_text = json.dumps({"identities": []})
         _write(self.pod_identities_file, self._identities_text)
-        self._spawn("amazon-eks-pod-identity-webhook", [
+        webhook_kubeconfig = self._kubeconfig('pod-identity-webhook', self.tokens['webhook'])
+        webhook_port, _metrics_port = self._serve("amazon-eks-pod-identity-webhook", 2, lambda webhook_port, metrics_port: [
             os.path.join(bin_dir, "amazon-eks-pod-identity-webhook"),
             # As EKS runs it on the control plane.
             "--in-cluster=false", "--namespace=eks", "--service-name=pod-identity-webhook",
             "--annotation-prefix=eks.amazonaws.com", "--token-audience=sts.amazonaws.com",
             f"--aws-default-region={self.region}", "--sts-regional-endpoint=true",
-            f"--kubeconfig={self._kubeconfig('pod-identity-webhook', self.tokens['webhook'])}",
+            f"--kubeconfig={webhook_kubeconfig}",
             f"--tls-cert={self.pki.cert_file}", f"--tls-key={self.pki.key_file}",
             f"--port={webhook_port}", f"--metrics-port={metrics_port}", "--logtostderr",
             # EKS Pod Identity: the associated ServiceAccounts, and the node's agent.
             f"--watch-container-credentials-config={self.pod_identities_file}",
             f"--container-credentials-full-uri={self.pod_identity_agent.url}",
-        ])
-        webhook = ApiClient(self.webhook_url, context, "")
-        self._wait("amazon-eks-pod-identity-webhook", lambda: webhook.raw("GET", "/healthz")[0] == 200)
+        ], lambda webhook_port, metrics_port: ApiClient(f"https://127.0.0.1:{webhook_port}", context, "").raw(
+            "GET", "/healthz")[0] == 200)
+        self.webhook_url = f"https://127.0.0.1:{webhook_port}"
         self._install_webhook()
 
         self.node = NodeAgent(self, node_name)
@@ -518,6 +545,21 @@ class RealKubeCluster:
         log.close()
         self._processes.append((name, process))
         return process
+
+    def _serve(self, name, count, argv_of, ready_of):
+        """Start ``name`` listening on ``count`` free ports (``argv_of(*ports)``), wait until ``ready_of(*ports)`` and
+        return the ports. A port that another process took between its choice and the bind is chosen again."""
+        for attempt in range(3):
+            ports = [free_port() for _index in range(count)]
+            process = self._spawn(name, argv_of(*ports))
+            try:
+                self._wait(name, lambda: ready_of(*ports))
+                return ports
+            except RuntimeError:
+                if attempt == 2 or process.poll() is None or "address already in use" not in self._tail(name)[-600:].lower():
+                    raise
+                self._processes.remove((name, process))
+        raise AssertionError("unreachable")
 
     def _wait(self, name, probe, timeout=START_TIMEOUT):
         deadline = time.monotonic() + timeout

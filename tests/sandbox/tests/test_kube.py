@@ -4,6 +4,7 @@ entries. The seed's procedure by hand (AWS CLI + kubectl, AWS's webhook) is test
 import base64
 import json
 import os
+import socket
 import subprocess
 import sys
 import time
@@ -112,3 +113,35 @@ def test_faults_and_the_request_log_go_through_the_proxy(sandbox):
     calls = [c for c in log["calls"] if c["action"] == "list serviceaccounts"]
     assert calls[0]["status"] == 429 and calls[0]["fault"] == "throttle"
     assert calls[-1]["status"] == 200 and calls[-1]["namespace"] == "default"
+
+
+def test_a_listener_whose_port_was_taken_meanwhile_starts_on_another(tmp_path, monkeypatch):
+    """Between the sandbox choosing a free port and its process binding it, another process can take the port (another
+    sandbox, an outgoing connection): the process is started again on a new port instead of failing the sandbox."""
+    from irsa_sandbox import kube
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", kube.free_port()))
+        taken.listen()
+        chosen = [taken.getsockname()[1]]
+        monkeypatch.setattr(kube, "free_port", lambda real=kube.free_port: chosen.pop() if chosen else real())
+        cluster = kube.RealKubeCluster("c", "us-east-1", "123456789012", None, "http://127.0.0.1:9", None, None, str(tmp_path))
+        listener = ("import socket, sys\nserver = socket.socket()\nserver.bind(('127.0.0.1', int(sys.argv[1])))\n"
+                    "server.listen()\nwhile True:\n    server.accept()[0].sendall(b'ok')\n")
+
+        def answers(port):  # the listener itself, not the socket that holds its first port
+            with socket.create_connection(("127.0.0.1", port), timeout=1) as connection:
+                return connection.recv(2) == b"ok"
+
+        try:
+            (port,) = cluster._serve("listener", 1, lambda port: [sys.executable, "-c", listener, str(port)], answers)
+            assert port != taken.getsockname()[1]
+            assert [name for name, process in cluster._processes] == ["listener"]
+            assert "Address already in use" in cluster._tail("listener")
+        finally:
+            cluster.stop()
+
+
+def test_listeners_get_ports_below_the_ephemeral_range():
+    from irsa_sandbox import kube
+    ports = {kube.free_port() for _index in range(20)}
+    assert all(kube.PORT_RANGE_START <= port < kube._ephemeral_start() for port in ports), ports
