@@ -133,16 +133,16 @@ def _http_ok(url):
 
 def free_port():
     """A port of 127.0.0.1 that is free now, chosen at random below the ephemeral range."""
-    high = _ephemeral_start()
-    for _attempt in range(100) if high - PORT_RANGE_START > 1000 else ():
-        port = secrets.randbelow(high - PORT_RANGE_START) + PORT_RANGE_START
+    span = _ephemeral_start() - PORT_RANGE_START
+    for _attempt in range(100 if span > 1000 else 0):
+        port = PORT_RANGE_START + secrets.randbelow(span)
         with socket.socket() as probe:
             try:
                 probe.bind(("127.0.0.1", port))
             except OSError:
                 continue
             return port
-    with socket.socket() as probe:
+    with socket.socket() as probe:  # no room below the ephemeral range: let the kernel choose
         probe.bind(("127.0.0.1", 0))
         return probe.getsockname()[1]
 
@@ -549,17 +549,18 @@ class RealKubeCluster:
     def _serve(self, name, count, argv_of, ready_of):
         """Start ``name`` listening on ``count`` free ports (``argv_of(*ports)``), wait until ``ready_of(*ports)`` and
         return the ports. A port that another process took between its choice and the bind is chosen again."""
-        for attempt in range(3):
+        attempts = 1
+        while True:
             ports = [free_port() for _index in range(count)]
             process = self._spawn(name, argv_of(*ports))
             try:
                 self._wait(name, lambda: ready_of(*ports))
                 return ports
             except RuntimeError:
-                if attempt == 2 or process.poll() is None or "address already in use" not in self._tail(name)[-600:].lower():
+                if attempts == 3 or process.poll() is None or "address already in use" not in self._tail(name)[-600:].lower():
                     raise
-                self._processes.remove((name, process))
-        raise AssertionError("unreachable")
+            self._processes.remove((name, process))
+            attempts += 1
 
     def _wait(self, name, probe, timeout=START_TIMEOUT):
         deadline = time.monotonic() + timeout
